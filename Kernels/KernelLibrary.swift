@@ -1,0 +1,30 @@
+import Foundation
+import OpenCLKit
+
+/// The `.cl` sources of `Kernels/`, embedded in the binary at build time so a built `steplab` or `bench`
+/// runs from any folder. `STEPLAB_KERNELS=DIR` makes files present in DIR win over the embedded copies,
+/// for editing kernels without rebuilding.
+public enum KernelLibrary {
+    /// File name to embedded text. Every `.cl` file in `Kernels/` must appear here and in `Package.swift`
+    /// (a test checks both).
+    public static let embedded: [String: String] = [
+        "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
+    ]
+
+    /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.
+    public static func source(_ file: String, environment: [String: String] = currentEnvironment()) throws(OpenCLError) -> String {
+        if let directory = environment["STEPLAB_KERNELS"], !directory.isEmpty {
+            let url = URL(fileURLWithPath: directory).appendingPathComponent(file)
+            if FileManager.default.fileExists(atPath: url.path) {
+                guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                    throw .missingSource("cannot read kernel source \(url.path) (from STEPLAB_KERNELS)")
+                }
+                return text
+            }
+        }
+        guard let text = embedded[file] else {
+            throw .missingSource("no kernel source named \(file); known: \(embedded.keys.sorted().joined(separator: ", "))")
+        }
+        return text
+    }
+}
