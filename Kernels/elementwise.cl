@@ -1,12 +1,43 @@
-// elementwise.cl: element-by-element kernels over flat float buffers (fill, scale, axpy, add, mul, clamp).
-// One work-item per element; the host launches exactly n work-items, so no bounds test is needed unless noted.
+// elementwise.cl: element-by-element kernels over flat float views (fill, scale, axpy, add, mul, clamp).
+// One work-item per element; the host launches exactly n work-items, so no bounds test is needed.
+// Every tensor argument is a (pointer, element offset) pair so that views into a shared buffer work.
 
-__kernel void fill_f32(__global float *y, const float value) {
-    y[get_global_id(0)] = value;
+__kernel void fill_f32(__global float *y, const int y_off, const float value) {
+    y[y_off + get_global_id(0)] = value;
+}
+
+// y = a * x
+__kernel void scale_f32(const float a, __global const float *x, const int x_off,
+                        __global float *y, const int y_off) {
+    const int i = get_global_id(0);
+    y[y_off + i] = a * x[x_off + i];
 }
 
 // y = a * x + y
-__kernel void axpy_f32(const float a, __global const float *x, __global float *y) {
-    const size_t i = get_global_id(0);
-    y[i] = fma(a, x[i], y[i]);
+__kernel void axpy_f32(const float a, __global const float *x, const int x_off,
+                       __global float *y, const int y_off) {
+    const int i = get_global_id(0);
+    y[y_off + i] = fma(a, x[x_off + i], y[y_off + i]);
+}
+
+// z = a * x + b * y
+__kernel void axpby_f32(const float a, __global const float *x, const int x_off,
+                        const float b, __global const float *y, const int y_off,
+                        __global float *z, const int z_off) {
+    const int i = get_global_id(0);
+    z[z_off + i] = a * x[x_off + i] + b * y[y_off + i];
+}
+
+// z = x * y
+__kernel void mul_f32(__global const float *x, const int x_off, __global const float *y, const int y_off,
+                      __global float *z, const int z_off) {
+    const int i = get_global_id(0);
+    z[z_off + i] = x[x_off + i] * y[y_off + i];
+}
+
+// y = min(max(x, lo), hi)
+__kernel void clamp_f32(__global const float *x, const int x_off, const float lo, const float hi,
+                        __global float *y, const int y_off) {
+    const int i = get_global_id(0);
+    y[y_off + i] = clamp(x[x_off + i], lo, hi);
 }

@@ -19,7 +19,7 @@ import StepLabKernels
         let xBuffer = try context.buffer(x)
         let yBuffer = try context.buffer(y)
         let kernel = try elementwise().kernel("axpy_f32")
-        try context.queue.launch(kernel, global: [count], arguments: [Float(2), xBuffer, yBuffer])
+        try context.queue.launch(kernel, global: [count], arguments: [Float(2), xBuffer, Int32(0), yBuffer, Int32(0)])
         let result = try yBuffer.download()
         #expect(result == zip(x, y).map { 2 * $0 + $1 })
     }
@@ -80,13 +80,13 @@ import StepLabKernels
         try out.fill(7)
         let tooBig = context.device.info.maxWorkGroupSize * 2
         let error = #expect(throws: OpenCLError.self) {
-            try context.queue.launch(kernel, global: [tooBig], local: [tooBig], arguments: [out, Float(1)])
+            try context.queue.launch(kernel, global: [tooBig], local: [tooBig], arguments: [out, Int32(0), Float(1)])
         }
         #expect(error?.description.contains("exceeds the device limit") == true)
         // Nothing ran: the buffer still holds what it held.
         #expect(try out.download() == [7, 7, 7, 7])
         #expect(throws: OpenCLError.self) {
-            try context.queue.launch(kernel, global: [4], arguments: [out])
+            try context.queue.launch(kernel, global: [4], arguments: [out, Float(1)])
         }
     }
 
@@ -95,7 +95,7 @@ import StepLabKernels
         let program = try timed.program(source: KernelLibrary.source("elementwise.cl"))
         let out = try timed.buffer(Float.self, count: 1 << 16)
         let event = try timed.queue.launch(program.kernel("fill_f32"), global: [1 << 16],
-                                           arguments: [out, Float(3)], timed: true)
+                                           arguments: [out, Int32(0), Float(3)], timed: true)
         let seconds = try #require(event).duration()
         #expect(seconds > 0 && seconds < 10)
     }
@@ -110,7 +110,7 @@ import StepLabKernels
             let local = try Context(device: context.device)
             let program = try local.program(source: KernelLibrary.source("elementwise.cl"))
             let buffer = try local.buffer(Float.self, count: 1 << 18)  // 1 MiB
-            try local.queue.launch(program.kernel("fill_f32"), global: [1 << 18], arguments: [buffer, Float(1)])
+            try local.queue.launch(program.kernel("fill_f32"), global: [1 << 18], arguments: [buffer, Int32(0), Float(1)])
             try local.queue.finish()
         }
         for _ in 0..<5 { try cycle() }

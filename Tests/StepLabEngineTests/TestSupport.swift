@@ -1,0 +1,59 @@
+import Foundation
+import OpenCLKit
+import Testing
+@testable import StepLabEngine
+
+/// One engine for the whole test process. OpenCL kernel objects carry argument state, so every test that
+/// uses it runs under one lock; POCL already spreads each kernel over all cores.
+enum Shared {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var engine: Engine?
+
+    static func withEngine<R>(_ body: (Engine) throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        if engine == nil { engine = try Engine() }
+        return try body(engine!)
+    }
+}
+
+/// Deterministic test data: a small LCG, so failures reproduce.
+struct TestRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 6364136223846793005 &+ 1442695040888963407 }
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 11
+    }
+    /// Uniform in [lo, hi).
+    mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
+        lo + (hi - lo) * Float(Double(next()) / Double(1 << 53))
+    }
+    mutating func array(_ count: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
+        (0..<count).map { _ in uniform(lo, hi) }
+    }
+}
+
+/// The largest violation of |a - b| <= atol + rtol * |b|, as a ratio (<= 1 passes), with its index.
+func worstMismatch(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float) -> (ratio: Float, index: Int) {
+    precondition(actual.count == expected.count, "length \(actual.count) vs \(expected.count)")
+    var worst: (Float, Int) = (0, -1)
+    for i in actual.indices {
+        let allowed = atol + rtol * abs(expected[i])
+        let ratio = actual[i].isFinite ? abs(actual[i] - expected[i]) / allowed : .infinity
+        if ratio > worst.0 { worst = (ratio, i) }
+    }
+    return worst
+}
+
+/// Expects `actual` to match `expected` elementwise within `atol + rtol * |expected|`.
+func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
+                 _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+    guard actual.count == expected.count else {
+        Issue.record("\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
+        return
+    }
+    let (ratio, index) = worstMismatch(actual, expected, rtol: rtol, atol: atol)
+    #expect(ratio <= 1, "\(what): element \(index) is \(index >= 0 ? actual[index] : 0), expected \(index >= 0 ? expected[index] : 0) (rtol \(rtol), atol \(atol))",
+            sourceLocation: sourceLocation)
+}
