@@ -3,7 +3,9 @@ import PackageDescription
 
 /// Every `.cl` file in `Kernels/` is embedded into the binary (see `Kernels/KernelLibrary.swift`).
 let kernelFiles = [
+    "activations.cl",
     "elementwise.cl",
+    "matmul.cl",
 ]
 
 let package = Package(

@@ -8,7 +8,9 @@ public enum KernelLibrary {
     /// File name to embedded text. Every `.cl` file in `Kernels/` must appear here and in `Package.swift`
     /// (a test checks both).
     public static let embedded: [String: String] = [
+        "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
+        "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
     ]
 
     /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.

@@ -9,9 +9,12 @@ public final class Engine {
     /// The OpenCL context everything runs in.
     public let context: Context
     private var kernels: [KernelKey: Kernel] = [:]
+    private var scratchBuffer: Buffer<Float>?
+    /// The matmul kernel and tunables in use; defaults from the device type (`MatmulTuning.defaults`).
+    public var matmulTuning: MatmulTuning
 
     struct KernelKey: Hashable {
-        let file: String
+        let files: [String]
         let function: String
         let options: String
     }
@@ -19,6 +22,7 @@ public final class Engine {
     /// An engine on `context`.
     public init(context: Context) {
         self.context = context
+        self.matmulTuning = MatmulTuning.defaults(for: context.device.info)
     }
 
     /// An engine on the device `selector` picks (see `Devices.select`).
@@ -29,22 +33,42 @@ public final class Engine {
     /// The device's properties.
     public var device: DeviceInfo { context.device.info }
 
-    /// The kernel `function` of `file`, built with `options` on first use.
-    public func kernel(_ file: String, _ function: String, options: String = "") throws(OpenCLError) -> Kernel {
-        let key = KernelKey(file: file, function: function, options: options)
+    /// The kernel `function` of the program made by concatenating `files` (helpers first), built with
+    /// `options` on first use.
+    public func kernel(files: [String], _ function: String, options: String = "") throws(OpenCLError) -> Kernel {
+        let key = KernelKey(files: files, function: function, options: options)
         if let kernel = kernels[key] { return kernel }
-        let program = try context.program(source: KernelLibrary.source(file), options: options, name: file)
+        var source = ""
+        for file in files { source += try KernelLibrary.source(file) + "\n" }
+        let program = try context.program(source: source, options: options, name: files.joined(separator: "+"))
         let kernel = try program.kernel(function)
         kernels[key] = kernel
         return kernel
+    }
+
+    /// Launches `function` of the program built from `files` over `global` work-items.
+    @discardableResult
+    public func launch(files: [String], _ function: String, global: [Int], local: [Int]? = nil,
+                       options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
+        let kernel = try kernel(files: files, function, options: options)
+        return try context.queue.launch(kernel, global: global, local: local, arguments: arguments)
     }
 
     /// Launches `function` of `file` over `global` work-items.
     @discardableResult
     public func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        let kernel = try kernel(file, function, options: options)
+        let kernel = try kernel(files: [file], function, options: options)
         return try context.queue.launch(kernel, global: global, local: local, arguments: arguments)
+    }
+
+    /// A device scratch buffer of at least `count` floats, reused across calls (the queue is in order, so the
+    /// next user cannot overwrite it before the previous kernel has read it). Grows, never shrinks.
+    func scratch(count: Int) throws(OpenCLError) -> Buffer<Float> {
+        if let buffer = scratchBuffer, buffer.count >= count { return buffer }
+        let buffer = try context.buffer(Float.self, count: count)
+        scratchBuffer = buffer
+        return buffer
     }
 
     /// Waits for all queued work.

@@ -1,0 +1,204 @@
+// matmul.cl: C[M,N] = epilogue(op(A)[M,K] . op(B)[K,N]) for any M, N, K, in two variants.
+//
+//   matmul_cpu    one work-item per work-group computing an MR x 32 block held in float16 accumulators, over
+//                 B repacked by pack_b into zero-padded 32-column panels. POCL then compiles the body like
+//                 plain C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape
+//                 reaches OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
+//   matmul_tiled  the GPU variant: TM x TN tiles of C per work-group, TK-deep slabs of A and B staged through
+//                 local memory with coalesced loads, WM x WN outputs per work-item in registers.
+//
+// Compile-time switches (the host passes -D):
+//   TRANS_A  0: A is M x K row-major;  1: A is K x M (op(A) = A^T)
+//   TRANS_B  0: B is K x N;            1: B is N x K (op(B) = B^T)      (matmul_cpu: pack_b absorbs it)
+//   EPI      0: C = acc
+//            1: Z = acc + bias[n]; C = act(Z); Z stored to `pre` when store_pre != 0
+//            2: C = acc * act'(gate[m, n])  (backward through an activation)
+// The activation `act` is a run-time argument (activations.cl, which the host prepends to this file).
+// Tunables: MR (rows per work-item, matmul_cpu); TM, TN, TK, WM, WN (matmul_tiled).
+
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+#ifndef EPI
+#define EPI 0
+#endif
+#ifndef MR
+#define MR 8
+#endif
+#ifndef TM
+#define TM 64
+#endif
+#ifndef TN
+#define TN 64
+#endif
+#ifndef TK
+#define TK 16
+#endif
+#ifndef WM
+#define WM 4
+#endif
+#ifndef WN
+#define WN 4
+#endif
+
+#define NR 32
+
+#if TRANS_A
+#define A_AT(m, k) a[a_off + (k) * M + (m)]
+#else
+#define A_AT(m, k) a[a_off + (m) * K + (k)]
+#endif
+#if TRANS_B
+#define B_AT(k, n) b[b_off + (n) * K + (k)]
+#else
+#define B_AT(k, n) b[b_off + (k) * N + (n)]
+#endif
+
+// Epilogue for one scalar output.
+#define EPILOGUE_SCALAR(acc, m, n) do {                                              \
+    const int ci_ = c_off + (m) * N + (n);                                            \
+    if (EPI == 1) {                                                                  \
+        const float z_ = (acc) + bias[bias_off + (n)];                                \
+        if (store_pre) pre[pre_off + (m) * N + (n)] = z_;                             \
+        c[ci_] = act_forward(z_, act);                                                          \
+    } else if (EPI == 2) {                                                           \
+        c[ci_] = (acc) * act_derivative(gate[gate_off + (m) * N + (n)], act);                      \
+    } else {                                                                         \
+        c[ci_] = (acc);                                                              \
+    }                                                                                \
+} while (0)
+
+// packed[p][k][j] = op(B)[k, 32p + j], zero beyond N. Range: [32 * panels, K].
+__kernel void pack_b(const int K, const int N, __global const float *b, const int b_off, __global float *packed) {
+    const int n = get_global_id(0);
+    const int k = get_global_id(1);
+    const float v = n < N ? B_AT(k, n) : 0.0f;
+    packed[(n / NR) * (K * NR) + k * NR + (n % NR)] = v;
+}
+
+// One MR x 32 block of C per work-item. Range: [ceil(M / MR), ceil(N / 32)], local [1, 1].
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void matmul_cpu(const int M, const int N, const int K,
+                __global const float *a, const int a_off,
+                __global const float *packed,
+                __global float *c, const int c_off,
+                __global const float *bias, const int bias_off,
+                __global float *pre, const int pre_off, const int store_pre,
+                __global const float *gate, const int gate_off, const int act) {
+    const int m0 = get_global_id(0) * MR;
+    const int panel = get_global_id(1);
+    const int n0 = panel * NR;
+    __global const float *bp = packed + (size_t)panel * K * NR;
+
+    // Rows past M read row M - 1 (valid memory) and are never stored.
+    int rows[MR];
+    #pragma unroll
+    for (int r = 0; r < MR; r++) rows[r] = min(m0 + r, M - 1);
+
+    float16 lo[MR], hi[MR];
+    #pragma unroll
+    for (int r = 0; r < MR; r++) { lo[r] = (float16)(0.0f); hi[r] = (float16)(0.0f); }
+
+    for (int k = 0; k < K; k++) {
+        const float16 b0 = vload16(0, bp + k * NR);
+        const float16 b1 = vload16(0, bp + k * NR + 16);
+        #pragma unroll
+        for (int r = 0; r < MR; r++) {
+            const float av = A_AT(rows[r], k);
+            lo[r] = fma((float16)(av), b0, lo[r]);
+            hi[r] = fma((float16)(av), b1, hi[r]);
+        }
+    }
+
+    #pragma unroll
+    for (int r = 0; r < MR; r++) {
+        const int m = m0 + r;
+        if (m >= M) break;
+        if (n0 + NR <= N) {
+            const int ci = c_off + m * N + n0;
+#if EPI == 1
+            const float16 z0 = lo[r] + vload16(0, bias + bias_off + n0);
+            const float16 z1 = hi[r] + vload16(0, bias + bias_off + n0 + 16);
+            if (store_pre) { vstore16(z0, 0, pre + pre_off + m * N + n0); vstore16(z1, 0, pre + pre_off + m * N + n0 + 16); }
+            vstore16(act_forward16(z0, act), 0, c + ci);
+            vstore16(act_forward16(z1, act), 0, c + ci + 16);
+#elif EPI == 2
+            const float16 g0 = vload16(0, gate + gate_off + m * N + n0);
+            const float16 g1 = vload16(0, gate + gate_off + m * N + n0 + 16);
+            vstore16(lo[r] * act_derivative16(g0, act), 0, c + ci);
+            vstore16(hi[r] * act_derivative16(g1, act), 0, c + ci + 16);
+#else
+            vstore16(lo[r], 0, c + ci);
+            vstore16(hi[r], 0, c + ci + 16);
+#endif
+        } else {
+            float tmp[NR];
+            vstore16(lo[r], 0, tmp);
+            vstore16(hi[r], 0, tmp + 16);
+            for (int j = 0; j < NR && n0 + j < N; j++) EPILOGUE_SCALAR(tmp[j], m, n0 + j);
+        }
+    }
+}
+
+// TM x TN tile of C per work-group of (TN / WN) x (TM / WM) work-items; out-of-range loads read 0.
+// Range: [ceil(N / TN) * TN / WN, ceil(M / TM) * TM / WM], local [TN / WN, TM / WM].
+__kernel __attribute__((reqd_work_group_size(TN / WN, TM / WM, 1)))
+void matmul_tiled(const int M, const int N, const int K,
+                  __global const float *a, const int a_off,
+                  __global const float *b, const int b_off,
+                  __global float *c, const int c_off,
+                  __global const float *bias, const int bias_off,
+                  __global float *pre, const int pre_off, const int store_pre,
+                  __global const float *gate, const int gate_off, const int act) {
+    __local float As[TK][TM + 1];
+    __local float Bs[TK][TN + 1];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int threads = (TM / WM) * (TN / WN);
+    const int tid = ty * (TN / WN) + tx;
+    const int m0 = get_group_id(1) * TM, n0 = get_group_id(0) * TN;
+
+    float acc[WM][WN];
+    for (int i = 0; i < WM; i++) for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+
+    for (int k0 = 0; k0 < K; k0 += TK) {
+        // Consecutive work-items read consecutive addresses in either layout.
+        for (int e = tid; e < TM * TK; e += threads) {
+#if TRANS_A
+            const int kk = e / TM, mm = e % TM;
+#else
+            const int mm = e / TK, kk = e % TK;
+#endif
+            const int m = m0 + mm, k = k0 + kk;
+            As[kk][mm] = (m < M && k < K) ? A_AT(m, k) : 0.0f;
+        }
+        for (int e = tid; e < TN * TK; e += threads) {
+#if TRANS_B
+            const int nn = e / TK, kk = e % TK;
+#else
+            const int kk = e / TN, nn = e % TN;
+#endif
+            const int n = n0 + nn, k = k0 + kk;
+            Bs[kk][nn] = (n < N && k < K) ? B_AT(k, n) : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < TK; kk++) {
+            float ar[WM], br[WN];
+            for (int i = 0; i < WM; i++) ar[i] = As[kk][ty + i * (TM / WM)];
+            for (int j = 0; j < WN; j++) br[j] = Bs[kk][tx + j * (TN / WN)];
+            for (int i = 0; i < WM; i++) for (int j = 0; j < WN; j++) acc[i][j] = fma(ar[i], br[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (int i = 0; i < WM; i++) {
+        const int m = m0 + ty + i * (TM / WM);
+        if (m >= M) continue;
+        for (int j = 0; j < WN; j++) {
+            const int n = n0 + tx + j * (TN / WN);
+            if (n < N) EPILOGUE_SCALAR(acc[i][j], m, n);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import OpenCLKit
+
+/// What happens to each output of a matmul before it is stored (fused, so no extra pass over C).
+public enum MatmulEpilogue {
+    /// C = A.B
+    case none
+    /// Z = A.B + bias (one value per column); C = act(Z); Z is also stored into `preActivation` when given.
+    case biasActivation(bias: Tensor, activation: Activation, preActivation: Tensor?)
+    /// C = (A.B) * act'(Z), elementwise with the stored pre-activation Z: the backward through an activation.
+    case activationGradient(preActivation: Tensor, activation: Activation)
+}
+
+extension Engine {
+    /// C = epilogue(op(A) . op(B)), where op transposes when asked. op(A) is M x K, op(B) is K x N, C is M x N.
+    public func matmul(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
+                       into c: Tensor, epilogue: MatmulEpilogue = .none) throws(OpenCLError) {
+        let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
+        let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
+        guard k == kb, c.rows == m, c.columns == n else {
+            throw .invalidRequest("matmul: op(A) \(m)x\(k) . op(B) \(kb)x\(n) cannot fill C \(c.rows)x\(c.columns)")
+        }
+        // Unused epilogue operands still need a valid buffer argument; C stands in for them.
+        var bias = c, pre = c, gate = c
+        var activation = Activation.identity
+        var mode = 0
+        var storePre: Int32 = 0
+        switch epilogue {
+        case .none:
+            break
+        case let .biasActivation(b, act, z):
+            guard b.count == n else { throw .invalidRequest("matmul: bias of \(b.count) values for \(n) columns") }
+            bias = b; activation = act; mode = 1
+            if let z {
+                try requireSameShape("matmul pre-activation", z, c)
+                pre = z; storePre = 1
+            }
+        case let .activationGradient(z, act):
+            try requireSameShape("matmul activation gradient", z, c)
+            gate = z; activation = act; mode = 2
+        }
+        let tuning = matmulTuning
+        let options = "-D TRANS_A=\(transposeA ? 1 : 0) -D TRANS_B=\(transposeB ? 1 : 0) -D EPI=\(mode) \(tuning.defines)"
+        let files = ["activations.cl", "matmul.cl"]
+        let (mI, nI, kI) = (Int32(m), Int32(n), Int32(k))
+
+        switch tuning.variant {
+        case .cpu:
+            let panels = (n + 31) / 32
+            let packed = try scratch(count: panels * 32 * k)
+            try launch(files: files, "pack_b", global: [panels * 32, k], options: options,
+                       kI, nI, b.storage, b.kernelOffset, packed)
+            try launch(files: files, "matmul_cpu", global: [(m + tuning.mr - 1) / tuning.mr, panels], local: [1, 1],
+                       options: options, mI, nI, kI, a.storage, a.kernelOffset, packed, c.storage, c.kernelOffset,
+                       bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
+                       gate.storage, gate.kernelOffset, activation.rawValue)
+        case .tiled:
+            let groups = [(n + tuning.tn - 1) / tuning.tn, (m + tuning.tm - 1) / tuning.tm]
+            let local = tuning.tiledLocal
+            try launch(files: files, "matmul_tiled", global: [groups[0] * local[0], groups[1] * local[1]], local: local,
+                       options: options, mI, nI, kI, a.storage, a.kernelOffset, b.storage, b.kernelOffset,
+                       c.storage, c.kernelOffset, bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset,
+                       storePre, gate.storage, gate.kernelOffset, activation.rawValue)
+        }
+    }
+}
+
+extension Reference {
+    /// op(A) . op(B) in float64 accumulation, row-major, with the same epilogues as the kernel.
+    public static func matmul(_ a: [Float], rows aRows: Int, columns aColumns: Int, transposeA: Bool,
+                              _ b: [Float], rows bRows: Int, columns bColumns: Int, transposeB: Bool,
+                              bias: [Float]? = nil, gate: [Float]? = nil, activation: Activation = .identity)
+        -> (c: [Float], pre: [Float]) {
+        let (m, k) = transposeA ? (aColumns, aRows) : (aRows, aColumns)
+        let n = transposeB ? bRows : bColumns
+        var c = [Float](repeating: 0, count: m * n)
+        var pre = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let av = transposeA ? a[p * aColumns + i] : a[i * aColumns + p]
+                    let bv = transposeB ? b[j * bColumns + p] : b[p * bColumns + j]
+                    sum += Double(av) * Double(bv)
+                }
+                if let bias {
+                    let z = sum + Double(bias[j])
+                    pre[i * n + j] = Float(z)
+                    c[i * n + j] = Float(activation.forward(z))
+                } else if let gate {
+                    c[i * n + j] = Float(sum * activation.derivative(Double(gate[i * n + j])))
+                } else {
+                    c[i * n + j] = Float(sum)
+                }
+            }
+        }
+        return (c, pre)
+    }
+}

@@ -1,0 +1,59 @@
+import OpenCLKit
+
+/// Which matmul kernel runs, with its tunables (`-D` values of `Kernels/matmul.cl`), CLBlast-style: defaults
+/// per device type, overridable per device.
+public struct MatmulTuning: Sendable, Equatable, Codable {
+    public enum Variant: String, Sendable, Codable {
+        /// One work-item per group, register-blocked over packed B panels (CPU OpenCL such as POCL).
+        case cpu
+        /// Local-memory tiles, many work-items per group (GPUs).
+        case tiled
+    }
+
+    public var variant: Variant
+    /// Rows per work-item of the cpu variant.
+    public var mr: Int = 8
+    /// Tile of C per work-group, depth of the staged slab, and outputs per work-item of the tiled variant.
+    public var tm: Int = 64, tn: Int = 64, tk: Int = 16, wm: Int = 4, wn: Int = 4
+
+    public init(variant: Variant, mr: Int = 8, tm: Int = 64, tn: Int = 64, tk: Int = 16, wm: Int = 4, wn: Int = 4) {
+        self.variant = variant
+        self.mr = mr
+        self.tm = tm; self.tn = tn; self.tk = tk; self.wm = wm; self.wn = wn
+    }
+
+    /// The default for a device: the register-blocked kernel on CPUs, local-memory tiles elsewhere.
+    public static func defaults(for device: DeviceInfo) -> MatmulTuning {
+        switch device.kind {
+        case .cpu: return MatmulTuning(variant: .cpu)
+        case .gpu, .accelerator, .other:
+            // 16 x 16 work-items need a 256-wide group; shrink for devices that allow less.
+            if device.maxWorkGroupSize >= 256 { return MatmulTuning(variant: .tiled) }
+            return MatmulTuning(variant: .tiled, tm: 32, tn: 32, tk: 16, wm: 4, wn: 4)
+        }
+    }
+
+    /// Work-items per group of the tiled variant, per dimension (n, m).
+    var tiledLocal: [Int] { [tn / wn, tm / wm] }
+
+    /// Checks the tunables are consistent before any kernel is built with them.
+    func validate(_ device: DeviceInfo) throws(OpenCLError) {
+        switch variant {
+        case .cpu:
+            guard (1...16).contains(mr) else { throw .invalidRequest("matmul tuning: mr \(mr) must be 1...16") }
+        case .tiled:
+            guard tm % wm == 0, tn % wn == 0, tk > 0, tiledLocal.reduce(1, *) <= device.maxWorkGroupSize else {
+                throw .invalidRequest("matmul tuning: tm \(tm)/wm \(wm), tn \(tn)/wn \(wn) must divide and give at most "
+                                      + "\(device.maxWorkGroupSize) work-items per group")
+            }
+        }
+    }
+
+    /// The tunable part of the build options.
+    var defines: String {
+        switch variant {
+        case .cpu: "-D MR=\(mr)"
+        case .tiled: "-D TM=\(tm) -D TN=\(tn) -D TK=\(tk) -D WM=\(wm) -D WN=\(wn)"
+        }
+    }
+}
