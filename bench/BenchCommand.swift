@@ -5,6 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "StepLab benchmarks: kernel throughput and the training step.",
-        subcommands: []
+        subcommands: [KernelsBench.self],
+        defaultSubcommand: KernelsBench.self
     )
 }

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// One timed matrix product.
+struct SgemmResult: Codable {
+    var m: Int, n: Int, k: Int
+    var transpose: String
+    var label: String
+    var gflops: Double
+    var openblasGflops: Double?
+}
+
+/// `bench kernels`: matmul throughput on the chosen device (and OpenBLAS on the host when present).
+struct KernelsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Time sgemm (square sizes and the MLP's shapes) and the reference training step."
+    )
+
+    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else first GPU, else device 0).")
+    var device: String?
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Seconds to time each measurement (after warm-up).")
+    var seconds: Double = 0.5
+
+    static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String)] = [
+        (256, 256, 256, false, false, "square"),
+        (512, 512, 512, false, false, "square"),
+        (1024, 1024, 1024, false, false, "square"),
+        (2048, 2048, 2048, false, false, "square"),
+        (4096, 256, 256, false, false, "MLP forward X.W"),
+        (4096, 256, 256, false, true, "MLP backward dY.W^T"),
+        (256, 256, 4096, true, false, "MLP weight grad X^T.dY"),
+    ]
+
+    func run() throws {
+        do {
+            let engine = try Engine(device: device)
+            print("device: \(engine.device.name) (\(engine.device.kind.rawValue)), matmul \(engine.matmulTuning.variant)")
+            let blas = OpenBLAS.load()
+            if blas == nil { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
+            var results: [SgemmResult] = []
+            print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
+            for shape in Self.shapes {
+                let result = try timeSgemm(engine, shape, blas: blas)
+                results.append(result)
+                var line = "\(result.label.padding(toLength: 26, withPad: " ", startingAt: 0)) "
+                    + String(format: "%5d %5d %5d   %@ %8.1f", shape.m, shape.n, shape.k, result.transpose, result.gflops)
+                if let reference = result.openblasGflops {
+                    line += String(format: "  %8.1f  %5.2f", reference, result.gflops / reference)
+                }
+                print(line)
+            }
+            if let json {
+                let report = KernelsReport(device: engine.device, sgemm: results)
+                try JSONOutput.write(report, to: json)
+                print("wrote \(json)")
+            }
+        } catch let error as OpenCLError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func timeSgemm(_ engine: Engine, _ s: (m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String), blas: OpenBLAS?) throws -> SgemmResult {
+        var random = SplitMix(seed: 1)
+        let aCount = s.m * s.k, bCount = s.k * s.n
+        let av = (0..<aCount).map { _ in random.nextFloat() }, bv = (0..<bCount).map { _ in random.nextFloat() }
+        let a = try engine.tensor(av, rows: s.ta ? s.k : s.m, columns: s.ta ? s.m : s.k)
+        let b = try engine.tensor(bv, rows: s.tb ? s.n : s.k, columns: s.tb ? s.k : s.n)
+        let c = try engine.tensor(rows: s.m, columns: s.n)
+        let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
+        // Several launches per timed call so queue overhead is amortised the way a training step amortises it.
+        let batch = max(1, Int(2e9 / flops))
+        let perCall = try secondsPerCall(minSeconds: seconds) {
+            for _ in 0..<batch { try engine.matmul(a, transposeA: s.ta, b, transposeB: s.tb, into: c) }
+            try engine.synchronize()
+        }
+        var reference: Double?
+        if let blas {
+            var out = [Float](repeating: 0, count: s.m * s.n)
+            let t = secondsPerCall(minSeconds: seconds) {
+                for _ in 0..<batch { blas.multiply(m: s.m, n: s.n, k: s.k, transposeA: s.ta, transposeB: s.tb, a: av, b: bv, c: &out) }
+            }
+            reference = flops * Double(batch) / t * 1e-9
+        }
+        return SgemmResult(m: s.m, n: s.n, k: s.k, transpose: (s.ta ? "T" : "N") + (s.tb ? "T" : "N"), label: s.label,
+                           gflops: flops * Double(batch) / perCall * 1e-9, openblasGflops: reference)
+    }
+}
+
+struct KernelsReport: Codable {
+    var device: DeviceInfo
+    var sgemm: [SgemmResult]
+}
+
+/// Small deterministic generator for benchmark inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func nextFloat() -> Float { Float(Double(next() >> 11) / Double(1 << 52)) - 1 }
+}
+
+/// Writes JSON through a temporary file and a rename, so a failed run never leaves half a file.
+enum JSONOutput {
+    static func write<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(value)
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try data.write(to: temporary)
+            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
