@@ -5,7 +5,10 @@ import PackageDescription
 let kernelFiles = [
     "activations.cl",
     "elementwise.cl",
+    "loss.cl",
     "matmul.cl",
+    "optimizer.cl",
+    "reduce.cl",
 ]
 
 let package = Package(

@@ -10,7 +10,10 @@ public enum KernelLibrary {
     public static let embedded: [String: String] = [
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
+        "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
+        "optimizer.cl": String(decoding: PackageResources.optimizer_cl, as: UTF8.self),
+        "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
     ]
 
     /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.

@@ -1,0 +1,57 @@
+// reduce.cl: deterministic reductions. Every sum runs in a fixed order that depends only on the shape and
+// the chunk size, never on scheduling, so the same inputs give the same bits on every run of a device.
+//   column_partials / column_finish   out[c] = alpha * sum_r x[r, c]   (bias gradients, batch means)
+//   row_sums                          out[r] = alpha * sum_c x[r, c]
+//   chunk_sums / chunk_finish         out = alpha * sum_i x[i] (or x[i]^2 when square != 0; norms)
+
+// partial[chunk, c] = sum of rows [chunk * rows_per_chunk, ...) of column c, times alpha when chunks == 1.
+// Range: [C, chunks].
+__kernel void column_partials(const int R, const int C, const int rows_per_chunk, const float alpha,
+                              __global const float *x, const int x_off, __global float *partial, const int partial_off) {
+    const int c = get_global_id(0);
+    const int chunk = get_global_id(1);
+    const int start = chunk * rows_per_chunk;
+    const int end = min(R, start + rows_per_chunk);
+    float sum = 0.0f;
+    for (int r = start; r < end; r++) sum += x[x_off + r * C + c];
+    partial[partial_off + chunk * C + c] = get_global_size(1) == 1 ? alpha * sum : sum;
+}
+
+// out[c] = alpha * sum over chunks of partial[chunk, c], chunks in order. Range: [C].
+__kernel void column_finish(const int chunks, const int C, const float alpha, __global const float *partial,
+                            __global float *out, const int out_off) {
+    const int c = get_global_id(0);
+    float sum = 0.0f;
+    for (int k = 0; k < chunks; k++) sum += partial[k * C + c];
+    out[out_off + c] = alpha * sum;
+}
+
+// Range: [R].
+__kernel void row_sums(const int C, const float alpha, __global const float *x, const int x_off,
+                       __global float *out, const int out_off) {
+    const int r = get_global_id(0);
+    __global const float *row = x + x_off + r * C;
+    float sum = 0.0f;
+    for (int c = 0; c < C; c++) sum += row[c];
+    out[out_off + r] = alpha * sum;
+}
+
+// partial[chunk] = sum of x[i] (or x[i]^2) over [chunk * chunk_size, ...). Range: [chunks].
+__kernel void chunk_sums(const int n, const int chunk_size, const int square, __global const float *x, const int x_off,
+                         __global float *partial) {
+    const int chunk = get_global_id(0);
+    const int start = chunk * chunk_size;
+    const int end = min(n, start + chunk_size);
+    float sum = 0.0f;
+    if (square) { for (int i = start; i < end; i++) { const float v = x[x_off + i]; sum += v * v; } }
+    else { for (int i = start; i < end; i++) sum += x[x_off + i]; }
+    partial[chunk] = sum;
+}
+
+// out[0] = alpha * sum of the partials, in order. Range: [1].
+__kernel void chunk_finish(const int chunks, const float alpha, __global const float *partial,
+                           __global float *out, const int out_off) {
+    float sum = 0.0f;
+    for (int k = 0; k < chunks; k++) sum += partial[k];
+    out[out_off] = alpha * sum;
+}

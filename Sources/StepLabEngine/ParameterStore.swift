@@ -1,0 +1,62 @@
+import OpenCLKit
+
+/// Named parameter tensors laid out back to back in one device buffer, so the optimizer, the EMA and the
+/// gradient-norm reduction each touch all of them in a single launch. The gradient buffer has the same
+/// layout.
+public final class ParameterStore {
+    /// One named tensor of the layout.
+    public struct Entry: Sendable, Equatable, Codable {
+        public let name: String
+        public let rows: Int
+        public let columns: Int
+        public let offset: Int
+        public var count: Int { rows * columns }
+    }
+
+    public let entries: [Entry]
+    /// Every parameter, flat.
+    public let values: Tensor
+    /// Every gradient, flat, same layout.
+    public let gradients: Tensor
+
+    /// Lays out `shapes` in order and allocates values and gradients.
+    public init(engine: Engine, shapes: [(name: String, rows: Int, columns: Int)]) throws(OpenCLError) {
+        var offset = 0
+        var entries: [Entry] = []
+        for shape in shapes {
+            entries.append(Entry(name: shape.name, rows: shape.rows, columns: shape.columns, offset: offset))
+            offset += shape.rows * shape.columns
+        }
+        self.entries = entries
+        values = try engine.tensor(filled: 0, rows: 1, columns: offset)
+        gradients = try engine.tensor(filled: 0, rows: 1, columns: offset)
+    }
+
+    /// Total number of scalars.
+    public var count: Int { values.count }
+
+    /// The parameter view `name` within `flat` (the values, the gradients, or a same-layout copy such as EMA).
+    public func view(_ entry: Entry, in flat: Tensor) throws(OpenCLError) -> Tensor {
+        try Tensor(storage: flat.storage, offset: flat.offset + entry.offset, rows: entry.rows, columns: entry.columns)
+    }
+
+    /// All parameters as (name, shape, values) in layout order, read from `flat` (default: the values).
+    public func export(from flat: Tensor? = nil) throws(OpenCLError) -> [(name: String, rows: Int, columns: Int, values: [Float])] {
+        let all = try (flat ?? values).download()
+        return entries.map { ($0.name, $0.rows, $0.columns, Array(all[$0.offset ..< $0.offset + $0.count])) }
+    }
+
+    /// Loads named arrays into `flat` (default: the values). Every entry must be present with its exact size.
+    public func load(_ named: [String: [Float]], into flat: Tensor? = nil) throws(OpenCLError) {
+        var all = [Float](repeating: 0, count: count)
+        for entry in entries {
+            guard let array = named[entry.name] else { throw .invalidRequest("parameter \(entry.name) is missing") }
+            guard array.count == entry.count else {
+                throw .invalidRequest("parameter \(entry.name) has \(array.count) values, expected \(entry.count) "
+                                      + "(\(entry.rows)x\(entry.columns))")
+            }
+            all.replaceSubrange(entry.offset ..< entry.offset + entry.count, with: array)
+        }
+        try (flat ?? values).upload(all)
+    }
+}
