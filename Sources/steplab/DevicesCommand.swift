@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OpenCLKit
+import StepLabEngine
 
 /// `steplab devices`: the OpenCL devices on this machine, as a table or JSON.
 struct DevicesCommand: ParsableCommand {
@@ -14,6 +15,9 @@ struct DevicesCommand: ParsableCommand {
 
     @Option(help: "Show which device a selector picks: an index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU, else device 0).")
     var device: String?
+
+    @Flag(help: "Also run a kernel round trip and a matmul on the selected device and compare with the CPU reference.")
+    var check = false
 
     func run() throws {
         let devices: [Device]
@@ -32,6 +36,14 @@ struct DevicesCommand: ParsableCommand {
             return
         }
         print(DeviceTable.render(infos, selected: selected.info.index))
+        if check {
+            do {
+                let engine = try Engine(context: Context(device: selected))
+                for line in try DeviceCheck.run(engine) { print("check on \(selected.info.name): \(line)") }
+            } catch let error as OpenCLError {
+                throw CLIError(error.description)
+            }
+        }
     }
 }
 

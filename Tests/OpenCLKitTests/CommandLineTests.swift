@@ -40,6 +40,13 @@ import Testing
         #expect(parsed?.first?["name"] is String)
     }
 
+    @Test func deviceCheckRunsKernelsAgainstTheReference() throws {
+        let result = try Self.run(["devices", "--check", "--device", "0"])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("axpy on 1048576 elements: exact"))
+        #expect(result.out.contains("max relative error"))
+    }
+
     @Test func noPlatformGivesAnInstallHintAndNonZeroExit() throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-icd-\(UUID())")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
