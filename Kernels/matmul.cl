@@ -93,24 +93,37 @@ void matmul_cpu(const int M, const int N, const int K,
     const int n0 = panel * NR;
     __global const float *bp = packed + (size_t)panel * K * NR;
 
-    // Rows past M read row M - 1 (valid memory) and are never stored.
-    int rows[MR];
+    // Rows past M read row M - 1 (valid memory) and are never stored. A is walked through one base pointer
+    // that advances by one k per step, plus a 64-bit offset per row, so the loop body is pure loads and FMAs.
+#if TRANS_A
+    const size_t a_step = M;
+#else
+    const size_t a_step = 1;
+#endif
+    size_t a_row[MR];
     #pragma unroll
-    for (int r = 0; r < MR; r++) rows[r] = min(m0 + r, M - 1);
+    for (int r = 0; r < MR; r++) {
+        const size_t row = min(m0 + r, M - 1);
+        a_row[r] = TRANS_A ? row : row * (size_t)K;
+    }
+    __global const float *ak = a + a_off;
+    __global const float *bk = bp;
 
     float16 lo[MR], hi[MR];
     #pragma unroll
     for (int r = 0; r < MR; r++) { lo[r] = (float16)(0.0f); hi[r] = (float16)(0.0f); }
 
     for (int k = 0; k < K; k++) {
-        const float16 b0 = vload16(0, bp + k * NR);
-        const float16 b1 = vload16(0, bp + k * NR + 16);
+        const float16 b0 = vload16(0, bk);
+        const float16 b1 = vload16(0, bk + 16);
         #pragma unroll
         for (int r = 0; r < MR; r++) {
-            const float av = A_AT(rows[r], k);
+            const float av = ak[a_row[r]];
             lo[r] = fma((float16)(av), b0, lo[r]);
             hi[r] = fma((float16)(av), b1, hi[r]);
         }
+        ak += a_step;
+        bk += NR;
     }
 
     #pragma unroll

@@ -43,7 +43,8 @@ struct KernelsBench: ParsableCommand {
             let engine = try Engine(device: device)
             print("device: \(engine.device.name) (\(engine.device.kind.rawValue)), matmul \(engine.matmulTuning.variant)")
             let blas = OpenBLAS.load()
-            if blas == nil { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
+            if let blas { print("OpenBLAS: \(blas.path), \(blas.core) kernels") }
+            else { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
             var results: [SgemmResult] = []
             print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
             for shape in Self.shapes {

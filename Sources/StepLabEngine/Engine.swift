@@ -20,9 +20,13 @@ public final class Engine {
     }
 
     /// An engine on `context`.
-    public init(context: Context) {
+    /// An engine on `context`, with the device's default matmul tuning overridden by `STEPLAB_MATMUL` when set.
+    public init(context: Context, environment: [String: String] = currentEnvironment()) throws(OpenCLError) {
         self.context = context
-        self.matmulTuning = MatmulTuning.defaults(for: context.device.info)
+        var tuning = MatmulTuning.defaults(for: context.device.info)
+        if let spec = environment["STEPLAB_MATMUL"] { tuning = try MatmulTuning.parse(spec, base: tuning) }
+        try tuning.validate(context.device.info)
+        self.matmulTuning = tuning
     }
 
     /// An engine on the device `selector` picks (see `Devices.select`).

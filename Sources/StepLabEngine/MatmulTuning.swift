@@ -1,3 +1,4 @@
+import Foundation
 import OpenCLKit
 
 /// Which matmul kernel runs, with its tunables (`-D` values of `Kernels/matmul.cl`), CLBlast-style: defaults
@@ -31,6 +32,36 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
             if device.maxWorkGroupSize >= 256 { return MatmulTuning(variant: .tiled) }
             return MatmulTuning(variant: .tiled, tm: 32, tn: 32, tk: 16, wm: 4, wn: 4)
         }
+    }
+
+    /// `base` with the overrides in `spec`, a comma-separated list such as `variant=tiled,tm=32,wn=2` (the
+    /// format of the `STEPLAB_MATMUL` environment variable, for tuning experiments).
+    public static func parse(_ spec: String, base: MatmulTuning) throws(OpenCLError) -> MatmulTuning {
+        var tuning = base
+        for item in spec.split(separator: ",") where !item.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { throw .invalidRequest("STEPLAB_MATMUL: expected key=value, got '\(item)'") }
+            if parts[0] == "variant" {
+                guard let variant = Variant(rawValue: parts[1]) else {
+                    throw .invalidRequest("STEPLAB_MATMUL: variant must be cpu or tiled, got '\(parts[1])'")
+                }
+                tuning.variant = variant
+                continue
+            }
+            guard let value = Int(parts[1]), value > 0 else {
+                throw .invalidRequest("STEPLAB_MATMUL: \(parts[0]) needs a positive integer, got '\(parts[1])'")
+            }
+            switch parts[0] {
+            case "mr": tuning.mr = value
+            case "tm": tuning.tm = value
+            case "tn": tuning.tn = value
+            case "tk": tuning.tk = value
+            case "wm": tuning.wm = value
+            case "wn": tuning.wn = value
+            default: throw .invalidRequest("STEPLAB_MATMUL: unknown key '\(parts[0])' (variant, mr, tm, tn, tk, wm, wn)")
+            }
+        }
+        return tuning
     }
 
     /// Work-items per group of the tiled variant, per dimension (n, m).
