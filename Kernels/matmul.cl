@@ -1,7 +1,8 @@
 // matmul.cl: C[M,N] = epilogue(op(A)[M,K] . op(B)[K,N]) for any M, N, K, in two variants.
 //
 //   matmul_cpu    one work-item per work-group computing an MR x 32 block held in float16 accumulators, over
-//                 B repacked by pack_b into zero-padded 32-column panels. POCL then compiles the body like
+//                 32-column panels of B: read in place when B is K x N with N a multiple of 32 (row stride N),
+//                 otherwise repacked by pack_b into zero-padded contiguous panels (row stride 32). POCL then compiles the body like
 //                 plain C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape
 //                 reaches OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
 //   matmul_tiled  the GPU variant: TM x TN tiles of C per work-group, TK-deep slabs of A and B staged through
@@ -14,6 +15,10 @@
 //            1: Z = acc + bias[n]; C = act(Z); Z stored to `pre` when store_pre != 0
 //            2: C = acc * act'(gate[m, n])  (backward through an activation)
 // The activation `act` is a run-time argument (activations.cl, which the host prepends to this file).
+//   SPLITK   matmul_cpu only: 1 splits K over the third range dimension in chunks of k_chunk and stores
+//            raw partial products at c + c_off + chunk * M * N; splitk_finish sums them in order (so the
+//            result is deterministic) and applies the epilogue. Long products (the weight gradient, K = batch)
+//            then keep a chunk of their B panel in cache across consecutive work-items.
 // Tunables: MR (rows per work-item, matmul_cpu); TM, TN, TK, WM, WN (matmul_tiled).
 
 #ifndef TRANS_A
@@ -27,6 +32,9 @@
 #endif
 #ifndef MR
 #define MR 8
+#endif
+#ifndef SPLITK
+#define SPLITK 0
 #endif
 #ifndef TM
 #define TM 64
@@ -79,11 +87,11 @@ __kernel void pack_b(const int K, const int N, __global const float *b, const in
     packed[(n / NR) * (K * NR) + k * NR + (n % NR)] = v;
 }
 
-// One MR x 32 block of C per work-item. Range: [ceil(M / MR), ceil(N / 32)], local [1, 1].
+// One MR x 32 block of C per work-item. Range: [ceil(M / MR), ceil(N / 32), K chunks], local [1, 1, 1].
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
-void matmul_cpu(const int M, const int N, const int K,
+void matmul_cpu(const int M, const int N, const int K, const int k_chunk,
                 __global const float *a, const int a_off,
-                __global const float *packed,
+                __global const float *panels, const int panels_off, const int panel_stride, const int row_stride,
                 __global float *c, const int c_off,
                 __global const float *bias, const int bias_off,
                 __global float *pre, const int pre_off, const int store_pre,
@@ -91,7 +99,7 @@ void matmul_cpu(const int M, const int N, const int K,
     const int m0 = get_global_id(0) * MR;
     const int panel = get_global_id(1);
     const int n0 = panel * NR;
-    __global const float *bp = packed + (size_t)panel * K * NR;
+    __global const float *bp = panels + panels_off + (size_t)panel * panel_stride;
 
     // Rows past M read row M - 1 (valid memory) and are never stored. A is walked through one base pointer
     // that advances by one k per step, plus a 64-bit offset per row, so the loop body is pure loads and FMAs.
@@ -106,14 +114,17 @@ void matmul_cpu(const int M, const int N, const int K,
         const size_t row = min(m0 + r, M - 1);
         a_row[r] = TRANS_A ? row : row * (size_t)K;
     }
-    __global const float *ak = a + a_off;
-    __global const float *bk = bp;
+    const int k_begin = get_global_id(2) * k_chunk;
+    const int k_end = min(K, k_begin + k_chunk);
+    __global const float *ak = a + a_off + k_begin * a_step;
+    __global const float *bk = bp + (size_t)k_begin * row_stride;
 
     float16 lo[MR], hi[MR];
     #pragma unroll
     for (int r = 0; r < MR; r++) { lo[r] = (float16)(0.0f); hi[r] = (float16)(0.0f); }
 
-    for (int k = 0; k < K; k++) {
+    #pragma unroll 4
+    for (int k = k_begin; k < k_end; k++) {
         const float16 b0 = vload16(0, bk);
         const float16 b1 = vload16(0, bk + 16);
         #pragma unroll
@@ -123,7 +134,7 @@ void matmul_cpu(const int M, const int N, const int K,
             hi[r] = fma((float16)(av), b1, hi[r]);
         }
         ak += a_step;
-        bk += NR;
+        bk += row_stride;
     }
 
     #pragma unroll
@@ -131,19 +142,25 @@ void matmul_cpu(const int M, const int N, const int K,
         const int m = m0 + r;
         if (m >= M) break;
         if (n0 + NR <= N) {
+#if SPLITK
+            const int ci = c_off + get_global_id(2) * M * N + m * N + n0;
+            vstore16(lo[r], 0, c + ci);
+            vstore16(hi[r], 0, c + ci + 16);
+#elif EPI == 1
             const int ci = c_off + m * N + n0;
-#if EPI == 1
             const float16 z0 = lo[r] + vload16(0, bias + bias_off + n0);
             const float16 z1 = hi[r] + vload16(0, bias + bias_off + n0 + 16);
             if (store_pre) { vstore16(z0, 0, pre + pre_off + m * N + n0); vstore16(z1, 0, pre + pre_off + m * N + n0 + 16); }
             vstore16(act_forward16(z0, act), 0, c + ci);
             vstore16(act_forward16(z1, act), 0, c + ci + 16);
 #elif EPI == 2
+            const int ci = c_off + m * N + n0;
             const float16 g0 = vload16(0, gate + gate_off + m * N + n0);
             const float16 g1 = vload16(0, gate + gate_off + m * N + n0 + 16);
             vstore16(lo[r] * act_derivative16(g0, act), 0, c + ci);
             vstore16(hi[r] * act_derivative16(g1, act), 0, c + ci + 16);
 #else
+            const int ci = c_off + m * N + n0;
             vstore16(lo[r], 0, c + ci);
             vstore16(hi[r], 0, c + ci + 16);
 #endif
@@ -151,9 +168,26 @@ void matmul_cpu(const int M, const int N, const int K,
             float tmp[NR];
             vstore16(lo[r], 0, tmp);
             vstore16(hi[r], 0, tmp + 16);
+#if SPLITK
+            for (int j = 0; j < NR && n0 + j < N; j++) c[c_off + get_global_id(2) * M * N + m * N + n0 + j] = tmp[j];
+#else
             for (int j = 0; j < NR && n0 + j < N; j++) EPILOGUE_SCALAR(tmp[j], m, n0 + j);
+#endif
         }
     }
+}
+
+// C = epilogue(sum over chunks of partial[chunk]), chunks in order. Range: [N, M].
+__kernel void splitk_finish(const int M, const int N, const int chunks,
+                            __global const float *partial, const int partial_off,
+                            __global float *c, const int c_off,
+                            __global const float *bias, const int bias_off,
+                            __global float *pre, const int pre_off, const int store_pre,
+                            __global const float *gate, const int gate_off, const int act) {
+    const int n = get_global_id(0), m = get_global_id(1);
+    float acc = 0.0f;
+    for (int s = 0; s < chunks; s++) acc += partial[partial_off + (size_t)s * M * N + m * N + n];
+    EPILOGUE_SCALAR(acc, m, n);
 }
 
 // TM x TN tile of C per work-group of (TN / WN) x (TM / WM) work-items; out-of-range loads read 0.

@@ -46,13 +46,30 @@ extension Engine {
         switch tuning.variant {
         case .cpu:
             let panels = (n + 31) / 32
-            let packed = try scratch(count: panels * 32 * k)
+            // Split long products so each work-item's share of its B panel stays in cache (see SPLITK).
+            let chunkLength = tuning.splitKChunk
+            let chunks = k >= 4 * Swift.max(m, n) && k >= 2 * chunkLength ? (k + chunkLength - 1) / chunkLength : 1
+            let packed = try scratch(count: panels * 32 * k + (chunks > 1 ? chunks * m * n : 0))
             try launch(files: files, "pack_b", global: [panels * 32, k], options: options,
                        kI, nI, b.storage, b.kernelOffset, packed)
-            try launch(files: files, "matmul_cpu", global: [(m + tuning.mr - 1) / tuning.mr, panels], local: [1, 1],
-                       options: options, mI, nI, kI, a.storage, a.kernelOffset, packed, c.storage, c.kernelOffset,
-                       bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
-                       gate.storage, gate.kernelOffset, activation.rawValue)
+            let rowBlocks = (m + tuning.mr - 1) / tuning.mr
+            if chunks == 1 {
+                try launch(files: files, "matmul_cpu", global: [rowBlocks, panels, 1], local: [1, 1, 1],
+                           options: options, mI, nI, kI, kI, a.storage, a.kernelOffset, packed, Int32(0), Int32(32 * k),
+                           Int32(32), c.storage, c.kernelOffset, bias.storage, bias.kernelOffset, pre.storage,
+                           pre.kernelOffset, storePre, gate.storage, gate.kernelOffset, activation.rawValue)
+            } else {
+                let partialOffset = Int32(panels * 32 * k)
+                try launch(files: files, "matmul_cpu", global: [rowBlocks, panels, chunks], local: [1, 1, 1],
+                           options: options + " -D SPLITK=1", mI, nI, kI, Int32(chunkLength), a.storage, a.kernelOffset,
+                           packed, Int32(0), Int32(32 * k), Int32(32), packed, partialOffset, bias.storage,
+                           bias.kernelOffset, pre.storage, pre.kernelOffset, storePre, gate.storage, gate.kernelOffset,
+                           activation.rawValue)
+                try launch(files: files, "splitk_finish", global: [n, m], options: options, mI, nI, Int32(chunks),
+                           packed, partialOffset, c.storage, c.kernelOffset,
+                           bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
+                           gate.storage, gate.kernelOffset, activation.rawValue)
+            }
         case .tiled:
             let groups = [(n + tuning.tn - 1) / tuning.tn, (m + tuning.tm - 1) / tuning.tm]
             let local = tuning.tiledLocal

@@ -14,12 +14,16 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
     public var variant: Variant
     /// Rows per work-item of the cpu variant.
     public var mr: Int = 8
+    /// K per work-item when the cpu variant splits a long product (K >= 4 max(M, N)).
+    public var splitKChunk: Int = 512
     /// Tile of C per work-group, depth of the staged slab, and outputs per work-item of the tiled variant.
     public var tm: Int = 64, tn: Int = 64, tk: Int = 16, wm: Int = 4, wn: Int = 4
 
-    public init(variant: Variant, mr: Int = 8, tm: Int = 64, tn: Int = 64, tk: Int = 16, wm: Int = 4, wn: Int = 4) {
+    public init(variant: Variant, mr: Int = 8, splitKChunk: Int = 512, tm: Int = 64, tn: Int = 64, tk: Int = 16,
+                wm: Int = 4, wn: Int = 4) {
         self.variant = variant
         self.mr = mr
+        self.splitKChunk = splitKChunk
         self.tm = tm; self.tn = tn; self.tk = tk; self.wm = wm; self.wn = wn
     }
 
@@ -53,12 +57,13 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
             }
             switch parts[0] {
             case "mr": tuning.mr = value
+            case "kc": tuning.splitKChunk = value
             case "tm": tuning.tm = value
             case "tn": tuning.tn = value
             case "tk": tuning.tk = value
             case "wm": tuning.wm = value
             case "wn": tuning.wn = value
-            default: throw .invalidRequest("STEPLAB_MATMUL: unknown key '\(parts[0])' (variant, mr, tm, tn, tk, wm, wn)")
+            default: throw .invalidRequest("STEPLAB_MATMUL: unknown key '\(parts[0])' (variant, mr, kc, tm, tn, tk, wm, wn)")
             }
         }
         return tuning
@@ -71,7 +76,9 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
     func validate(_ device: DeviceInfo) throws(OpenCLError) {
         switch variant {
         case .cpu:
-            guard (1...16).contains(mr) else { throw .invalidRequest("matmul tuning: mr \(mr) must be 1...16") }
+            guard (1...16).contains(mr), splitKChunk > 0 else {
+                throw .invalidRequest("matmul tuning: mr \(mr) must be 1...16 and kc \(splitKChunk) positive")
+            }
         case .tiled:
             guard tm % wm == 0, tn % wn == 0, tk > 0, tiledLocal.reduce(1, *) <= device.maxWorkGroupSize else {
                 throw .invalidRequest("matmul tuning: tm \(tm)/wm \(wm), tn \(tn)/wn \(wn) must divide and give at most "

@@ -6,10 +6,11 @@ import Testing
     /// Shapes off every tile size: 1, primes, and sizes just past powers of two.
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 17, 31), (17, 3, 1), (31, 64, 17), (64, 31, 3), (257, 33, 65), (1000, 3, 17), (5, 257, 64),
+        (17, 33, 257), (3, 5, 1031),
     ]
     static let layouts: [(Bool, Bool)] = [(false, false), (false, true), (true, false), (true, true)]
     static let variants: [MatmulTuning] = [
-        MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3),
+        MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, splitKChunk: 16),
         MatmulTuning(variant: .tiled), MatmulTuning(variant: .tiled, tm: 32, tn: 16, tk: 8, wm: 2, wn: 4),
     ]
 
@@ -46,13 +47,14 @@ import Testing
         }
     }
 
-    @Test(arguments: [variants[0], variants[2]])
+    @Test(arguments: [variants[0], variants[1], variants[2]])
     func fusedEpiloguesMatchTheReference(tuning: MatmulTuning) throws {
         try Shared.withEngine { engine in
             let saved = engine.matmulTuning
             defer { engine.matmulTuning = saved }
             engine.matmulTuning = tuning
-            for (m, n, k) in [(3, 17, 31), (257, 33, 65), (64, 64, 64), (1, 40, 2)] {
+            // (5, 7, 131) takes the split-K path with the 16-long chunks of variants[1].
+            for (m, n, k) in [(3, 17, 31), (257, 33, 65), (64, 64, 64), (1, 40, 2), (5, 7, 131)] {
                 for activation in Activation.allCases {
                     var random = TestRandom(seed: UInt64(m + n + k) &* 31 &+ UInt64(activation.rawValue))
                     let av = random.array(m * k), bv = random.array(k * n, -2, 2), biasv = random.array(n)
