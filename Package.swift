@@ -4,6 +4,7 @@ import PackageDescription
 /// Every `.cl` file in `Kernels/` is embedded into the binary (see `Kernels/KernelLibrary.swift`).
 let kernelFiles = [
     "elementwise.cl",
+    "random.cl",
 ]
 
 let package = Package(
