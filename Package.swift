@@ -5,6 +5,7 @@ import PackageDescription
 let kernelFiles = [
     "elementwise.cl",
     "random.cl",
+    "schedule.cl",
 ]
 
 let package = Package(

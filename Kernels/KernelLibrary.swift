@@ -10,6 +10,7 @@ public enum KernelLibrary {
     public static let embedded: [String: String] = [
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "random.cl": String(decoding: PackageResources.random_cl, as: UTF8.self),
+        "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
     ]
 
     /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.
