@@ -11,10 +11,10 @@ import Foundation
 public enum NoiseSchedule {
     /// The offset `s` of Nichol & Dhariwal, which keeps sigma(0) = 0.0125 away from zero.
     public static let offset = 0.008
-    /// Every function clamps t to [tMin, tMax] first. At tMax = 1 - 2^-17 (exact in Float, so host and
-    /// device clamp alike) alpha is 1.2e-5 rather than 0, so logSNR stays finite (>= -22.7) and x can still
-    /// be recovered from z; sigma(tMin) = 0.0125 > 0.
+    /// The lowest time: every function clamps t to [tMin, tMax] first. sigma(tMin) = 0.0125 > 0.
     public static let tMin = 0.0
+    /// The highest time, 1 - 2^-17 (exact in Float, so host and device clamp alike): alpha(tMax) is 1.2e-5
+    /// rather than 0, so logSNR stays finite (>= -22.7) and x can still be recovered from z.
     public static let tMax = 1 - 0x1p-17
     /// The smallest magnitude `inverseDDIMCoefficients` divides by (sign kept).
     public static let inverseDDIMMinDenominator = 1e-6
