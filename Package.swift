@@ -8,7 +8,9 @@ let kernelFiles = [
     "loss.cl",
     "matmul.cl",
     "optimizer.cl",
+    "random.cl",
     "reduce.cl",
+    "schedule.cl",
 ]
 
 let package = Package(

@@ -13,7 +13,9 @@ public enum KernelLibrary {
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
         "optimizer.cl": String(decoding: PackageResources.optimizer_cl, as: UTF8.self),
+        "random.cl": String(decoding: PackageResources.random_cl, as: UTF8.self),
         "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
+        "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
     ]
 
     /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.

@@ -1,0 +1,41 @@
+/// Names one reproducible draw of random numbers from the counter-based Philox-4x32-10 generator
+/// (Salmon et al. 2011). There is no generator state: element `i` of a draw is a pure function of
+/// `(seed, stream, counter, i)`, whatever the size or shape of the tensor it is drawn into.
+///
+/// Element `i` is lane `i % 4` of the Philox block with
+/// - key `(seed & 0xffffffff, seed >> 32)`,
+/// - counter `(i / 4, counter & 0xffffffff, counter >> 32, stream)`.
+///
+/// So a draw of up to 2^34 elements never overlaps another draw whose `counter` or `stream` differs. A
+/// trainer keeps one seed, gives each purpose its own `stream` (noise, times, dropout, ...) and sets
+/// `counter` to the step number, which makes any step's random numbers recomputable from the step alone.
+public struct RandomKey: Sendable, Hashable {
+    /// The Philox key.
+    public var seed: UInt64
+    /// Separates independent uses of one seed.
+    public var stream: UInt32
+    /// Separates successive draws of one stream, e.g. the training step.
+    public var counter: UInt64
+
+    /// A key; `stream` and `counter` default to 0.
+    public init(seed: UInt64, stream: UInt32 = 0, counter: UInt64 = 0) {
+        self.seed = seed
+        self.stream = stream
+        self.counter = counter
+    }
+
+    /// The same seed and stream at another counter.
+    public func at(counter: UInt64) -> RandomKey {
+        RandomKey(seed: seed, stream: stream, counter: counter)
+    }
+
+    /// The two Philox key words.
+    public var philoxKey: SIMD2<UInt32> {
+        SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
+    }
+
+    /// The Philox counter of block 0; block `b` adds `b` to the first word.
+    public var philoxCounter: SIMD4<UInt32> {
+        SIMD4(0, UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), stream)
+    }
+}
