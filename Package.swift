@@ -4,6 +4,8 @@ import PackageDescription
 /// Every `.cl` file in `Kernels/` is embedded into the binary (see `Kernels/KernelLibrary.swift`).
 let kernelFiles = [
     "activations.cl",
+    "batch.cl",
+    "diffusion.cl",
     "elementwise.cl",
     "loss.cl",
     "matmul.cl",
@@ -17,7 +19,7 @@ let package = Package(
     name: "StepLab",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine"]),
+        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine", "StepLabGenerative"]),
         .executable(name: "steplab", targets: ["steplab"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
@@ -39,23 +41,26 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
+        .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine"]),
         .executableTarget(
             name: "steplab",
             dependencies: [
-                "OpenCLKit", "StepLabEngine",
+                "OpenCLKit", "StepLabEngine", "StepLabGenerative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "OpenCLKit", "StepLabEngine",
+                "OpenCLKit", "StepLabEngine", "StepLabGenerative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench"
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
-        .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine"]),
+        .target(name: "StepLabTestSupport", dependencies: ["StepLabEngine", "OpenCLKit"], path: "Tests/StepLabTestSupport"),
+        .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
+        .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -56,7 +56,7 @@ public struct Tensor {
     }
 
     /// The element offset as a kernel argument.
-    var kernelOffset: Int32 { Int32(offset) }
+    public var kernelOffset: Int32 { Int32(offset) }
 
     /// Whether both views have the same shape.
     public func sameShape(as other: Tensor) -> Bool { rows == other.rows && columns == other.columns }

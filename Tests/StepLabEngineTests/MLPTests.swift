@@ -1,4 +1,5 @@
 import Foundation
+import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 

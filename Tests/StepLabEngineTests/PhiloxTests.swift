@@ -1,4 +1,5 @@
 import OpenCLKit
+import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 

@@ -1,3 +1,4 @@
+import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 

@@ -1,3 +1,4 @@
+import StepLabTestSupport
 import OpenCLKit
 @testable import StepLabEngine
 

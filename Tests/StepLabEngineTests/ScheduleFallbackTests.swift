@@ -1,5 +1,6 @@
 import OpenCLKit
 import StepLabKernels
+import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 

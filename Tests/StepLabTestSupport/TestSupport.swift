@@ -1,15 +1,15 @@
 import Foundation
 import OpenCLKit
 import Testing
-@testable import StepLabEngine
+import StepLabEngine
 
 /// One engine for the whole test process. OpenCL kernel objects carry argument state, so every test that
 /// uses it runs under one lock; POCL already spreads each kernel over all cores.
-enum Shared {
+public enum Shared {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var engine: Engine?
 
-    static func withEngine<R>(_ body: (Engine) throws -> R) throws -> R {
+    public static func withEngine<R>(_ body: (Engine) throws -> R) throws -> R {
         lock.lock()
         defer { lock.unlock() }
         if engine == nil { engine = try Engine() }
@@ -18,24 +18,24 @@ enum Shared {
 }
 
 /// Deterministic test data: a small LCG, so failures reproduce.
-struct TestRandom {
+public struct TestRandom {
     var state: UInt64
-    init(seed: UInt64) { state = seed &* 6364136223846793005 &+ 1442695040888963407 }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed &* 6364136223846793005 &+ 1442695040888963407 }
+    public mutating func next() -> UInt64 {
         state = state &* 6364136223846793005 &+ 1442695040888963407
         return state >> 11
     }
     /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
+    public mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
         lo + (hi - lo) * Float(Double(next()) / Double(1 << 53))
     }
-    mutating func array(_ count: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
+    public mutating func array(_ count: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
         (0..<count).map { _ in uniform(lo, hi) }
     }
 }
 
 /// The largest violation of |a - b| <= atol + rtol * |b|, as a ratio (<= 1 passes), with its index.
-func worstMismatch(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float) -> (ratio: Float, index: Int) {
+public func worstMismatch(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float) -> (ratio: Float, index: Int) {
     precondition(actual.count == expected.count, "length \(actual.count) vs \(expected.count)")
     var worst: (Float, Int) = (0, -1)
     for i in actual.indices {
@@ -47,7 +47,7 @@ func worstMismatch(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Fl
 }
 
 /// Expects `actual` to match `expected` elementwise within `atol + rtol * |expected|`.
-func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
+public func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e-5, atol: Float = 1e-6,
                  _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
     guard actual.count == expected.count else {
         Issue.record("\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)

@@ -1,0 +1,38 @@
+import OpenCLKit
+import StepLabEngine
+
+/// Where a trainer's clean samples x0 come from, one minibatch per step.
+public protocol BatchSource {
+    /// Data dimension.
+    var dimension: Int { get }
+    /// Fills `batch` (rows x dimension) with the samples of training step `step`. Must be a pure function of
+    /// the step (and the source's seed), so runs replay and resume exactly.
+    func fill(_ batch: Tensor, step: Int) throws(OpenCLError)
+}
+
+/// A finite data set uploaded once; each step gathers rows uniformly at random with replacement
+/// (`Kernels/batch.cl`), keyed by the step.
+public final class DeviceDataset: BatchSource {
+    public let engine: Engine
+    public let data: Tensor
+    public let key: RandomKey
+    public var dimension: Int { data.columns }
+
+    /// `values` is row-major (count x dimension).
+    public init(engine: Engine, values: [Float], count: Int, dimension: Int, seed: UInt64, stream: UInt32 = 7) throws(OpenCLError) {
+        self.engine = engine
+        data = try engine.tensor(values, rows: count, columns: dimension)
+        key = RandomKey(seed: seed, stream: stream)
+    }
+
+    public func fill(_ batch: Tensor, step: Int) throws(OpenCLError) {
+        guard batch.columns == dimension else {
+            throw .invalidRequest("batch has \(batch.columns) columns, data set has \(dimension)")
+        }
+        let k = key.at(counter: UInt64(step))
+        let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
+        try engine.launch(files: ["random.cl", "batch.cl"], "gather_random_rows", global: [batch.rows],
+                          Int32(data.rows), Int32(dimension), data.storage, data.kernelOffset,
+                          batch.storage, batch.kernelOffset, counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
+    }
+}

@@ -1,0 +1,44 @@
+import OpenCLKit
+import StepLabEngine
+
+/// What the network's output means.
+public enum Prediction: Int32, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case eps = 0, x = 1, v = 2
+    public var description: String { switch self { case .eps: "eps"; case .x: "x"; case .v: "v" } }
+    public init?(name: String) {
+        guard let match = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = match
+    }
+}
+
+/// Per-sample weight of the diffusion regression loss.
+public enum DiffusionWeighting: Int32, Sendable, Codable {
+    /// Plain mean squared error of the output.
+    case none = 0
+    /// w = SNR + 1 = 1 / sigma^2; with x-prediction this is the v-loss (MCM Sec. 3).
+    case snrPlusOne = 1
+}
+
+extension Engine {
+    /// The regression target for `prediction` and the per-row loss weight at times `t` (`Kernels/diffusion.cl`).
+    public func diffusionTarget(_ prediction: Prediction, weighting: DiffusionWeighting, x: Tensor, eps: Tensor, t: Tensor,
+                                target: Tensor, weight: Tensor) throws(OpenCLError) {
+        guard x.sameShape(as: eps), x.sameShape(as: target), t.count == x.rows, weight.count == x.rows else {
+            throw .invalidRequest("diffusionTarget: x, eps, target must match and t, weight need one value per row")
+        }
+        try launch(files: ["schedule.cl", "diffusion.cl"], "diffusion_target", global: [x.rows], prediction.rawValue,
+                   weighting.rawValue, Int32(x.columns), t.storage, t.kernelOffset, x.storage, x.kernelOffset,
+                   eps.storage, eps.kernelOffset, target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
+    }
+
+    /// The x-prediction implied by network output `output` at (`z`, `t`), clamped to [-clip, clip] when clip > 0.
+    public func predictionToX(_ prediction: Prediction, output: Tensor, z: Tensor, t: Tensor, clip: Float = 0,
+                              into xhat: Tensor) throws(OpenCLError) {
+        guard output.sameShape(as: z), z.sameShape(as: xhat), t.count == z.rows else {
+            throw .invalidRequest("predictionToX: output, z and xhat must match and t needs one value per row")
+        }
+        try launch(files: ["schedule.cl", "diffusion.cl"], "prediction_to_x", global: [z.count], prediction.rawValue,
+                   Int32(z.columns), clip, t.storage, t.kernelOffset, z.storage, z.kernelOffset,
+                   output.storage, output.kernelOffset, xhat.storage, xhat.kernelOffset)
+    }
+}

@@ -1,0 +1,64 @@
+import OpenCLKit
+import StepLabEngine
+
+/// One step of a training method: from clean samples to parameter gradients, entirely on the device.
+public protocol TrainingObjective: AnyObject {
+    /// The network being trained.
+    var model: Denoiser { get }
+    /// Writes dL/dθ of this step's loss into `model.network.parameters.gradients` and returns the per-sample
+    /// losses (batch x 1, on the device).
+    func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor
+}
+
+/// Diffusion training on the VP cosine schedule: t ~ U(0, 1), z_t = alpha_t x + sigma_t eps, and a weighted
+/// squared error between the network output and the target of its parameterisation (Ho et al. 2020;
+/// Salimans & Ho 2022 for v; MCM Sec. 3 for the SNR + 1 weighting).
+public final class DiffusionObjective: TrainingObjective {
+    public let model: Denoiser
+    public let prediction: Prediction
+    public let weighting: DiffusionWeighting
+    public let key: RandomKey
+    let t, eps, z, target, weight, perSample, gradient: Tensor
+    let workspace: DenoiserWorkspace
+
+    /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
+    enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
+
+    public init(model: Denoiser, batch: Int, prediction: Prediction = .eps, weighting: DiffusionWeighting = .none,
+                seed: UInt64) throws(OpenCLError) {
+        let engine = model.engine
+        let d = model.config.dimension
+        self.model = model
+        self.prediction = prediction
+        self.weighting = weighting
+        key = RandomKey(seed: seed)
+        t = try engine.tensor(rows: batch, columns: 1)
+        eps = try engine.tensor(rows: batch, columns: d)
+        z = try engine.tensor(rows: batch, columns: d)
+        target = try engine.tensor(rows: batch, columns: d)
+        weight = try engine.tensor(rows: batch, columns: 1)
+        perSample = try engine.tensor(rows: batch, columns: 1)
+        gradient = try engine.tensor(rows: batch, columns: d)
+        workspace = try model.makeWorkspace(batch: batch)
+    }
+
+    public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
+        let engine = model.engine
+        let counter = UInt64(step)
+        try engine.uniform(into: t, key: RandomKey(seed: key.seed, stream: Stream.time, counter: counter))
+        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.addNoise(x0, eps, t: t, into: z)
+        let output = try model.forward(z, t: t, workspace: workspace)
+        let target: Tensor
+        if prediction == .eps && weighting == .none {
+            target = eps
+        } else {
+            try engine.diffusionTarget(prediction, weighting: weighting, x: x0, eps: eps, t: t, target: self.target, weight: weight)
+            target = self.target
+        }
+        try engine.loss(.squaredError, prediction: output, target: target,
+                        weights: weighting == .none ? nil : weight, perSample: perSample, gradient: gradient)
+        try model.backward(outputGradient: gradient, workspace: workspace)
+        return perSample
+    }
+}

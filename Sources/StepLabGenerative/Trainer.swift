@@ -1,0 +1,67 @@
+import OpenCLKit
+import StepLabEngine
+
+/// Optimisation settings shared by every method.
+public struct OptimizationConfig: Sendable, Equatable, Codable {
+    public var learningRate: Float = 1e-3
+    public var adam = AdamW.Hyperparameters()
+    /// Decay of the EMA of weights used for sampling; nil keeps no EMA.
+    public var emaDecay: Float? = 0.999
+    public init(learningRate: Float = 1e-3, adam: AdamW.Hyperparameters = .init(), emaDecay: Float? = 0.999) {
+        self.learningRate = learningRate; self.adam = adam; self.emaDecay = emaDecay
+    }
+}
+
+/// Drives an objective: per step, a batch from the source, gradients from the objective, an AdamW update and
+/// an EMA update, all enqueued on the device without a host round trip. `meanLoss()` reads the loss when asked.
+public final class Trainer {
+    public let objective: any TrainingObjective
+    public let source: any BatchSource
+    public let optimizer: AdamW
+    public let ema: EMA?
+    public var config: OptimizationConfig
+    public let batch: Int
+    /// Steps completed.
+    public private(set) var step = 0
+    let x0: Tensor
+    var lastPerSample: Tensor?
+    let meanBuffer: Tensor
+
+    public var model: Denoiser { objective.model }
+    public var engine: Engine { objective.model.engine }
+
+    public init(objective: any TrainingObjective, source: any BatchSource, batch: Int, config: OptimizationConfig) throws(OpenCLError) {
+        guard source.dimension == objective.model.config.dimension else {
+            throw .invalidRequest("data has dimension \(source.dimension), the model expects \(objective.model.config.dimension)")
+        }
+        let engine = objective.model.engine
+        let parameters = objective.model.network.parameters
+        self.objective = objective
+        self.source = source
+        self.batch = batch
+        self.config = config
+        optimizer = try AdamW(parameters: parameters, engine: engine, hyperparameters: config.adam)
+        ema = try config.emaDecay.map { decay throws(OpenCLError) in try EMA(parameters: parameters, engine: engine, decay: decay) }
+        x0 = try engine.tensor(rows: batch, columns: source.dimension)
+        meanBuffer = try engine.tensor(rows: 1, columns: 1)
+    }
+
+    /// Enqueues one training step.
+    public func trainStep() throws(OpenCLError) {
+        try source.fill(x0, step: step)
+        lastPerSample = try objective.computeGradients(x0: x0, step: step)
+        try optimizer.update(lr: config.learningRate)
+        try ema?.update()
+        step += 1
+    }
+
+    /// The mean loss of the latest step (a host read: waits for the device).
+    public func meanLoss() throws(OpenCLError) -> Float {
+        guard let perSample = lastPerSample else { return .nan }
+        try engine.columnSums(perSample, alpha: 1 / Float(perSample.rows), into: meanBuffer)
+        return try meanBuffer.download()[0]
+    }
+
+    /// The global gradient norm of the latest step, before clipping (a host read).
+    public func gradientNorm() throws(OpenCLError) -> Float { try optimizer.gradientNorm() }
+}
