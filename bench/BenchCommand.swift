@@ -5,7 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "StepLab benchmarks: kernel throughput and the training step.",
-        subcommands: [KernelsBench.self],
+        subcommands: [KernelsBench.self, ProfileBench.self],
         defaultSubcommand: KernelsBench.self
     )
 }

@@ -28,6 +28,9 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Seconds to time each measurement (after warm-up).")
     var seconds: Double = 0.5
 
+    @Option(help: "Also run the same training workloads in another framework: pytorch.")
+    var compare: String?
+
     static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String)] = [
         (256, 256, 256, false, false, "square"),
         (512, 512, 512, false, false, "square"),
@@ -57,8 +60,32 @@ struct KernelsBench: ParsableCommand {
                 }
                 print(line)
             }
+            print("\ntraining step (DESIGN.md reference workload: eps-diffusion on eight Gaussians, MLP 18-W-W-W-2 SiLU, AdamW)")
+            var steps: [TrainStepResult] = []
+            if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
+            let withTorch = compare == "pytorch" && PyTorchReference.available
+            if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
+            let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
+            for (width, batch) in [(256, 4096), (1024, 1024), (64, 256)] {
+                let source = try EightGaussiansSource(engine: engine)
+                var result = try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source)
+                var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
+                                  result.stepsPerSecond, result.milliseconds)
+                if withTorch {
+                    result.pytorchStepsPerSecond = PyTorchReference.stepsPerSecond(width: width, batch: batch, seconds: 4 * seconds,
+                                                                                 compile: false, threads: threads)
+                    result.pytorchCompileStepsPerSecond = PyTorchReference.stepsPerSecond(
+                        width: width, batch: batch, seconds: 4 * seconds, compile: true, threads: threads)
+                    for (label, value) in [("PyTorch", result.pytorchStepsPerSecond), ("torch.compile", result.pytorchCompileStepsPerSecond)] {
+                        if let value { line += String(format: ", %@ %.1f (x%.2f)", label, value, result.stepsPerSecond / value) }
+                        else { line += ", \(label) failed" }
+                    }
+                }
+                steps.append(result)
+                print(line)
+            }
             if let json {
-                let report = KernelsReport(device: engine.device, sgemm: results)
+                let report = KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps)
                 try JSONOutput.write(report, to: json)
                 print("wrote \(json)")
             }
@@ -97,6 +124,13 @@ struct KernelsBench: ParsableCommand {
 struct KernelsReport: Codable {
     var device: DeviceInfo
     var sgemm: [SgemmResult]
+    var trainStep: TrainStepResult
+    var trainSteps: [TrainStepResult]
+    enum CodingKeys: String, CodingKey {
+        case device, sgemm
+        case trainStep = "train_step"
+        case trainSteps = "train_steps"
+    }
 }
 
 /// Small deterministic generator for benchmark inputs.

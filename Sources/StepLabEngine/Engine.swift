@@ -10,6 +10,8 @@ public final class Engine {
     public let context: Context
     private var kernels: [KernelKey: Kernel] = [:]
     private var scratchBuffer: Buffer<Float>?
+    /// Records every launch's device time when set (needs a context made with `profiling: true`).
+    public var profiler: KernelProfiler?
     /// The matmul kernel and tunables in use; defaults from the device type (`MatmulTuning.defaults`).
     public var matmulTuning: MatmulTuning
 
@@ -54,16 +56,21 @@ public final class Engine {
     @discardableResult
     public func launch(files: [String], _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        let kernel = try kernel(files: files, function, options: options)
-        return try context.queue.launch(kernel, global: global, local: local, arguments: arguments)
+        try enqueue(kernel(files: files, function, options: options), global: global, local: local, arguments: arguments)
     }
 
     /// Launches `function` of `file` over `global` work-items.
     @discardableResult
     public func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        let kernel = try kernel(files: [file], function, options: options)
-        return try context.queue.launch(kernel, global: global, local: local, arguments: arguments)
+        try enqueue(kernel(files: [file], function, options: options), global: global, local: local, arguments: arguments)
+    }
+
+    private func enqueue(_ kernel: Kernel, global: [Int], local: [Int]?, arguments: [any KernelArgument]) throws(OpenCLError) -> Event? {
+        let timed = profiler != nil && context.queue.profiling
+        let event = try context.queue.launch(kernel, global: global, local: local, arguments: arguments, timed: timed)
+        if timed { profiler?.record(kernel.name, global: global, event) }
+        return event
     }
 
     /// A device scratch buffer of at least `count` floats, reused across calls (the queue is in order, so the

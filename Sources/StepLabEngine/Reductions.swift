@@ -16,12 +16,12 @@ extension Engine {
         let chunks = (x.rows + Self.rowsPerChunk - 1) / Self.rowsPerChunk
         let (rI, cI) = (Int32(x.rows), Int32(x.columns))
         if chunks == 1 {
-            try launch("reduce.cl", "column_partials", global: [x.columns, 1], rI, cI, Int32(Self.rowsPerChunk), alpha,
+            try launch("reduce.cl", "column_partials", global: [(x.columns + 15) / 16, 1], rI, cI, Int32(Self.rowsPerChunk), alpha,
                        x.storage, x.kernelOffset, out.storage, out.kernelOffset)
             return
         }
         let partial = try scratch(count: chunks * x.columns)
-        try launch("reduce.cl", "column_partials", global: [x.columns, chunks], rI, cI, Int32(Self.rowsPerChunk), alpha,
+        try launch("reduce.cl", "column_partials", global: [(x.columns + 15) / 16, chunks], rI, cI, Int32(Self.rowsPerChunk), alpha,
                    x.storage, x.kernelOffset, partial, Int32(0))
         try launch("reduce.cl", "column_finish", global: [x.columns], Int32(chunks), cI, alpha, partial,
                    out.storage, out.kernelOffset)

@@ -16,7 +16,7 @@ extension Engine {
         }
         try requireColumn("timeEmbedding", t, rows: emb.rows)
         // d = 0: the kernel never reads z, so any buffer stands in for it.
-        try launch("schedule.cl", "network_input_f32", global: [emb.count], emb.storage, emb.kernelOffset, Int32(0),
+        try launch("schedule.cl", "network_input_f32", global: [emb.rows], emb.storage, emb.kernelOffset, Int32(0),
                    t.storage, t.kernelOffset, Int32(emb.columns / 2), emb.storage, emb.kernelOffset)
     }
 
@@ -28,7 +28,7 @@ extension Engine {
             throw .invalidRequest("networkInput: \(input.rows)x\(input.columns) is not [z (\(z.rows)x\(z.columns)), 2F columns]")
         }
         try requireColumn("networkInput", t, rows: z.rows)
-        try launch("schedule.cl", "network_input_f32", global: [input.count], z.storage, z.kernelOffset, Int32(z.columns),
+        try launch("schedule.cl", "network_input_f32", global: [input.rows], z.storage, z.kernelOffset, Int32(z.columns),
                    t.storage, t.kernelOffset, Int32(extra / 2), input.storage, input.kernelOffset)
     }
 }

@@ -1,0 +1,34 @@
+import OpenCLKit
+
+/// Per-kernel device time from queue profiling events, for finding where a step spends its time.
+/// Only active on an engine whose context was made with `profiling: true`.
+public final class KernelProfiler {
+    private var pending: [(String, Event)] = []
+
+    /// Whether launches of one kernel over different global sizes are reported apart.
+    public let bySize: Bool
+
+    public init(bySize: Bool = false) { self.bySize = bySize }
+    private var totals: [String: (seconds: Double, launches: Int)] = [:]
+
+    func record(_ name: String, global: [Int], _ event: Event?) {
+        guard let event else { return }
+        pending.append((bySize ? "\(name) \(global.map(String.init).joined(separator: "x"))" : name, event))
+        if pending.count >= 4096 { flush() }
+    }
+
+    private func flush() {
+        for (name, event) in pending {
+            let seconds = (try? event.duration()) ?? 0
+            totals[name, default: (0, 0)].seconds += seconds
+            totals[name, default: (0, 0)].launches += 1
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Kernel name, total device seconds and launch count, slowest first (waits for pending work).
+    public func report() -> [(kernel: String, seconds: Double, launches: Int)] {
+        flush()
+        return totals.map { ($0.key, $0.value.seconds, $0.value.launches) }.sorted { $0.seconds > $1.seconds }
+    }
+}

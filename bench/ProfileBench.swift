@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import OpenCLKit
+import StepLabEngine
+import StepLabGenerative
+
+/// `bench profile`: device time per kernel over steps of the reference training workload.
+struct ProfileBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Per-kernel device time of the reference training step (queue profiling)."
+    )
+
+    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.")
+    var device: String?
+    @Option(help: "Hidden width.") var width = 256
+    @Option(help: "Batch size.") var batch = 4096
+    @Option(help: "Steps to profile (after 5 warm-up steps).") var steps = 20
+    @Flag(help: "Report each kernel per global size.") var bySize = false
+
+    func run() throws {
+        do {
+            let engine = try Engine(device: device, profiling: true)
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width), seed: 0)
+            let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
+            let trainer = try Trainer(objective: objective, source: try EightGaussiansSource(engine: engine), batch: batch,
+                                      config: OptimizationConfig(emaDecay: nil))
+            for _ in 0 ..< 5 { try trainer.trainStep() }
+            try engine.synchronize()
+            let profiler = KernelProfiler(bySize: bySize)
+            engine.profiler = profiler
+            let start = Date()
+            for _ in 0 ..< steps { try trainer.trainStep() }
+            try engine.synchronize()
+            let wall = Date().timeIntervalSince(start) / Double(steps)
+            let rows = profiler.report()
+            let device = rows.reduce(0) { $0 + $1.seconds } / Double(steps)
+            print(String(format: "per step: wall %.2f ms, device %.2f ms over %d launches", wall * 1e3, device * 1e3,
+                         rows.reduce(0) { $0 + $1.launches } / steps))
+            for row in rows {
+                print(String(format: "  %-34@ %8.3f ms  %4d launches/step", row.kernel as NSString,
+                             row.seconds / Double(steps) * 1e3, row.launches / steps))
+            }
+        } catch let error as OpenCLError {
+            throw ValidationError(error.description)
+        }
+    }
+}

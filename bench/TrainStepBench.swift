@@ -1,0 +1,42 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+import StepLabGenerative
+
+/// The reference training workload of DESIGN.md: eps-prediction diffusion on eight Gaussians, MLP
+/// 18-W-W-W-2 with SiLU, AdamW lr 1e-3, unweighted squared error, float32; steady-state steps per second.
+struct TrainStepResult: Codable {
+    var width: Int
+    var batch: Int
+    var stepsPerSecond: Double
+    var milliseconds: Double
+    var finalLoss: Float
+    var pytorchStepsPerSecond: Double?
+    var pytorchCompileStepsPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case width, batch
+        case stepsPerSecond = "steps_per_s"
+        case milliseconds = "ms_per_step"
+        case finalLoss = "final_loss"
+        case pytorchStepsPerSecond = "pytorch_steps_per_s"
+        case pytorchCompileStepsPerSecond = "pytorch_compile_steps_per_s"
+    }
+}
+
+enum TrainStepBench {
+    static func run(engine: Engine, width: Int, batch: Int, seconds: Double, source: any BatchSource) throws -> TrainStepResult {
+        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, frequencies: 8, width: width, depth: 3,
+                                                                        activation: .silu), seed: 0)
+        let objective = try DiffusionObjective(model: model, batch: batch, prediction: .eps, weighting: .none, seed: 0)
+        let trainer = try Trainer(objective: objective, source: source, batch: batch,
+                                  config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))
+        let perStep = try secondsPerCall(warmup: 5, minSeconds: seconds, minRepeats: 5) {
+            // Several steps per timed call, synchronised once, as a training loop that logs every N steps runs.
+            for _ in 0 ..< 10 { try trainer.trainStep() }
+            try engine.synchronize()
+        } / 10
+        return TrainStepResult(width: width, batch: batch, stepsPerSecond: 1 / perStep, milliseconds: perStep * 1e3,
+                               finalLoss: try trainer.meanLoss())
+    }
+}
