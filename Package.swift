@@ -5,6 +5,7 @@ import PackageDescription
 let kernelFiles = [
     "activations.cl",
     "batch.cl",
+    "consistency.cl",
     "diffusion.cl",
     "elementwise.cl",
     "loss.cl",
@@ -12,6 +13,7 @@ let kernelFiles = [
     "optimizer.cl",
     "random.cl",
     "reduce.cl",
+    "sampling.cl",
     "schedule.cl",
 ]
 

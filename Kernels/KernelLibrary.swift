@@ -10,6 +10,7 @@ public enum KernelLibrary {
     public static let embedded: [String: String] = [
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "batch.cl": String(decoding: PackageResources.batch_cl, as: UTF8.self),
+        "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
@@ -17,6 +18,7 @@ public enum KernelLibrary {
         "optimizer.cl": String(decoding: PackageResources.optimizer_cl, as: UTF8.self),
         "random.cl": String(decoding: PackageResources.random_cl, as: UTF8.self),
         "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
+        "sampling.cl": String(decoding: PackageResources.sampling_cl, as: UTF8.self),
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
     ]
 

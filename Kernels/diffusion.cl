@@ -36,3 +36,13 @@ __kernel void prediction_to_x(const int prediction, const int d, const float cli
     if (clip > 0.0f) xv = clamp(xv, -clip, clip);
     xhat[xhat_off + i] = xv;
 }
+
+// dL/d(out) from dL/d(xhat) through prediction_to_x (linear in out): x: 1, v: -sigma, eps: -sigma / alpha.
+// Range: [rows * d].
+__kernel void prediction_gradient(const int prediction, const int d, __global const float *t, const int t_off,
+                                  __global const float *gx, const int gx_off, __global float *gout, const int gout_off) {
+    const int i = get_global_id(0), r = i / d;
+    const float a = alpha_of(t[t_off + r]), s = sigma_of(t[t_off + r]);
+    const float scale = prediction == 0 ? -s / a : prediction == 1 ? 1.0f : -s;
+    gout[gout_off + i] = scale * gx[gx_off + i];
+}

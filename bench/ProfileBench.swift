@@ -21,7 +21,7 @@ struct ProfileBench: ParsableCommand {
     func run() throws {
         do {
             let engine = try Engine(device: device, profiling: true)
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width), seed: 0)
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width, prediction: .eps), seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
             let trainer = try Trainer(objective: objective, source: try EightGaussiansSource(engine: engine), batch: batch,
                                       config: OptimizationConfig(emaDecay: nil))

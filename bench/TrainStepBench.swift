@@ -27,8 +27,8 @@ struct TrainStepResult: Codable {
 enum TrainStepBench {
     static func run(engine: Engine, width: Int, batch: Int, seconds: Double, source: any BatchSource) throws -> TrainStepResult {
         let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, frequencies: 8, width: width, depth: 3,
-                                                                        activation: .silu), seed: 0)
-        let objective = try DiffusionObjective(model: model, batch: batch, prediction: .eps, weighting: .none, seed: 0)
+                                                                        activation: .silu, prediction: .eps), seed: 0)
+        let objective = try DiffusionObjective(model: model, batch: batch, weighting: .none, seed: 0)
         let trainer = try Trainer(objective: objective, source: source, batch: batch,
                                   config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))
         let perStep = try secondsPerCall(warmup: 5, minSeconds: seconds, minRepeats: 5) {

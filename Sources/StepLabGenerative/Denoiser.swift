@@ -12,10 +12,13 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
     /// Hidden layers.
     public var depth: Int = 3
     public var activation: Activation = .silu
+    /// What the output means on the VP schedule; `predictX` converts it to an x-prediction.
+    public var prediction: Prediction = .v
 
-    public init(dimension: Int, frequencies: Int = 8, width: Int = 256, depth: Int = 3, activation: Activation = .silu) {
+    public init(dimension: Int, frequencies: Int = 8, width: Int = 256, depth: Int = 3, activation: Activation = .silu,
+                prediction: Prediction = .v) {
         self.dimension = dimension; self.frequencies = frequencies; self.width = width; self.depth = depth
-        self.activation = activation
+        self.activation = activation; self.prediction = prediction
     }
 
     var mlp: MLPConfig {
@@ -54,6 +57,14 @@ public final class Denoiser {
     public func forward(_ z: Tensor, t: Tensor, workspace: DenoiserWorkspace, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
         try engine.networkInput(z, t: t, into: workspace.input)
         return try network.forward(workspace.input, workspace: workspace.network, parameters: parameters)
+    }
+
+    /// The x-prediction at (`z`, `t`) on the VP schedule, written to `xhat` (the raw output stays in the
+    /// workspace for `backward`).
+    public func predictX(_ z: Tensor, t: Tensor, workspace: DenoiserWorkspace, parameters: Tensor? = nil, clip: Float = 0,
+                         into xhat: Tensor) throws(OpenCLError) {
+        let output = try forward(z, t: t, workspace: workspace, parameters: parameters)
+        try engine.predictionToX(config.prediction, output: output, z: z, t: t, clip: clip, into: xhat)
     }
 
     /// Backpropagates dL/d(output) of the last `forward` on `workspace` into the parameter gradients.

@@ -31,6 +31,16 @@ extension Engine {
                    eps.storage, eps.kernelOffset, target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
     }
 
+    /// dL/d(output) from dL/d(xhat) through `predictionToX` (which is linear in the output).
+    public func predictionGradient(_ prediction: Prediction, t: Tensor, xGradient: Tensor, into outputGradient: Tensor) throws(OpenCLError) {
+        guard xGradient.sameShape(as: outputGradient), t.count == xGradient.rows else {
+            throw .invalidRequest("predictionGradient: gradients must match and t needs one value per row")
+        }
+        try launch(files: ["schedule.cl", "diffusion.cl"], "prediction_gradient", global: [xGradient.count],
+                   prediction.rawValue, Int32(xGradient.columns), t.storage, t.kernelOffset,
+                   xGradient.storage, xGradient.kernelOffset, outputGradient.storage, outputGradient.kernelOffset)
+    }
+
     /// The x-prediction implied by network output `output` at (`z`, `t`), clamped to [-clip, clip] when clip > 0.
     public func predictionToX(_ prediction: Prediction, output: Tensor, z: Tensor, t: Tensor, clip: Float = 0,
                               into xhat: Tensor) throws(OpenCLError) {

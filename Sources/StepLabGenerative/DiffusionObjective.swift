@@ -15,7 +15,7 @@ public protocol TrainingObjective: AnyObject {
 /// Salimans & Ho 2022 for v; MCM Sec. 3 for the SNR + 1 weighting).
 public final class DiffusionObjective: TrainingObjective {
     public let model: Denoiser
-    public let prediction: Prediction
+    public var prediction: Prediction { model.config.prediction }
     public let weighting: DiffusionWeighting
     public let key: RandomKey
     let t, eps, z, target, weight, perSample, gradient: Tensor
@@ -24,12 +24,10 @@ public final class DiffusionObjective: TrainingObjective {
     /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
     enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
 
-    public init(model: Denoiser, batch: Int, prediction: Prediction = .eps, weighting: DiffusionWeighting = .none,
-                seed: UInt64) throws(OpenCLError) {
+    public init(model: Denoiser, batch: Int, weighting: DiffusionWeighting = .none, seed: UInt64) throws(OpenCLError) {
         let engine = model.engine
         let d = model.config.dimension
         self.model = model
-        self.prediction = prediction
         self.weighting = weighting
         key = RandomKey(seed: seed)
         t = try engine.tensor(rows: batch, columns: 1)

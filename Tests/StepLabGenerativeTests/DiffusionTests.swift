@@ -42,8 +42,8 @@ import Testing
                 data.append(Float(mu + s * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)))
             }
             let source = try DeviceDataset(engine: engine, values: data, count: count, dimension: 1, seed: 5)
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 1, width: 64, depth: 2), seed: 9)
-            let objective = try DiffusionObjective(model: model, batch: 256, prediction: .x, weighting: .snrPlusOne, seed: 1)
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 1, width: 64, depth: 2, prediction: .x), seed: 9)
+            let objective = try DiffusionObjective(model: model, batch: 256, weighting: .snrPlusOne, seed: 1)
             let trainer = try Trainer(objective: objective, source: source, batch: 256,
                                       config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
 

@@ -1,0 +1,96 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// Deterministic samplers for models on the VP cosine schedule (diffusion and multistep consistency models).
+///
+/// With N steps the times are t_i = i / N; from z_1 = noise each step predicts x at t_i and jumps to
+/// t_(i-1). t = 0 is the data boundary, so the last step returns the x-prediction itself. An S-segment
+/// multistep consistency model is sampled with N = S (MCM Algorithm 2); a diffusion model with any N.
+public final class VPSampler {
+    public enum Method: String, Sendable, Codable, CaseIterable {
+        /// DDIM (MCM Eq. 4).
+        case ddim
+        /// aDDIM (MCM Algorithm 3) with the analytic variance 0.1 / (2 + SNR(t)) (MCM Sec. 4).
+        case addim
+    }
+
+    public let model: Denoiser
+    public var engine: Engine { model.engine }
+
+    public init(model: Denoiser) { self.model = model }
+
+    /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the
+    /// weights (e.g. the EMA). Returns the samples (n x d).
+    public func sample(noise: Tensor, steps: Int, method: Method = .ddim, parameters: Tensor? = nil, clip: Float = 0) throws(OpenCLError) -> Tensor {
+        guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+        let n = noise.rows, d = noise.columns
+        let z = try engine.tensor(rows: n, columns: d), xhat = try engine.tensor(rows: n, columns: d)
+        try z.storage.copy(from: noise.storage, sourceOffset: noise.offset, offset: 0, length: noise.count)
+        let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
+        let xVar = try engine.tensor(rows: n, columns: 1)
+        let workspace = try model.makeWorkspace(batch: n)
+        for i in stride(from: steps, through: 1, by: -1) {
+            let tv = Float(i) / Float(steps), sv = Float(i - 1) / Float(steps)
+            try engine.fill(t, tv)
+            try model.predictX(z, t: t, workspace: workspace, parameters: parameters, clip: clip, into: xhat)
+            if i == 1 { return xhat }
+            try engine.fill(s, sv)
+            switch method {
+            case .ddim:
+                try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
+            case .addim:
+                let snr = exp(NoiseSchedule.logSNR(Double(tv)))
+                try engine.fill(xVar, Float(0.1 / (2 + snr)))
+                try engine.aDDIMStep(xhat: xhat, zt: z, xVar: xVar, t: t, s: s, into: z)
+            }
+        }
+        return xhat
+    }
+
+    /// The result of the adaptive early-exit sampler.
+    public struct EarlyExit {
+        public let samples: Tensor
+        /// Mean network evaluations per sample (each sample stops on its own).
+        public let meanEvaluations: Double
+        /// Batched evaluations actually run (until every sample had stopped).
+        public let batchSteps: Int
+    }
+
+    /// DDIM with `steps` steps where each sample stops once its x-prediction changes by less than
+    /// `threshold(progress)` relatively between consecutive steps (progress = fraction of steps done), and
+    /// keeps that prediction. The default threshold tightens as sampling proceeds: early predictions must be
+    /// very stable to stop, late ones less so (a stop late in the trajectory costs little).
+    public func sampleEarlyExit(noise: Tensor, steps: Int, parameters: Tensor? = nil,
+                                threshold: (Double) -> Double = { progress in 0.002 + 0.02 * progress }) throws(OpenCLError) -> EarlyExit {
+        guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+        let n = noise.rows, d = noise.columns
+        let z = try engine.tensor(rows: n, columns: d), xhat = try engine.tensor(rows: n, columns: d)
+        try z.storage.copy(from: noise.storage, sourceOffset: noise.offset, offset: 0, length: noise.count)
+        let previous = try engine.tensor(filled: 0, rows: n, columns: d), result = try engine.tensor(filled: 0, rows: n, columns: d)
+        let done = try engine.tensor(filled: 0, rows: n, columns: 1), evals = try engine.tensor(filled: 0, rows: n, columns: 1)
+        let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
+        let workspace = try model.makeWorkspace(batch: n)
+        let total = try engine.tensor(rows: 1, columns: 1)
+        var batchSteps = 0
+        for i in stride(from: steps, through: 1, by: -1) {
+            try engine.fill(t, Float(i) / Float(steps))
+            try model.predictX(z, t: t, workspace: workspace, parameters: parameters, into: xhat)
+            batchSteps += 1
+            let progress = Double(steps - i) / Double(steps)
+            try engine.launch("sampling.cl", "early_exit_update", global: [n], Int32(d), Float(threshold(progress)),
+                              Int32(i == 1 ? 1 : 0), xhat.storage, xhat.kernelOffset, previous.storage, previous.kernelOffset,
+                              result.storage, result.kernelOffset, done.storage, done.kernelOffset, evals.storage, evals.kernelOffset)
+            if i == 1 { break }
+            // Check every few steps whether all samples stopped (a host read, so not every step).
+            if batchSteps % 4 == 0 {
+                try engine.sum(done, into: total)
+                if try total.download()[0] >= Float(n) { break }
+            }
+            try engine.fill(s, Float(i - 1) / Float(steps))
+            try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
+        }
+        try engine.sum(evals, alpha: 1 / Float(n), into: total)
+        return EarlyExit(samples: result, meanEvaluations: Double(try total.download()[0]), batchSteps: batchSteps)
+    }
+}
