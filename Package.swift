@@ -7,6 +7,7 @@ let kernelFiles = [
     "batch.cl",
     "consistency.cl",
     "diffusion.cl",
+    "edm.cl",
     "elementwise.cl",
     "loss.cl",
     "matmul.cl",

@@ -12,6 +12,7 @@ public enum KernelLibrary {
         "batch.cl": String(decoding: PackageResources.batch_cl, as: UTF8.self),
         "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
+        "edm.cl": String(decoding: PackageResources.edm_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),

@@ -1,0 +1,132 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// Settings of one-step consistency training and distillation in EDM sigma space, with iCT's defaults
+/// (Song & Dhariwal 2023).
+public struct ConsistencyConfig: Sendable, Equatable, Codable {
+    public var edm = EDMConfig()
+    /// Discretisation curriculum N(k) = min(s0 2^floor(k / K'), s1) + 1, K' = floor(K / (log2 floor(s1 / s0) + 1)).
+    public var s0: Int = 10
+    public var s1: Int = 1280
+    /// K: the run's total iterations (the curriculum spans them).
+    public var totalIterations: Int
+    /// Lognormal index sampling (iCT): P_mean, P_std.
+    public var pMean: Double = -1.1
+    public var pStd: Double = 2.0
+    /// Pseudo-Huber c; nil means 0.00054 sqrt(d).
+    public var huberC: Float?
+
+    public init(totalIterations: Int, edm: EDMConfig = EDMConfig(), s0: Int = 10, s1: Int = 1280, pMean: Double = -1.1,
+                pStd: Double = 2.0, huberC: Float? = nil) {
+        self.totalIterations = totalIterations; self.edm = edm; self.s0 = s0; self.s1 = s1
+        self.pMean = pMean; self.pStd = pStd; self.huberC = huberC
+    }
+
+    /// N(k), the number of grid points at iteration k.
+    public func gridSize(at iteration: Int) -> Int {
+        let doublings = Int(log2(Double(s1 / s0)).rounded(.down)) + 1
+        let stage = Swift.max(1, totalIterations / doublings)
+        let exponent = Swift.min(iteration / stage, 30)
+        return Swift.min(s0 << exponent, s1) + 1
+    }
+
+    /// Cumulative probabilities of the N - 1 adjacent pairs (sigma_i, sigma_i+1) of the grid under iCT's
+    /// lognormal proposal: p(i) proportional to erf((ln sigma_i+1 - P_mean) / (sqrt 2 P_std)) - erf((ln sigma_i - P_mean) / (sqrt 2 P_std)).
+    public func pairCDF(grid: [Float]) -> [Float] {
+        let masses = (0 ..< grid.count - 1).map { i -> Double in
+            let a = erf((log(Double(grid[i])) - pMean) / (2.0.squareRoot() * pStd))
+            let b = erf((log(Double(grid[i + 1])) - pMean) / (2.0.squareRoot() * pStd))
+            return b - a
+        }
+        let total = masses.reduce(0, +)
+        var running = 0.0
+        var cdf = masses.map { running += $0; return Float(running / total) }
+        cdf[cdf.count - 1] = 1
+        return cdf
+    }
+}
+
+/// One-step consistency training (CT, from data) or distillation (CD, one Heun step of a diffusion teacher),
+/// in EDM sigma space (Song et al. 2023; iCT: Song & Dhariwal 2023): for a pair sigma_i < sigma_i+1 of the
+/// Karras grid drawn by lognormal index sampling,
+///   L = 1 / (sigma_i+1 - sigma_i) * d(f(x + sigma_i+1 eps, sigma_i+1), stopgrad f(x_sigma_i, sigma_i))
+/// with d the pseudo-Huber distance and x_sigma_i = x + sigma_i eps (CT) or the Heun step (CD). The teacher
+/// is the online network (iCT) unless `teacherParameters` is set (the original CM's EMA teacher).
+public final class ConsistencyObjective: TrainingObjective {
+    public let model: Denoiser
+    public let edm: EDMModel
+    public let config: ConsistencyConfig
+    public let teacher: VPAsEDMDenoiser?
+    /// Parameters for the stop-gradient target; nil uses the online weights (iCT).
+    public var teacherParameters: Tensor?
+    public let key: RandomKey
+    let huberC: Float
+    let sigmaHi, sigmaLo, weight, perSample: Tensor
+    let eps, xHi, xLo, fHi, fLo, gradient, slope, xEuler, denoised: Tensor
+    let workspace, targetWorkspace: EDMWorkspace
+    var gridBuffers: (size: Int, cdf: Buffer<Float>, grid: Buffer<Float>)?
+
+    enum Stream { static let pairs: UInt32 = 21, noise: UInt32 = 22 }
+
+    public init(model: Denoiser, config: ConsistencyConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64) throws(OpenCLError) {
+        let engine = model.engine, d = model.config.dimension
+        self.model = model
+        self.config = config
+        edm = EDMModel(network: model, config: config.edm, boundary: true)
+        self.teacher = try teacher.map { t throws(OpenCLError) in try VPAsEDMDenoiser(model: t, batch: batch) }
+        key = RandomKey(seed: seed)
+        huberC = config.huberC ?? 0.00054 * Float(d).squareRoot()
+        func column() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: 1) }
+        func matrix() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: d) }
+        sigmaHi = try column(); sigmaLo = try column(); weight = try column(); perSample = try column()
+        eps = try matrix(); xHi = try matrix(); xLo = try matrix(); fHi = try matrix(); fLo = try matrix()
+        gradient = try matrix(); slope = try matrix(); xEuler = try matrix(); denoised = try matrix()
+        workspace = try edm.makeWorkspace(batch: batch)
+        targetWorkspace = try edm.makeWorkspace(batch: batch)
+    }
+
+    /// The grid and pair CDF for N(k), uploaded when N changes.
+    func grid(at step: Int) throws(OpenCLError) -> (size: Int, cdf: Buffer<Float>, grid: Buffer<Float>) {
+        let size = config.gridSize(at: step)
+        if let buffers = gridBuffers, buffers.size == size { return buffers }
+        let grid = config.edm.karrasGrid(count: size)
+        let buffers = (size, try model.engine.context.buffer(config.pairCDF(grid: grid)), try model.engine.context.buffer(grid))
+        gridBuffers = buffers
+        return buffers
+    }
+
+    public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
+        let engine = model.engine
+        let counter = UInt64(step)
+        let buffers = try grid(at: step)
+        let pairsKey = RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter)
+        let (c, k) = (pairsKey.philoxCounter, pairsKey.philoxKey)
+        try engine.launch(files: ["random.cl", "edm.cl"], "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
+                          buffers.cdf, buffers.grid, c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
+                          sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
+        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
+        if let teacher {
+            // CD: one Heun step of the teacher's probability-flow ODE from sigma_i+1 down to sigma_i.
+            try teacher.denoise(xHi, sigma: sigmaHi, into: denoised)
+            try engine.launch(files: ["random.cl", "edm.cl"], "edm_euler", global: [xHi.count], Int32(xHi.columns),
+                              xHi.storage, xHi.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
+                              sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, slope.storage, slope.kernelOffset,
+                              xEuler.storage, xEuler.kernelOffset)
+            try teacher.denoise(xEuler, sigma: sigmaLo, into: denoised)
+            try engine.launch(files: ["random.cl", "edm.cl"], "edm_heun", global: [xHi.count], Int32(xHi.columns),
+                              xHi.storage, xHi.kernelOffset, slope.storage, slope.kernelOffset, xEuler.storage,
+                              xEuler.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
+                              sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, xLo.storage, xLo.kernelOffset)
+        } else {
+            try engine.edmNoise(x0, eps, sigma: sigmaLo, into: xLo)
+        }
+        try edm.denoise(xLo, sigma: sigmaLo, workspace: targetWorkspace, parameters: teacherParameters, into: fLo)
+        try edm.denoise(xHi, sigma: sigmaHi, workspace: workspace, into: fHi)
+        try engine.loss(.pseudoHuber(c: huberC), prediction: fHi, target: fLo, weights: weight, perSample: perSample,
+                        gradient: gradient)
+        try edm.backward(gradient, workspace: workspace)
+        return perSample
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// EDM diffusion training (Karras et al. 2022): ln sigma ~ N(P_mean, P_std^2), D = c_skip x + c_out F with the
+/// non-boundary scalings, loss lambda(sigma) |D(x + sigma eps, sigma) - x|^2, lambda = (sigma^2 + sd^2) / (sigma sd)^2.
+public final class EDMDiffusionObjective: TrainingObjective {
+    public let model: Denoiser
+    public let edm: EDMModel
+    public let pMean: Float, pStd: Float
+    public let key: RandomKey
+    let sigma, weight, perSample, eps, noisy, denoised, gradient: Tensor
+    let workspace: EDMWorkspace
+
+    enum Stream { static let sigma: UInt32 = 31, noise: UInt32 = 32 }
+
+    public init(model: Denoiser, config: EDMConfig = EDMConfig(), batch: Int, pMean: Float = -1.2, pStd: Float = 1.2,
+                seed: UInt64) throws(OpenCLError) {
+        let engine = model.engine, d = model.config.dimension
+        self.model = model
+        edm = EDMModel(network: model, config: config, boundary: false)
+        self.pMean = pMean; self.pStd = pStd
+        key = RandomKey(seed: seed)
+        sigma = try engine.tensor(rows: batch, columns: 1); weight = try engine.tensor(rows: batch, columns: 1)
+        perSample = try engine.tensor(rows: batch, columns: 1)
+        eps = try engine.tensor(rows: batch, columns: d); noisy = try engine.tensor(rows: batch, columns: d)
+        denoised = try engine.tensor(rows: batch, columns: d); gradient = try engine.tensor(rows: batch, columns: d)
+        workspace = try edm.makeWorkspace(batch: batch)
+    }
+
+    public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
+        let engine = model.engine
+        let counter = UInt64(step)
+        try engine.lognormal(into: sigma, key: RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), mean: pMean, std: pStd)
+        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.edmNoise(x0, eps, sigma: sigma, into: noisy)
+        try engine.launch(files: ["random.cl", "edm.cl"], "edm_loss_weight", global: [x0.rows], edm.config.sigmaData,
+                          sigma.storage, sigma.kernelOffset, weight.storage, weight.kernelOffset)
+        try edm.denoise(noisy, sigma: sigma, workspace: workspace, into: denoised)
+        try engine.loss(.squaredError, prediction: denoised, target: x0, weights: weight, perSample: perSample, gradient: gradient)
+        try edm.backward(gradient, workspace: workspace)
+        return perSample
+    }
+}

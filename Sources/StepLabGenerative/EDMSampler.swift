@@ -1,0 +1,70 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// Samplers for EDM sigma-space models: Euler and Heun over the Karras grid for diffusion (Karras et al.
+/// 2022, Algorithm 1), and one-step or multistep consistency sampling with re-noising (CM Algorithm 1).
+public final class EDMSampler {
+    public enum Method: String, Sendable, Codable, CaseIterable { case euler, heun }
+
+    public let model: EDMModel
+    public var engine: Engine { model.engine }
+    public init(model: EDMModel) { self.model = model }
+
+    /// Diffusion sampling from `noise` (unit normal, n x d) with `steps` steps down a Karras grid to 0.
+    /// Heun uses 2 evaluations per step except the last (to sigma = 0), which is an Euler step.
+    public func sample(noise: Tensor, steps: Int, method: Method = .heun, parameters: Tensor? = nil) throws(OpenCLError) -> (samples: Tensor, evaluations: Int) {
+        guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+        let n = noise.rows, d = noise.columns
+        let sigmas = Array(model.config.karrasGrid(count: Swift.max(steps, 2)).reversed().prefix(steps)) + [0]
+        let x = try engine.tensor(rows: n, columns: d), next = try engine.tensor(rows: n, columns: d)
+        let denoised = try engine.tensor(rows: n, columns: d), slope = try engine.tensor(rows: n, columns: d)
+        let from = try engine.tensor(rows: n, columns: 1), to = try engine.tensor(rows: n, columns: 1)
+        let workspace = try model.makeWorkspace(batch: n)
+        try engine.scale(sigmas[0], noise, into: x)
+        var evaluations = 0
+        for i in 0 ..< steps {
+            try engine.fill(from, sigmas[i])
+            try engine.fill(to, sigmas[i + 1])
+            try model.denoise(x, sigma: from, workspace: workspace, parameters: parameters, into: denoised)
+            evaluations += 1
+            try engine.launch(files: ["random.cl", "edm.cl"], "edm_euler", global: [x.count], Int32(d), x.storage, x.kernelOffset,
+                              denoised.storage, denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
+                              slope.storage, slope.kernelOffset, next.storage, next.kernelOffset)
+            if method == .heun && sigmas[i + 1] > 0 {
+                try model.denoise(next, sigma: to, workspace: workspace, parameters: parameters, into: denoised)
+                evaluations += 1
+                try engine.launch(files: ["random.cl", "edm.cl"], "edm_heun", global: [x.count], Int32(d), x.storage, x.kernelOffset,
+                                  slope.storage, slope.kernelOffset, next.storage, next.kernelOffset, denoised.storage,
+                                  denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
+                                  x.storage, x.kernelOffset)
+            } else {
+                try x.storage.copy(from: next.storage, sourceOffset: next.offset, offset: x.offset, length: x.count)
+            }
+        }
+        return (x, evaluations)
+    }
+
+    /// Consistency sampling in `steps` evaluations: x = f(sigma_max z, sigma_max), then for each further
+    /// noise level tau of a Karras grid, x = f(x + sqrt(tau^2 - sigma_min^2) z', tau) with fresh noise z'
+    /// drawn from `key` (CM Algorithm 1).
+    public func sampleConsistency(noise: Tensor, steps: Int, key: RandomKey, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
+        guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+        let n = noise.rows, d = noise.columns
+        let taus = Array(model.config.karrasGrid(count: steps + 1).reversed().prefix(steps))
+        let x = try engine.tensor(rows: n, columns: d), noisy = try engine.tensor(rows: n, columns: d)
+        let fresh = try engine.tensor(rows: n, columns: d), sigma = try engine.tensor(rows: n, columns: 1)
+        let workspace = try model.makeWorkspace(batch: n)
+        try engine.scale(taus[0], noise, into: noisy)
+        for (k, tau) in taus.enumerated() {
+            if k > 0 {
+                try engine.normal(into: fresh, key: key.at(counter: UInt64(k)))
+                let minimum = model.config.sigmaMin
+                try engine.axpby(1, x, (tau * tau - minimum * minimum).squareRoot(), fresh, into: noisy)
+            }
+            try engine.fill(sigma, tau)
+            try model.denoise(noisy, sigma: sigma, workspace: workspace, parameters: parameters, into: x)
+        }
+        return x
+    }
+}
