@@ -1,0 +1,102 @@
+import Foundation
+import OpenCLKit
+import StepLabEngine
+
+/// The training methods StepLab implements (the names are the CLI's `--method` values).
+public enum Method: String, CaseIterable, Sendable, Codable {
+    /// Diffusion on the VP cosine schedule.
+    case diffusion
+    /// Diffusion in EDM sigma space (Karras et al. 2022).
+    case edm
+    /// One-step consistency training, iCT recipe.
+    case ct
+    /// One-step consistency distillation from a diffusion teacher (one Heun step).
+    case cd
+    /// Multistep consistency training (MCM).
+    case mct
+    /// Multistep consistency distillation (MCM, aDDIM teacher).
+    case mcd
+
+    public var needsTeacher: Bool { self == .cd || self == .mcd }
+    /// Whether the model lives in EDM sigma space (else on the VP schedule).
+    public var isEDM: Bool { self == .edm || self == .ct || self == .cd }
+
+    /// The sampler `sample` uses unless told otherwise, and its default step count.
+    public func defaultSampler(segments: Int) -> (name: String, steps: Int) {
+        switch self {
+        case .diffusion: ("ddim", 64)
+        case .edm: ("heun", 32)
+        case .ct, .cd: ("cm", 1)
+        case .mct, .mcd: ("ddim", segments)
+        }
+    }
+
+    /// Samplers that fit this method's model.
+    public var samplers: [String] {
+        switch self {
+        case .diffusion, .mct, .mcd: ["ddim", "addim", "early-exit"]
+        case .edm: ["euler", "heun"]
+        case .ct, .cd: ["cm"]
+        }
+    }
+}
+
+/// Everything that defines a training run; saved as `config.json` in the run folder.
+public struct RunConfig: Codable, Sendable, Equatable {
+    public var method: Method
+    /// A built-in data set name or the path of a CSV/NPY file.
+    public var data: String
+    public var dimension: Int
+    /// Per-dimension mean and std used to standardise the data (samples are written back in data units).
+    public var mean: [Float]
+    public var std: [Float]
+    public var iterations: Int
+    public var batch: Int
+    public var width: Int
+    public var depth: Int
+    public var frequencies: Int = 8
+    public var activation: String = "silu"
+    public var prediction: String = "v"
+    public var learningRate: Float
+    public var emaDecay: Float
+    public var seed: UInt64
+    public var segments: Int
+    public var teacher: String?
+    public var initFrom: String?
+    /// Teacher steps annealed from 64 to 1280 over this many iterations (MCM); default half the run.
+    public var annealSteps: Int
+    public var maxGradientNorm: Float?
+
+    public init(method: Method, data: String, dimension: Int, mean: [Float], std: [Float], iterations: Int, batch: Int,
+                width: Int, depth: Int, learningRate: Float, emaDecay: Float, seed: UInt64, segments: Int,
+                teacher: String?, initFrom: String?, annealSteps: Int, maxGradientNorm: Float?) {
+        self.method = method; self.data = data; self.dimension = dimension; self.mean = mean; self.std = std
+        self.iterations = iterations; self.batch = batch; self.width = width; self.depth = depth
+        self.learningRate = learningRate; self.emaDecay = emaDecay; self.seed = seed; self.segments = segments
+        self.teacher = teacher; self.initFrom = initFrom; self.annealSteps = annealSteps; self.maxGradientNorm = maxGradientNorm
+    }
+
+    public var denoiser: DenoiserConfig {
+        DenoiserConfig(dimension: dimension, frequencies: frequencies, width: width, depth: depth,
+                       activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v)
+    }
+
+    /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd.
+    public func makeObjective(model: Denoiser, teacher: Denoiser?) throws(OpenCLError) -> any TrainingObjective {
+        switch method {
+        case .diffusion:
+            // The v-loss already is the SNR + 1 weighted x-loss (MCM Sec. 3); x-prediction gets the weight explicitly.
+            let weighting: DiffusionWeighting = model.config.prediction == .x ? .snrPlusOne : .none
+            return try DiffusionObjective(model: model, batch: batch, weighting: weighting, seed: seed)
+        case .edm:
+            return try EDMDiffusionObjective(model: model, batch: batch, seed: seed)
+        case .ct, .cd:
+            return try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: iterations),
+                                            teacher: method == .cd ? teacher : nil, batch: batch, seed: seed)
+        case .mct, .mcd:
+            return try MultistepConsistencyObjective(
+                model: model, config: MultistepConfig(segments: segments, annealSteps: annealSteps),
+                teacher: method == .mcd ? teacher : nil, batch: batch, seed: seed)
+        }
+    }
+}
