@@ -4,6 +4,7 @@ import PackageDescription
 /// Every `.cl` file in `Kernels/` is embedded into the binary (see `Kernels/KernelLibrary.swift`).
 let kernelFiles = [
     "activations.cl",
+    "datasets.cl",
     "elementwise.cl",
     "loss.cl",
     "matmul.cl",
@@ -17,7 +18,7 @@ let package = Package(
     name: "StepLab",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine"]),
+        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine", "StepLabData"]),
         .executable(name: "steplab", targets: ["steplab"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
@@ -39,6 +40,7 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
+        .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine"]),
         .executableTarget(
             name: "steplab",
             dependencies: [
@@ -56,6 +58,7 @@ let package = Package(
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine"]),
+        .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

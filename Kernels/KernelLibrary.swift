@@ -9,6 +9,7 @@ public enum KernelLibrary {
     /// (a test checks both).
     public static let embedded: [String: String] = [
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
+        "datasets.cl": String(decoding: PackageResources.datasets_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
