@@ -21,8 +21,10 @@ import StepLabEngine
     @Test(arguments: ToyDataset.allCases)
     func deviceMatchesHost(_ set: ToyDataset) throws {
         let key = RandomKey(seed: 0x5EED_0000_0000_0001, stream: 3, counter: 41)
-        let device = try Self.deviceSample(set, count: 1001, key: key)
-        expectClose(device, set.sampleOnHost(count: 1001, key: key), rtol: 1e-5, atol: 1e-5, set.rawValue)
+        for count in [1, 1001] {
+            let device = try Self.deviceSample(set, count: count, key: key)
+            expectClose(device, set.sampleOnHost(count: count, key: key), rtol: 1e-5, atol: 1e-5, "\(set.rawValue), \(count) points")
+        }
     }
 
     @Test(arguments: ToyDataset.allCases)
