@@ -6,6 +6,7 @@ let kernelFiles = [
     "activations.cl",
     "batch.cl",
     "consistency.cl",
+    "datasets.cl",
     "diffusion.cl",
     "edm.cl",
     "elementwise.cl",
@@ -22,7 +23,7 @@ let package = Package(
     name: "StepLab",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine", "StepLabGenerative"]),
+        .library(name: "StepLab", targets: ["OpenCLKit", "StepLabKernels", "StepLabEngine", "StepLabData", "StepLabGenerative"]),
         .executable(name: "steplab", targets: ["steplab"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
@@ -44,18 +45,19 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
+        .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine"]),
         .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine"]),
         .executableTarget(
             name: "steplab",
             dependencies: [
-                "OpenCLKit", "StepLabEngine", "StepLabGenerative",
+                "OpenCLKit", "StepLabEngine", "StepLabData", "StepLabGenerative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "OpenCLKit", "StepLabEngine", "StepLabGenerative",
+                "OpenCLKit", "StepLabEngine", "StepLabData", "StepLabGenerative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench"
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
         .target(name: "StepLabTestSupport", dependencies: ["StepLabEngine", "OpenCLKit"], path: "Tests/StepLabTestSupport"),
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
+        .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,6 +11,7 @@ public enum KernelLibrary {
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "batch.cl": String(decoding: PackageResources.batch_cl, as: UTF8.self),
         "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),
+        "datasets.cl": String(decoding: PackageResources.datasets_cl, as: UTF8.self),
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
         "edm.cl": String(decoding: PackageResources.edm_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),

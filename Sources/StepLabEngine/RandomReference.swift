@@ -66,14 +66,21 @@ extension Reference {
     /// `Float.pi` is rounded toward zero.
     static let twoPi: Float = 6.28318530717958647692
 
+    /// Two independent N(0, 1) from two Philox words by Box-Muller, like the kernels' `box_muller`: `r cos(theta)`
+    /// and `r sin(theta)` with `r = sqrt(-2 log u0)` and `theta = 2 pi u1`, `u = unitOpen(word)`.
+    public static func boxMuller(_ word0: UInt32, _ word1: UInt32) -> SIMD2<Float> {
+        let r = (-2 * Foundation.log(unitOpen(word0))).squareRoot()
+        let theta = twoPi * unitOpen(word1)
+        return SIMD2(r * Foundation.cos(theta), r * Foundation.sin(theta))
+    }
+
     static func standardNormals(count: Int, key: RandomKey) -> [Float] {
         let words = randomBits(count: count + 1, key: key)
         var values: [Float] = []
         values.reserveCapacity(count + 1)
         for pair in stride(from: 0, to: count, by: 2) {
-            let r = (-2 * Foundation.log(unitOpen(words[pair]))).squareRoot()
-            let theta = twoPi * unitOpen(words[pair + 1])
-            values += [r * Foundation.cos(theta), r * Foundation.sin(theta)]
+            let z = boxMuller(words[pair], words[pair + 1])
+            values += [z.x, z.y]
         }
         return Array(values.prefix(count))
     }
