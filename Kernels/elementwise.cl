@@ -41,3 +41,12 @@ __kernel void clamp_f32(__global const float *x, const int x_off, const float lo
     const int i = get_global_id(0);
     y[y_off + i] = clamp(x[x_off + i], lo, hi);
 }
+
+// y[r, c] = (x[r, c] - shift[c]) * scale[c]: per-column standardisation. A 2-D range [C, R] so no index
+// needs a modulo. y may alias x.
+__kernel void column_affine(const int C, __global const float *x, const int x_off,
+                            __global const float *shift, __global const float *scale,
+                            __global float *y, const int y_off) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    y[y_off + r * C + c] = (x[x_off + r * C + c] - shift[c]) * scale[c];
+}

@@ -66,7 +66,9 @@ public final class AdamW {
     }
 }
 
-/// Exponential moving average of a parameter store's values: ema <- decay ema + (1 - decay) p.
+/// Exponential moving average of a parameter store's values: ema <- d ema + (1 - d) p, with the warm-up
+/// d = min(decay, (1 + n) / (10 + n)) after n updates (as diffusers' `EMAModel`), so a short run's average is not
+/// dominated by the random initialisation (0.999^600 would still keep 55% of it).
 public final class EMA {
     public let engine: Engine
     public let parameters: ParameterStore
@@ -84,9 +86,16 @@ public final class EMA {
                                  offset: 0, length: parameters.count)
     }
 
+    /// Updates applied so far.
+    public private(set) var updates = 0
+
+    /// The decay the next update uses.
+    public var effectiveDecay: Float { Swift.min(decay, Float(1 + updates) / Float(10 + updates)) }
+
     public func update() throws(OpenCLError) {
         try engine.launch("optimizer.cl", "ema_update", global: [parameters.count], values.storage,
-                          parameters.values.storage, decay)
+                          parameters.values.storage, effectiveDecay)
+        updates += 1
     }
 }
 

@@ -41,6 +41,18 @@ extension Engine {
     }
 }
 
+extension Engine {
+    /// y[r, c] = (x[r, c] - shift[c]) * scale[c]; `shift` and `scale` hold one value per column. y may be x.
+    public func columnAffine(_ x: Tensor, shift: Buffer<Float>, scale: Buffer<Float>, into y: Tensor) throws(OpenCLError) {
+        try requireSameShape("columnAffine", x, y)
+        guard shift.count == x.columns, scale.count == x.columns else {
+            throw .invalidRequest("columnAffine: \(x.columns) columns need as many shifts and scales")
+        }
+        try launch("elementwise.cl", "column_affine", global: [x.columns, x.rows], Int32(x.columns), x.storage, x.kernelOffset,
+                   shift, scale, y.storage, y.kernelOffset)
+    }
+}
+
 /// Plain-Swift references for the kernels: the executable documentation of what each kernel computes,
 /// used by the tests.
 public enum Reference {
@@ -48,5 +60,8 @@ public enum Reference {
     public static func axpy(_ a: Float, _ x: [Float], _ y: [Float]) -> [Float] { zip(x, y).map { $1.addingProduct(a, $0) } }
     public static func axpby(_ a: Float, _ x: [Float], _ b: Float, _ y: [Float]) -> [Float] { zip(x, y).map { a * $0 + b * $1 } }
     public static func multiply(_ x: [Float], _ y: [Float]) -> [Float] { zip(x, y).map { $0 * $1 } }
+    public static func columnAffine(_ x: [Float], columns: Int, shift: [Float], scale: [Float]) -> [Float] {
+        x.enumerated().map { ($0.element - shift[$0.offset % columns]) * scale[$0.offset % columns] }
+    }
     public static func clamp(_ x: [Float], _ lo: Float, _ hi: Float) -> [Float] { x.map { Swift.min(Swift.max($0, lo), hi) } }
 }

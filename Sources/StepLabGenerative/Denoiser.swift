@@ -21,7 +21,7 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
         self.activation = activation; self.prediction = prediction
     }
 
-    var mlp: MLPConfig {
+    public var mlp: MLPConfig {
         MLPConfig(inputs: dimension + 2 * frequencies, width: width, depth: depth, outputs: dimension, activation: activation)
     }
 }

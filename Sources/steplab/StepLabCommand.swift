@@ -5,6 +5,6 @@ struct StepLabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "steplab",
         abstract: "Diffusion, consistency and multistep consistency models on hand-written OpenCL kernels.",
-        subcommands: [DevicesCommand.self]
+        subcommands: [DevicesCommand.self, TrainCommand.self, SampleCommand.self, EvalCommand.self]
     )
 }

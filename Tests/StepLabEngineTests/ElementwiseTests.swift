@@ -32,6 +32,19 @@ import Testing
         }
     }
 
+    @Test(arguments: [(1, 1), (3, 17), (257, 3), (1000, 2)])
+    func columnAffineMatchesTheReference(shape: (Int, Int)) throws {
+        let (rows, columns) = shape
+        var random = TestRandom(seed: UInt64(rows * columns))
+        let x = random.array(rows * columns), shift = random.array(columns), scale = random.array(columns, 0.5, 2)
+        try Shared.withEngine { engine in
+            let tx = try engine.tensor(x, rows: rows, columns: columns), ty = try engine.tensor(rows: rows, columns: columns)
+            try engine.columnAffine(tx, shift: engine.context.buffer(shift), scale: engine.context.buffer(scale), into: ty)
+            expectClose(try ty.download(), Reference.columnAffine(x, columns: columns, shift: shift, scale: scale),
+                        rtol: 1e-6, atol: 1e-6, "columnAffine \(rows)x\(columns)")
+        }
+    }
+
     @Test func mismatchedShapesAreRefused() throws {
         try Shared.withEngine { engine in
             let a = try engine.tensor(rows: 2, columns: 3), b = try engine.tensor(rows: 3, columns: 2)

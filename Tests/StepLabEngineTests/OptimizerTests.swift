@@ -36,8 +36,12 @@ import Testing
             #expect(try ema.values.download() == start)
             let next = random.array(1000)
             try store.values.upload(next)
+            // The first update warms up with d = min(0.9, 1/10) = 0.1; from the 80th on the decay is 0.9.
+            #expect(ema.effectiveDecay == 0.1)
             try ema.update()
-            expectClose(try ema.values.download(), zip(start, next).map { 0.9 * $0 + 0.1 * $1 }, rtol: 1e-6, atol: 1e-7, "ema")
+            expectClose(try ema.values.download(), zip(start, next).map { 0.1 * $0 + 0.9 * $1 }, rtol: 1e-6, atol: 1e-7, "ema")
+            for _ in 1 ..< 80 { try ema.update() }
+            #expect(ema.effectiveDecay == 0.9)
         }
     }
 }

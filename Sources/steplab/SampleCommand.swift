@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import OpenCLKit
+import StepLabData
+import StepLabEngine
+import StepLabGenerative
+
+/// `steplab sample`: draws samples from a trained run.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Sample from a trained run; writes one row per sample in the data's own units.",
+        discussion: """
+        Samplers: ddim, addim, early-exit (diffusion, mct, mcd); euler, heun (edm); cm (ct, cd). Defaults: diffusion \
+        ddim with 64 steps, edm heun with 32, mct/mcd ddim with S steps (one per segment), ct/cd one-step cm.
+        """
+    )
+
+    @Option(name: .customLong("run"), help: "Run folder written by `steplab train`.") var runFolder: String
+    @Option(help: "Number of samples.") var count: Int
+    @Option(help: "Sampling steps (network evaluations for ddim/addim/cm; default per method).") var steps: Int?
+    @Option(help: "Sampler (default per method).") var sampler: String?
+    @Option(help: "Starting noise: a CSV/NPY file of COUNT x d standard normal values (same noise -> comparable samples).") var noise: String?
+    @Option(help: "Seed of the starting noise when --noise is not given.") var seed: UInt64 = 0
+    @Flag(help: "Sample with the raw weights instead of the EMA.") var raw = false
+    @Option(help: "Output file, .csv or .npy.") var out: String
+    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be positive (got \(count))") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        let ext = URL(fileURLWithPath: out).pathExtension.lowercased()
+        guard ext == "csv" || ext == "npy" else { throw ValidationError("--out must end in .csv or .npy (got \(out))") }
+    }
+
+    func run() throws {
+        let folder = RunFolder(runFolder)
+        let config = try folder.loadConfig()
+        let defaults = config.method.defaultSampler(segments: config.segments)
+        let samplerName = sampler ?? defaults.name
+        guard config.method.samplers.contains(samplerName) else {
+            throw CLIError("sampler '\(samplerName)' does not fit a \(config.method.rawValue) model; use one of "
+                           + config.method.samplers.joined(separator: ", "))
+        }
+        let steps = steps ?? (samplerName == defaults.name ? defaults.steps : 32)
+        if config.method.isEDM == false && steps > 4096 { throw CLIError("--steps \(steps) is beyond the schedule (at most 4096)") }
+        do {
+            let engine = try Engine(device: device)
+            let model = try folder.loadModel(engine: engine, config: config, ema: !raw)
+            let d = config.dimension
+            let start = try engine.tensor(rows: count, columns: d)
+            if let noise {
+                let points: PointSet
+                do { points = try PointSet.read(from: URL(fileURLWithPath: noise)) } catch { throw CLIError("\(error)") }
+                guard points.count == count, points.dimension == d else {
+                    throw CLIError("--noise \(noise) holds \(points.count) x \(points.dimension) values; this needs \(count) x \(d)")
+                }
+                try start.upload(points.values)
+            } else {
+                try engine.normal(into: start, key: RandomKey(seed: seed, stream: 101))
+            }
+            let began = Date()
+            let (samples, evaluations) = try draw(engine: engine, model: model, config: config, sampler: samplerName, steps: steps, noise: start)
+            let standardised = PointSet(count: count, dimension: d, values: try samples.download())
+            let points = try Normalization(mean: config.mean, std: config.std).invert(standardised)
+            guard points.values.allSatisfy(\.isFinite) else { throw CLIError("sampling produced non-finite values; nothing written") }
+            do { try points.write(to: URL(fileURLWithPath: out)) } catch { throw CLIError("\(error)") }
+            print(String(format: "wrote %d samples to %@ (%@, %.2f network evaluations per sample, %.2f s)", count, out,
+                         samplerName, evaluations, Date().timeIntervalSince(began)))
+        } catch let error as OpenCLError {
+            throw CLIError(error.description)
+        }
+    }
+
+    func draw(engine: Engine, model: Denoiser, config: RunConfig, sampler: String, steps: Int, noise: Tensor) throws -> (Tensor, Double) {
+        switch sampler {
+        case "ddim", "addim":
+            let method: VPSampler.Method = sampler == "ddim" ? .ddim : .addim
+            return (try VPSampler(model: model).sample(noise: noise, steps: steps, method: method), Double(steps))
+        case "early-exit":
+            let result = try VPSampler(model: model).sampleEarlyExit(noise: noise, steps: steps)
+            return (result.samples, result.meanEvaluations)
+        case "euler", "heun":
+            let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
+            let result = try EDMSampler(model: edm).sample(noise: noise, steps: steps, method: sampler == "euler" ? .euler : .heun)
+            return (result.samples, Double(result.evaluations))
+        default:
+            let edm = EDMModel(network: model, config: EDMConfig(), boundary: true)
+            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, steps: steps, key: RandomKey(seed: seed, stream: 102)),
+                    Double(steps))
+        }
+    }
+}

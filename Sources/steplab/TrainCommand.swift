@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import OpenCLKit
+import StepLabData
+import StepLabEngine
+import StepLabGenerative
+
+/// `steplab train`: trains one model and writes a run folder.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a diffusion, consistency or multistep consistency model on 2-D or tabular data.",
+        discussion: """
+        Writes RUN_DIR/config.json (the resolved configuration), metrics.csv and metrics.jsonl (step, loss, grad_norm, \
+        lr, wall_time) and model.safetensors (raw and EMA weights). Data is standardised per dimension for training; \
+        `steplab sample` writes samples back in the data's own units.
+        """
+    )
+
+    @Option(help: "Method: \(Method.allCases.map(\.rawValue).joined(separator: "|")).")
+    var method: String = "mct"
+    @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), or a .csv/.npy file (one row per point).")
+    var data: String
+    @Option(help: "Run folder to create.")
+    var out: String
+    @Option(help: "Training iterations.") var iterations = 10000
+    @Option(help: "Batch size.") var batch = 512
+    @Option(help: "Hidden width of the MLP.") var width = 256
+    @Option(help: "Number of hidden layers.") var depth = 3
+    @Option(help: "AdamW learning rate.") var lr: Float = 2e-3
+    @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
+    @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model).") var segments = 4
+    @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
+    @Option(help: "Run folder whose raw weights initialise this model (same architecture), e.g. a diffusion run for mct.") var `init`: String?
+    @Option(help: "EMA decay of the weights used for sampling.") var ema: Float = 0.999
+    @Option(help: "Network output on the VP schedule: v|x|eps (diffusion, mct, mcd).") var prediction = "v"
+    @Option(help: "Clip the global gradient norm to this (0 disables).") var clip: Float = 0
+    @Option(help: "Log every N iterations.") var logEvery = 100
+    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU).")
+    var device: String?
+
+    func validate() throws {
+        guard let method = Method(rawValue: method) else {
+            throw ValidationError("unknown method '\(self.method)': use one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard iterations > 0 else { throw ValidationError("--iterations must be positive (got \(iterations))") }
+        guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
+        guard width > 0, depth > 0 else { throw ValidationError("--width and --depth must be positive") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") }
+        guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
+        guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
+        guard Prediction(name: prediction) != nil else { throw ValidationError("--prediction must be v, x or eps (got \(prediction))") }
+        guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
+        if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
+    }
+
+    func run() throws {
+        let method = Method(rawValue: self.method)!
+        let spec = try DataSpec.parse(data)
+        let folder = RunFolder(out)
+        try folder.prepareForTraining()
+        let normalization = spec.normalization()
+        let config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
+                               std: normalization.std, iterations: iterations, batch: batch, width: width, depth: depth,
+                               learningRate: lr, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
+                               teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
+                               maxGradientNorm: clip > 0 ? clip : nil)
+        var configWithPrediction = config
+        configWithPrediction.prediction = prediction
+        try train(configWithPrediction, spec: spec, folder: folder)
+    }
+
+    func train(_ config: RunConfig, spec: DataSpec, folder: RunFolder) throws {
+        do {
+            let engine = try Engine(device: device)
+            let model = try Denoiser(engine: engine, config: config.denoiser, seed: config.seed)
+            if let initFrom = config.initFrom {
+                let source = RunFolder(initFrom)
+                let initConfig = try source.loadConfig()
+                guard initConfig.denoiser.mlp == config.denoiser.mlp else {
+                    throw CLIError("--init \(initFrom) has a different architecture (\(initConfig.width)x\(initConfig.depth), "
+                                   + "dimension \(initConfig.dimension)) from this run (\(config.width)x\(config.depth), dimension \(config.dimension))")
+                }
+                let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
+                try model.network.parameters.values.storage.copy(from: initial.network.parameters.values.storage)
+            }
+            var teacherModel: Denoiser?
+            if let teacher = config.teacher {
+                let source = RunFolder(teacher)
+                let teacherConfig = try source.loadConfig()
+                guard teacherConfig.method == .diffusion else {
+                    throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); distillation needs a diffusion run")
+                }
+                guard teacherConfig.dimension == config.dimension, teacherConfig.mean == config.mean, teacherConfig.std == config.std else {
+                    throw CLIError("--teacher \(teacher) was trained on other data (\(teacherConfig.data)) than this run (\(config.data))")
+                }
+                teacherModel = try source.loadModel(engine: engine, config: teacherConfig, ema: true)
+            }
+            let objective = try config.makeObjective(model: model, teacher: teacherModel)
+            let source = try spec.source(engine: engine, normalization: Normalization(mean: config.mean, std: config.std), seed: config.seed)
+            var adam = AdamW.Hyperparameters()
+            adam.maxGradientNorm = config.maxGradientNorm
+            let trainer = try Trainer(objective: objective, source: source, batch: config.batch,
+                                      config: OptimizationConfig(learningRate: config.learningRate, adam: adam, emaDecay: config.emaDecay))
+            try folder.saveConfig(config)
+            print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
+                  + "batch \(config.batch), MLP \(config.width)x\(config.depth), device \(engine.device.name)")
+            let log = try MetricsLog(folder: folder)
+            let start = Date()
+            while trainer.step < config.iterations {
+                try trainer.trainStep()
+                if trainer.step % logEvery == 0 || trainer.step == config.iterations {
+                    let loss = try trainer.meanLoss(), norm = try trainer.gradientNorm()
+                    let wall = Date().timeIntervalSince(start)
+                    guard loss.isFinite, norm.isFinite else {
+                        throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); nothing was saved")
+                    }
+                    try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.learningRate, wallTime: wall)
+                    Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall)
+                }
+            }
+            Progress.finish()
+            try folder.saveWeights(model: model, ema: trainer.ema, step: trainer.step, config: config)
+            print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(start), folder.url.path))
+        } catch let error as OpenCLError {
+            throw CLIError(error.description)
+        }
+    }
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# GPU check for a lent GPU machine, in two halves:
+#
+#   scripts/gpu-check.sh build   here (needs Swift): release `steplab` and `bench` with the Swift runtime and
+#                                Foundation linked in statically, stripped and gzipped, plus the OpenCL ICD
+#                                loader, into gpu-kit/ (ignored by git, so it must be carried: carry ["gpu-kit"]).
+#   scripts/gpu-check.sh run     on the GPU machine (no Swift, no internet), from the repo root: makes the NVIDIA
+#                                OpenCL driver visible, then runs the device listing, the device check, the
+#                                kernel benchmark and (when torch with CUDA is there) the PyTorch reference,
+#                                each under its own time limit, logs and a summary into ${OUT:-./gpu-out}.
+#
+# The device machine only gets the git working tree plus up to 8 carried ignored paths (64 MiB in all), so the
+# kit must be self-contained and small. See bench/RESULTS-GPU.md for the exact commands.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+kit="$root/gpu-kit"
+
+# Temporary folders (staging, unpacked binaries, the written .icd) go when the script ends, however it ends.
+cleanup=()
+trap 'rm -rf "${cleanup[@]}"' EXIT
+
+usage() { echo "usage: scripts/gpu-check.sh build|run   (build here with Swift, run on the GPU machine)" >&2; exit 2; }
+die() { echo "gpu-check: error: $*" >&2; exit 1; }
+
+# The libraries a kit binary may still load from the machine it runs on. Everything Swift (runtime, Foundation,
+# ICU, dispatch) must be linked in, because the GPU machine has no Swift toolchain.
+allowed_deps='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|lib(c|m|dl|pthread|rt|util|stdc\+\+|gcc_s|OpenCL)\.so\.[0-9.]+)$'
+
+# ---------------------------------------------------------------------------------------------------- build
+build() {
+    command -v swift >/dev/null || die "no swift here: 'build' runs on a machine with the Swift toolchain"
+    # A scratch path of its own, so this release build never touches (or waits on) the repo's .build.
+    local scratch=${GPU_CHECK_SCRATCH:-/tmp/gpu-check-build}
+    local flags=(-c release --static-swift-stdlib --scratch-path "$scratch" --package-path "$root")
+    local product
+    for product in steplab bench; do
+        echo "gpu-check: swift build ${flags[*]} --product $product" >&2
+        swift build "${flags[@]}" --product "$product"
+    done
+    local bin
+    bin=$(swift build "${flags[@]}" --show-bin-path)
+
+    rm -rf "$kit"
+    mkdir -p "$kit/lib"
+    local stage
+    stage=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-stage.XXXXXX")
+    cleanup+=("$stage")
+    for product in steplab bench; do
+        cp "$bin/$product" "$stage/$product"
+        # Symbols are a good part of the size and nothing on the GPU machine needs them.
+        strip "$stage/$product"
+    done
+
+    # The GPU machine may have the NVIDIA driver but no ICD loader; ship the one we link against. Copy the real
+    # file (not the symlink) under the name the binaries ask for.
+    local loader=/usr/lib/x86_64-linux-gnu/libOpenCL.so.1
+    [ -e "$loader" ] || loader=$(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
+    [ -n "$loader" ] && [ -e "$loader" ] || die "no libOpenCL.so.1 here: run scripts/install-opencl.sh first"
+    cp "$(readlink -f "$loader")" "$kit/lib/libOpenCL.so.1"
+
+    # Fail now, not on the GPU machine, if anything Swift is still linked dynamically.
+    local deps extra
+    for product in steplab bench; do
+        deps=$(ldd "$stage/$product" | awk '{ print $1 }' | sed 's|.*/||')
+        extra=$(grep -Ev "$allowed_deps" <<<"$deps" || true)
+        [ -z "$extra" ] || die "$product still needs non-system libraries: $(tr '\n' ' ' <<<"$extra")"
+    done
+
+    # The newest glibc / libstdc++ symbol versions the binaries need: the GPU machine's must be at least these.
+    local glibc glibcxx
+    glibc=$(objdump -T "$stage/steplab" "$stage/bench" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+    glibcxx=$(objdump -T "$stage/steplab" "$stage/bench" | grep -o 'GLIBCXX_[0-9.]*' | sed 's/GLIBCXX_//' | sort -uV | tail -1)
+    {
+        echo "commit $(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
+        echo "uncommitted_changes $(git -C "$root" status --porcelain 2>/dev/null | wc -l)"
+        echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(. /etc/os-release && echo "$PRETTY_NAME")"
+        echo "swift $(swift --version 2>&1 | head -1)"
+        echo "needs_glibc ${glibc:-none}"
+        echo "needs_glibcxx ${glibcxx:-none}"
+        (cd "$stage" && sha256sum steplab bench)
+        (cd "$kit" && sha256sum lib/libOpenCL.so.1)
+    } >"$kit/MANIFEST"
+
+    # Static Foundation brings ICU and its ~30 MB of data into each binary (~57 MiB each stripped): two of them
+    # exceed the 64 MiB carry limit, gzipped they take about 22 MiB each. gzip, not xz: every Linux has it.
+    for product in steplab bench; do
+        gzip -9 -n -c "$stage/$product" >"$kit/$product.gz"
+    done
+
+    local bytes limit=$((64 << 20))
+    bytes=$(du -sb "$kit" | cut -f1)
+    (( bytes <= limit )) || die "gpu-kit is $((bytes >> 20)) MiB; the carry limit is 64 MiB"
+    ls -l "$kit" "$kit/lib" >&2
+    echo "gpu-check: gpu-kit ready: $((bytes >> 20)) MiB ($bytes bytes), needs glibc >= ${glibc:-any}." >&2
+    echo "gpu-check: on the GPU machine run 'scripts/gpu-check.sh run' with carry [\"gpu-kit\"]." >&2
+}
+
+# ---------------------------------------------------------------------------------------------------- run
+out=""
+summary=""
+deadline=0
+failures=0
+
+# record NAME STATUS SECONDS NOTE: one line of the summary, echoed as progress.
+record() {
+    printf '%-26s %-9s %6s  %s\n' "$1" "$2" "$3" "$4" | tee -a "$summary"
+}
+
+# step NAME BUDGET_S CMD...: runs CMD with a time limit of BUDGET_S (less if the whole run's deadline is
+# nearer), stdout and stderr into $out/NAME.log (stdout into $STDOUT_TO instead when that is set). A failure is
+# recorded and counted, never fatal: every later step still runs.
+step() {
+    local name=$1 budget=$2
+    shift 2
+    local log="$out/$name.log" stdout_to=${STDOUT_TO:-}
+    local now left limit rc=0 t0 secs status
+    now=$(date +%s)
+    left=$((deadline - now))
+    limit=$(( budget < left ? budget : left ))
+    if (( limit < 5 )); then
+        record "$name" skipped - "no time left in the run's budget"
+        failures=$((failures + 1))
+        return 0
+    fi
+    echo "\$ $* (limit ${limit}s)" >>"$out/commands.txt"
+    t0=$(date +%s)
+    # -k: a step that ignores SIGTERM is killed 5 s later. </dev/null: no step may wait for input.
+    if [ -n "$stdout_to" ]; then
+        timeout -k 5 "$limit" "$@" >"$stdout_to" 2>"$log" </dev/null || rc=$?
+    else
+        timeout -k 5 "$limit" "$@" >"$log" 2>&1 </dev/null || rc=$?
+    fi
+    secs=$(( $(date +%s) - t0 ))
+    case $rc in
+        0) status=ok ;;
+        124|137) status=TIMEOUT; failures=$((failures + 1)) ;;
+        *) status="FAIL($rc)"; failures=$((failures + 1)) ;;
+    esac
+    record "$name" "$status" "$secs" "${stdout_to:+${stdout_to#"$out"/} }${log#"$out"/}"
+    return 0
+}
+
+# The directories an ICD loader reads .icd files from, in the order it would (ocl-icd and the Khronos loader).
+vendor_dirs() {
+    if [ -n "${OCL_ICD_VENDORS:-}" ] && [ -d "${OCL_ICD_VENDORS}" ]; then echo "$OCL_ICD_VENDORS"; return; fi
+    if [ -n "${OPENCL_VENDOR_PATH:-}" ]; then echo "$OPENCL_VENDOR_PATH"; return; fi
+    echo /etc/OpenCL/vendors
+    echo /usr/share/OpenCL/vendors
+}
+
+# Prints the path of the NVIDIA OpenCL driver library, or nothing. Container runtimes mount the driver's
+# libraries without the /etc/OpenCL/vendors/nvidia.icd that a packaged driver would install.
+find_nvidia_opencl() {
+    local ldconfig_bin candidate dir
+    ldconfig_bin=$(command -v ldconfig || echo /sbin/ldconfig)
+    candidate=$("$ldconfig_bin" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1 .*x86-64/ { print $NF; exit }' || true)
+    if [ -n "$candidate" ] && [ -e "$candidate" ]; then echo "$candidate"; return; fi
+    # GPU_CHECK_LIB_DIRS (colon-separated) is searched first: for odd driver layouts, and for testing.
+    local dirs=()
+    IFS=: read -r -a dirs <<<"${GPU_CHECK_LIB_DIRS:-}"
+    dirs+=(/usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/nvidia*
+           /usr/lib/x86_64-linux-gnu/nvidia* /usr/local/cuda/compat /usr/lib)
+    for dir in "${dirs[@]}"; do
+        [ -n "$dir" ] && [ -d "$dir" ] || continue
+        # Prefer the soname link; a bare versioned file (libnvidia-opencl.so.550.54.15) works as well.
+        candidate=$(find "$dir" -maxdepth 2 \( -name 'libnvidia-opencl.so.1' -o -name 'libnvidia-opencl.so.[0-9]*' \) \
+                        2>/dev/null | sort | head -1)
+        if [ -n "$candidate" ]; then echo "$candidate"; return; fi
+    done
+}
+
+# Unpacks gpu-kit/{steplab,bench}.gz into a temporary folder and sets $bin to it. Tries $TMPDIR (or /tmp) first;
+# where that is mounted noexec, falls back to a folder inside gpu-kit (never left behind: it would count against
+# the carry limit next time).
+bin=""
+unpack_kit() {
+    local dir product rc
+    for dir in "${TMPDIR:-/tmp}" "$kit"; do
+        bin=$(mktemp -d "$dir/gpu-check-bin.XXXXXX") || continue
+        cleanup+=("$bin")
+        for product in steplab bench; do
+            gzip -dc "$kit/$product.gz" >"$bin/$product" || die "cannot unpack gpu-kit/$product.gz (carried whole?)"
+            chmod +x "$bin/$product"
+        done
+        rc=0
+        "$bin/steplab" --help >/dev/null 2>&1 || rc=$?
+        # 126: not executable here (noexec mount). Anything else (a missing library, say) the steps will show.
+        [ "$rc" -eq 126 ] || return 0
+    done
+    die "cannot execute the unpacked binaries in ${TMPDIR:-/tmp} or gpu-kit/"
+}
+
+run_checks() {
+    cd "$root"
+    [ -f "$kit/steplab.gz" ] && [ -f "$kit/bench.gz" ] \
+        || die "gpu-kit/steplab.gz or gpu-kit/bench.gz missing: run 'scripts/gpu-check.sh build' first and carry [\"gpu-kit\"]"
+    unpack_kit
+    out=${OUT:-$root/gpu-out}
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    summary="$out/summary.txt"
+    : >"$summary"
+    : >"$out/commands.txt"
+    local started
+    started=$(date +%s)
+    # The device machine allows 10 minutes a command; stop starting work well before that (override for tests).
+    deadline=$((started + ${GPU_CHECK_BUDGET_S:-450}))
+
+    {
+        echo "# gpu-check run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ($(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}"), $(getconf GNU_LIBC_VERSION 2>/dev/null || echo 'glibc ?'))"
+        sed -n 's/^commit /# kit commit /p; s/^uncommitted_changes /# kit uncommitted changes /p; s/^built /# kit built /p' gpu-kit/MANIFEST 2>/dev/null || true
+    } >>"$summary"
+    cp gpu-kit/MANIFEST "$out/MANIFEST" 2>/dev/null || true
+
+    # glibc older than the build machine's: the binaries will not even start, so say why up front.
+    local need have
+    need=$(sed -n 's/^needs_glibc //p' gpu-kit/MANIFEST 2>/dev/null || true)
+    have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }' || true)
+    if [ -n "$need" ] && [ "$need" != none ] && [ -n "$have" ] \
+        && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+        echo "# WARNING: the kit needs glibc >= $need, this machine has $have: expect the binaries to fail to start" >>"$summary"
+    fi
+
+    # 1. The ICD loader: use the system's when the binaries resolve one, else the kit's copy.
+    local loader=system
+    if ldd "$bin/steplab" 2>/dev/null | grep -q 'libOpenCL\.so\.1 => not found'; then
+        export LD_LIBRARY_PATH="$root/gpu-kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        loader="gpu-kit/lib (the system has none)"
+    fi
+
+    # 2. The NVIDIA vendor ICD: if no .icd names NVIDIA, write one into a folder of our own, next to copies of the
+    #    .icd files already registered (OCL_ICD_VENDORS replaces the default folder, so POCL etc. would vanish).
+    local icd_state dir nvidia_lib="" icd_dir
+    local registered=""
+    for dir in $(vendor_dirs); do
+        [ -d "$dir" ] || continue
+        registered=$(grep -lis nvidia "$dir"/*.icd 2>/dev/null | head -1 || true)
+        [ -n "$registered" ] && break
+    done
+    if [ -n "$registered" ]; then
+        icd_state="registered: $registered -> $(head -1 "$registered")"
+    else
+        nvidia_lib=$(find_nvidia_opencl)
+        if [ -n "$nvidia_lib" ]; then
+            icd_dir=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-icd.XXXXXX")
+            cleanup+=("$icd_dir")
+            for dir in $(vendor_dirs); do
+                [ -d "$dir" ] && cp "$dir"/*.icd "$icd_dir"/ 2>/dev/null || true
+            done
+            echo "$nvidia_lib" >"$icd_dir/nvidia.icd"
+            export OCL_ICD_VENDORS="$icd_dir"
+            icd_state="written: $icd_dir/nvidia.icd -> $nvidia_lib (OCL_ICD_VENDORS=$icd_dir)"
+        else
+            icd_state="none: no libnvidia-opencl found (no NVIDIA OpenCL on this machine)"
+        fi
+    fi
+    {
+        echo "# OpenCL loader: $loader"
+        echo "# NVIDIA ICD: $icd_state"
+    } >>"$summary"
+
+    # What the machine looks like, for when something above did not work.
+    {
+        echo "== uname"; uname -a
+        echo "== os-release"; cat /etc/os-release 2>/dev/null
+        echo "== glibc"; getconf GNU_LIBC_VERSION 2>/dev/null
+        echo "== LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+        echo "== OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
+        echo "== STEPLAB_DEVICE=${STEPLAB_DEVICE:-} STEPLAB_KERNELS=${STEPLAB_KERNELS:-}"
+        for dir in $(vendor_dirs) ${OCL_ICD_VENDORS:-}; do
+            [ -d "$dir" ] || continue
+            echo "== $dir"; for f in "$dir"/*.icd; do [ -e "$f" ] && echo "$f: $(head -1 "$f")"; done
+        done
+        echo "== /dev/nvidia*"; ls -l /dev/nvidia* 2>&1
+        echo "== NVIDIA libraries (ldconfig)"; { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -Ei 'nvidia|libcuda|OpenCL'
+        echo "== ldd steplab"; ldd "$bin/steplab" 2>&1
+        if [ -n "$nvidia_lib" ]; then echo "== ldd $nvidia_lib"; ldd "$nvidia_lib" 2>&1; fi
+        echo "== python3"; command -v python3 && python3 --version 2>&1
+    } >"$out/env.txt" 2>&1 || true
+
+    printf '%-26s %-9s %6s  %s\n' step status secs log >>"$summary"
+
+    # 3. The steps. Budgets add up to about 7 minutes; the deadline clamps them if earlier ones run long.
+    if command -v nvidia-smi >/dev/null; then
+        step nvidia-smi 20 nvidia-smi
+    else
+        record nvidia-smi skipped - "nvidia-smi not installed"
+    fi
+    if command -v clinfo >/dev/null; then step clinfo 20 clinfo -l; fi
+    step devices 30 "$bin/steplab" devices
+    STDOUT_TO="$out/devices.json" step devices-json 30 "$bin/steplab" devices --json
+
+    # Select "gpu" only if there is one: otherwise every --device gpu would fail as an unknown selector, and the
+    # first device (POCL on a machine without a GPU) still shows that the kit itself works.
+    local device=0
+    if grep -Eq '"kind"[[:space:]]*:[[:space:]]*"gpu"' "$out/devices.json" 2>/dev/null; then device=gpu; fi
+    device=${GPU_CHECK_DEVICE:-$device}
+    echo "# device selector: --device $device" >>"$summary"
+    record device-selector "$device" - "$( [ "$device" = gpu ] && echo "a GPU is listed" || echo "no GPU listed: using device $device")"
+
+    step device-check 90 "$bin/steplab" devices --check --device "$device"
+    step bench-kernels 150 "$bin/bench" kernels --device "$device" --json "$out/kernels.json"
+
+    # `bench study` does not exist yet; run it once `bench --help` lists it.
+    if timeout 20 "$bin/bench" --help 2>/dev/null | grep -Eq '^[[:space:]]+study([[:space:]]|$)'; then
+        step bench-study 150 "$bin/bench" study --device "$device" --preset quick --out "$out/study"
+    else
+        record bench-study skipped - "bench --help lists no 'study' subcommand yet"
+    fi
+
+    # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA.
+    if command -v python3 >/dev/null \
+        && timeout 60 python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+        local wb width batch
+        for wb in 256:4096 1024:1024 64:256; do
+            width=${wb%:*} batch=${wb#*:}
+            STDOUT_TO="$out/pytorch-w$width-b$batch.json" step "pytorch-w$width-b$batch" 45 \
+                python3 bench/pytorch_reference.py --device cuda --seconds 5 --width "$width" --batch "$batch"
+        done
+    else
+        record pytorch skipped - "no python3 with torch and CUDA"
+    fi
+
+    echo "# total $(( $(date +%s) - started )) s, $failures step(s) failed, skipped for time or timed out" >>"$summary"
+    echo "gpu-check: logs in $out" >&2
+    echo "----- $summary" >&2
+    cat "$summary" >&2
+    (( failures == 0 ))
+}
+
+case "${1:-}" in
+    build) [ $# -eq 1 ] || usage; build ;;
+    run) [ $# -eq 1 ] || usage; run_checks ;;
+    *) usage ;;
+esac
