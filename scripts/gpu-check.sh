@@ -58,6 +58,14 @@ build() {
     [ -e "$loader" ] || loader=$(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
     [ -n "$loader" ] && [ -e "$loader" ] || die "no libOpenCL.so.1 here: run scripts/install-opencl.sh first"
     cp "$(readlink -f "$loader")" "$kit/lib/libOpenCL.so.1"
+    # libstdc++ stays dynamic and the binaries need this machine's version of it (GLIBCXX_3.4.30 with GCC 12):
+    # keep a copy for a GPU machine whose own is older. Used only then, since the NVIDIA driver loads it too.
+    local libstdcxx
+    libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
+    if [ -n "$libstdcxx" ]; then
+        mkdir -p "$kit/lib/compat"
+        cp "$(readlink -f "$libstdcxx")" "$kit/lib/compat/libstdc++.so.6"
+    fi
 
     # Fail now, not on the GPU machine, if anything Swift is still linked dynamically.
     local deps extra
@@ -79,7 +87,7 @@ build() {
         echo "needs_glibc ${glibc:-none}"
         echo "needs_glibcxx ${glibcxx:-none}"
         (cd "$stage" && sha256sum steplab bench)
-        (cd "$kit" && sha256sum lib/libOpenCL.so.1)
+        (cd "$kit" && find lib -type f | sort | xargs sha256sum)
     } >"$kit/MANIFEST"
 
     # Static Foundation brings ICU and its ~30 MB of data into each binary (~57 MiB each stripped): two of them
@@ -91,7 +99,7 @@ build() {
     local bytes limit=$((64 << 20))
     bytes=$(du -sb "$kit" | cut -f1)
     (( bytes <= limit )) || die "gpu-kit is $((bytes >> 20)) MiB; the carry limit is 64 MiB"
-    ls -l "$kit" "$kit/lib" >&2
+    ls -lR "$kit" >&2
     echo "gpu-check: gpu-kit ready: $((bytes >> 20)) MiB ($bytes bytes), needs glibc >= ${glibc:-any}." >&2
     echo "gpu-check: on the GPU machine run 'scripts/gpu-check.sh run' with carry [\"gpu-kit\"]." >&2
 }
@@ -222,11 +230,17 @@ run_checks() {
         echo "# WARNING: the kit needs glibc >= $need, this machine has $have: expect the binaries to fail to start" >>"$summary"
     fi
 
-    # 1. The ICD loader: use the system's when the binaries resolve one, else the kit's copy.
-    local loader=system
-    if ldd "$bin/steplab" 2>/dev/null | grep -q 'libOpenCL\.so\.1 => not found'; then
-        export LD_LIBRARY_PATH="$root/gpu-kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # 1. The ICD loader: use the system's when the binaries resolve one, else the kit's copy. Same for libstdc++
+    #    when the system's is older than the build machine's (then `ldd` says "version GLIBCXX_... not found").
+    local loader=system deps
+    deps=$(ldd "$bin/steplab" 2>&1 || true)
+    if grep -q 'libOpenCL\.so\.1 => not found' <<<"$deps"; then
+        export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         loader="gpu-kit/lib (the system has none)"
+    fi
+    if grep -q "version .GLIBCXX_[0-9.]*' not found" <<<"$deps" && [ -e "$kit/lib/compat/libstdc++.so.6" ]; then
+        export LD_LIBRARY_PATH="$kit/lib/compat${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        loader="$loader; libstdc++ from gpu-kit/lib/compat (the system's is too old)"
     fi
 
     # 2. The NVIDIA vendor ICD: if no .icd names NVIDIA, write one into a folder of our own, next to copies of the

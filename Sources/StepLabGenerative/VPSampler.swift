@@ -62,7 +62,7 @@ public final class VPSampler {
     /// keeps that prediction. The default threshold tightens as sampling proceeds: early predictions must be
     /// very stable to stop, late ones less so (a stop late in the trajectory costs little).
     public func sampleEarlyExit(noise: Tensor, steps: Int, parameters: Tensor? = nil,
-                                threshold: (Double) -> Double = { progress in 0.002 + 0.02 * progress }) throws(OpenCLError) -> EarlyExit {
+                                threshold: (Double) -> Double = { progress in 0.0005 + 0.004 * progress }) throws(OpenCLError) -> EarlyExit {
         guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
         let n = noise.rows, d = noise.columns
         let z = try engine.tensor(rows: n, columns: d), xhat = try engine.tensor(rows: n, columns: d)
