@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
         .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine"]),
-        .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine"]),
+        .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine", "StepLabData"]),
         .executableTarget(
             name: "steplab",
             dependencies: [

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StepLabData
 import StepLabEngine
+import StepLabGenerative
 
 /// `steplab eval`: sample quality against reference data, with the noise floor.
 struct EvalCommand: ParsableCommand {
@@ -22,7 +23,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let points: PointSet
         do { points = try PointSet.read(from: URL(fileURLWithPath: samples)) } catch { throw CLIError("\(error)") }
-        let spec = try DataSpec.parse(reference)
+        let spec: DataSpec
+        do { spec = try DataSpec.parse(reference) } catch { throw CLIError(error.description) }
         guard spec.dimension == points.dimension else {
             throw CLIError("samples have dimension \(points.dimension), the reference \(spec.dimension)")
         }

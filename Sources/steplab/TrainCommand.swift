@@ -56,7 +56,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let method = Method(rawValue: self.method)!
-        let spec = try DataSpec.parse(data)
+        let spec: DataSpec
+        do { spec = try DataSpec.parse(data) } catch { throw CLIError(error.description) }
         let folder = RunFolder(out)
         try folder.prepareForTraining()
         let normalization = spec.normalization()

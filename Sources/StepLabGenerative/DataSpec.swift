@@ -2,25 +2,25 @@ import Foundation
 import OpenCLKit
 import StepLabData
 import StepLabEngine
-import StepLabGenerative
 
-/// The `--data` / `--reference` argument: a built-in data set name or a CSV/NPY file.
-enum DataSpec {
+/// A data argument (`--data`, `--reference`): a built-in data set name or a CSV/NPY file.
+public enum DataSpec {
     case toy(ToyDataset)
     case file(URL, PointSet)
 
-    static func parse(_ text: String) throws -> DataSpec {
+    /// Parses a name or a path; a file is read (and validated) at once. Errors are one-line `DataError`s.
+    public static func parse(_ text: String) throws(DataError) -> DataSpec {
         if let set = ToyDataset(rawValue: text) { return .toy(set) }
         let url = URL(fileURLWithPath: text)
         let ext = url.pathExtension.lowercased()
         guard ext == "csv" || ext == "npy" else {
-            throw CLIError("unknown data set '\(text)': use one of \(ToyDataset.allCases.map(\.rawValue).joined(separator: ", ")), "
-                           + "or a .csv / .npy file")
+            throw DataError("unknown data set '\(text)': use one of \(ToyDataset.allCases.map(\.rawValue).joined(separator: ", ")), "
+                            + "or a .csv / .npy file")
         }
-        do { return .file(url, try PointSet.read(from: url)) } catch { throw CLIError("\(error)") }
+        return .file(url, try PointSet.read(from: url))
     }
 
-    var dimension: Int {
+    public var dimension: Int {
         switch self {
         case .toy: 2
         case let .file(_, points): points.dimension
@@ -28,7 +28,7 @@ enum DataSpec {
     }
 
     /// `count` reference points (fresh draws for a built-in set, a seeded subsample or the whole file otherwise).
-    func referencePoints(count: Int, seed: UInt64) -> PointSet {
+    public func referencePoints(count: Int, seed: UInt64) -> PointSet {
         switch self {
         case let .toy(set):
             return set.points(count: count, key: RandomKey(seed: seed, stream: 77))
@@ -38,7 +38,7 @@ enum DataSpec {
     }
 
     /// Per-dimension mean and std of the data (from 65536 draws for a built-in set).
-    func normalization() -> Normalization {
+    public func normalization() -> Normalization {
         switch self {
         case let .toy(set): Normalization(fitting: set.points(count: 65536, key: RandomKey(seed: 12345, stream: 78)))
         case let .file(_, points): Normalization(fitting: points)
@@ -46,7 +46,7 @@ enum DataSpec {
     }
 
     /// The training batches, standardised with `normalization`.
-    func source(engine: Engine, normalization: Normalization, seed: UInt64) throws -> any BatchSource {
+    public func source(engine: Engine, normalization: Normalization, seed: UInt64) throws -> any BatchSource {
         switch self {
         case let .toy(set):
             return try ToySource(engine: engine, set: set, normalization: normalization, seed: seed)
@@ -59,12 +59,12 @@ enum DataSpec {
 }
 
 /// Fresh batches of a built-in data set drawn on the device each step, standardised on the device.
-final class ToySource: BatchSource {
+public final class ToySource: BatchSource {
     let engine: Engine
     let set: ToyDataset
     let key: RandomKey
     let shift, scale: Buffer<Float>
-    var dimension: Int { 2 }
+    public var dimension: Int { 2 }
 
     init(engine: Engine, set: ToyDataset, normalization: Normalization, seed: UInt64) throws {
         self.engine = engine
@@ -74,7 +74,7 @@ final class ToySource: BatchSource {
         scale = try engine.context.buffer(normalization.std.map { 1 / $0 })
     }
 
-    func fill(_ batch: Tensor, step: Int) throws(OpenCLError) {
+    public func fill(_ batch: Tensor, step: Int) throws(OpenCLError) {
         try engine.sample(set, into: batch, key: key.at(counter: UInt64(step)))
         try engine.columnAffine(batch, shift: shift, scale: scale, into: batch)
     }
