@@ -4,8 +4,8 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "StepLab benchmarks: kernel throughput and the training step.",
-        subcommands: [KernelsBench.self, ProfileBench.self],
-        defaultSubcommand: KernelsBench.self
+        abstract: "StepLab benchmarks: the step-count study with its diagnostics, kernel throughput and the training step.",
+        subcommands: [AllBench.self, KernelsBench.self, StudyCommand.self, DiagnosticsBench.self, ProfileBench.self],
+        defaultSubcommand: AllBench.self
     )
 }

@@ -43,55 +43,59 @@ struct KernelsBench: ParsableCommand {
 
     func run() throws {
         do {
-            let engine = try Engine(device: device)
-            print("device: \(engine.device.name) (\(engine.device.kind.rawValue)), matmul \(engine.matmulTuning.variant)")
-            let blas = OpenBLAS.load()
-            if let blas { print("OpenBLAS: \(blas.path), \(blas.core) kernels") }
-            else { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
-            var results: [SgemmResult] = []
-            print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
-            for shape in Self.shapes {
-                let result = try timeSgemm(engine, shape, blas: blas)
-                results.append(result)
-                var line = "\(result.label.padding(toLength: 26, withPad: " ", startingAt: 0)) "
-                    + String(format: "%5d %5d %5d   %@ %8.1f", shape.m, shape.n, shape.k, result.transpose, result.gflops)
-                if let reference = result.openblasGflops {
-                    line += String(format: "  %8.1f  %5.2f", reference, result.gflops / reference)
-                }
-                print(line)
-            }
-            print("\ntraining step (DESIGN.md reference workload: eps-diffusion on eight Gaussians, MLP 18-W-W-W-2 SiLU, AdamW)")
-            var steps: [TrainStepResult] = []
-            if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
-            let withTorch = compare == "pytorch" && PyTorchReference.available
-            if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
-            let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
-            for (width, batch) in [(256, 4096), (1024, 1024), (64, 256)] {
-                let source = try EightGaussiansSource(engine: engine)
-                var result = try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source)
-                var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
-                                  result.stepsPerSecond, result.milliseconds)
-                if withTorch {
-                    result.pytorchStepsPerSecond = PyTorchReference.stepsPerSecond(width: width, batch: batch, seconds: 4 * seconds,
-                                                                                 compile: false, threads: threads)
-                    result.pytorchCompileStepsPerSecond = PyTorchReference.stepsPerSecond(
-                        width: width, batch: batch, seconds: 4 * seconds, compile: true, threads: threads)
-                    for (label, value) in [("PyTorch", result.pytorchStepsPerSecond), ("torch.compile", result.pytorchCompileStepsPerSecond)] {
-                        if let value { line += String(format: ", %@ %.1f (x%.2f)", label, value, result.stepsPerSecond / value) }
-                        else { line += ", \(label) failed" }
-                    }
-                }
-                steps.append(result)
-                print(line)
-            }
+            let report = try measure(engine: Engine(device: device))
             if let json {
-                let report = KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps)
                 try JSONOutput.write(report, to: json)
                 print("wrote \(json)")
             }
         } catch let error as OpenCLError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// Runs and prints every measurement on `engine`.
+    func measure(engine: Engine) throws -> KernelsReport {
+        print("device: \(engine.device.name) (\(engine.device.kind.rawValue)), matmul \(engine.matmulTuning.variant)")
+        let blas = OpenBLAS.load()
+        if let blas { print("OpenBLAS: \(blas.path), \(blas.core) kernels") }
+        else { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
+        var results: [SgemmResult] = []
+        print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
+        for shape in Self.shapes {
+            let result = try timeSgemm(engine, shape, blas: blas)
+            results.append(result)
+            var line = "\(result.label.padding(toLength: 26, withPad: " ", startingAt: 0)) "
+                + String(format: "%5d %5d %5d   %@ %8.1f", shape.m, shape.n, shape.k, result.transpose, result.gflops)
+            if let reference = result.openblasGflops {
+                line += String(format: "  %8.1f  %5.2f", reference, result.gflops / reference)
+            }
+            print(line)
+        }
+        print("\ntraining step (DESIGN.md reference workload: eps-diffusion on eight Gaussians, MLP 18-W-W-W-2 SiLU, AdamW)")
+        var steps: [TrainStepResult] = []
+        if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
+        let withTorch = compare == "pytorch" && PyTorchReference.available
+        if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
+        let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
+        for (width, batch) in [(256, 4096), (1024, 1024), (64, 256)] {
+            let source = try EightGaussiansSource(engine: engine)
+            var result = try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source)
+            var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
+                              result.stepsPerSecond, result.milliseconds)
+            if withTorch {
+                result.pytorchStepsPerSecond = PyTorchReference.stepsPerSecond(width: width, batch: batch, seconds: 4 * seconds,
+                                                                             compile: false, threads: threads)
+                result.pytorchCompileStepsPerSecond = PyTorchReference.stepsPerSecond(
+                    width: width, batch: batch, seconds: 4 * seconds, compile: true, threads: threads)
+                for (label, value) in [("PyTorch", result.pytorchStepsPerSecond), ("torch.compile", result.pytorchCompileStepsPerSecond)] {
+                    if let value { line += String(format: ", %@ %.1f (x%.2f)", label, value, result.stepsPerSecond / value) }
+                    else { line += ", \(label) failed" }
+                }
+            }
+            steps.append(result)
+            print(line)
+        }
+        return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps)
     }
 
     func timeSgemm(_ engine: Engine, _ s: (m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String), blas: OpenBLAS?) throws -> SgemmResult {
@@ -153,6 +157,8 @@ enum JSONOutput {
     static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // A configuration whose every seed diverged has no mean: written as "nan" rather than failing the run.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = try encoder.encode(value)
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")

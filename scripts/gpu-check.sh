@@ -22,6 +22,8 @@ trap 'rm -rf "${cleanup[@]}"' EXIT
 
 usage() { echo "usage: scripts/gpu-check.sh build|run   (build here with Swift, run on the GPU machine)" >&2; exit 2; }
 die() { echo "gpu-check: error: $*" >&2; exit 1; }
+# The dynamic linker's cache; ldconfig lives in /sbin, which a non-root PATH may lack.
+ldcache() { { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true; }
 
 # The libraries a kit binary may still load from the machine it runs on. Everything Swift (runtime, Foundation,
 # ICU, dispatch) must be linked in, because the GPU machine has no Swift toolchain.
@@ -55,13 +57,13 @@ build() {
     # The GPU machine may have the NVIDIA driver but no ICD loader; ship the one we link against. Copy the real
     # file (not the symlink) under the name the binaries ask for.
     local loader=/usr/lib/x86_64-linux-gnu/libOpenCL.so.1
-    [ -e "$loader" ] || loader=$(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
+    [ -e "$loader" ] || loader=$(ldcache | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
     [ -n "$loader" ] && [ -e "$loader" ] || die "no libOpenCL.so.1 here: run scripts/install-opencl.sh first"
     cp "$(readlink -f "$loader")" "$kit/lib/libOpenCL.so.1"
     # libstdc++ stays dynamic and the binaries need this machine's version of it (GLIBCXX_3.4.30 with GCC 12):
     # keep a copy for a GPU machine whose own is older. Used only then, since the NVIDIA driver loads it too.
     local libstdcxx
-    libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
+    libstdcxx=$(ldcache | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
     if [ -n "$libstdcxx" ]; then
         mkdir -p "$kit/lib/compat"
         cp "$(readlink -f "$libstdcxx")" "$kit/lib/compat/libstdc++.so.6"
@@ -149,20 +151,22 @@ step() {
     return 0
 }
 
-# The directories an ICD loader reads .icd files from, in the order it would (ocl-icd and the Khronos loader).
-vendor_dirs() {
-    if [ -n "${OCL_ICD_VENDORS:-}" ] && [ -d "${OCL_ICD_VENDORS}" ]; then echo "$OCL_ICD_VENDORS"; return; fi
-    if [ -n "${OPENCL_VENDOR_PATH:-}" ]; then echo "$OPENCL_VENDOR_PATH"; return; fi
-    echo /etc/OpenCL/vendors
-    echo /usr/share/OpenCL/vendors
+# The one folder the ICD loader will read .icd files from (ocl-icd's order; the Khronos loader agrees on the
+# first and third): $OCL_ICD_VENDORS, $OPENCL_VENDOR_PATH, /etc/OpenCL/vendors, else /usr/share/OpenCL/vendors
+# (read by some ocl-icd builds only when /etc/OpenCL/vendors does not exist).
+vendor_dir() {
+    if [ -n "${OCL_ICD_VENDORS:-}" ] && [ -d "${OCL_ICD_VENDORS}" ]; then echo "$OCL_ICD_VENDORS"
+    elif [ -n "${OPENCL_VENDOR_PATH:-}" ]; then echo "$OPENCL_VENDOR_PATH"
+    elif [ -d /etc/OpenCL/vendors ] || [ ! -d /usr/share/OpenCL/vendors ]; then echo /etc/OpenCL/vendors
+    else echo /usr/share/OpenCL/vendors
+    fi
 }
 
 # Prints the path of the NVIDIA OpenCL driver library, or nothing. Container runtimes mount the driver's
 # libraries without the /etc/OpenCL/vendors/nvidia.icd that a packaged driver would install.
 find_nvidia_opencl() {
-    local ldconfig_bin candidate dir
-    ldconfig_bin=$(command -v ldconfig || echo /sbin/ldconfig)
-    candidate=$("$ldconfig_bin" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1 .*x86-64/ { print $NF; exit }' || true)
+    local candidate dir
+    candidate=$(ldcache | awk '/libnvidia-opencl\.so\.1 .*x86-64/ { print $NF; exit }')
     if [ -n "$candidate" ] && [ -e "$candidate" ]; then echo "$candidate"; return; fi
     # GPU_CHECK_LIB_DIRS (colon-separated) is searched first: for odd driver layouts, and for testing.
     local dirs=()
@@ -232,11 +236,18 @@ run_checks() {
 
     # 1. The ICD loader: use the system's when the binaries resolve one, else the kit's copy. Same for libstdc++
     #    when the system's is older than the build machine's (then `ldd` says "version GLIBCXX_... not found").
-    local loader=system deps
-    deps=$(ldd "$bin/steplab" 2>&1 || true)
-    if grep -q 'libOpenCL\.so\.1 => not found' <<<"$deps"; then
+    local loader=system deps no_loader=0
+    if command -v ldd >/dev/null; then
+        deps=$(ldd "$bin/steplab" 2>&1 || true)
+        grep -q 'libOpenCL\.so\.1 => not found' <<<"$deps" && no_loader=1
+    else
+        deps=""
+        ldcache | grep -q 'libOpenCL\.so\.1 ' || no_loader=1
+    fi
+    # GPU_CHECK_KIT_LOADER=1 forces the kit's loader (to test that path, or to bypass a broken system one).
+    if [ "$no_loader" = 1 ] || [ "${GPU_CHECK_KIT_LOADER:-0}" = 1 ]; then
         export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-        loader="gpu-kit/lib (the system has none)"
+        loader="gpu-kit/lib/libOpenCL.so.1 ($( [ "${GPU_CHECK_KIT_LOADER:-0}" = 1 ] && echo 'GPU_CHECK_KIT_LOADER=1' || echo 'the system has none'))"
     fi
     if grep -q "version .GLIBCXX_[0-9.]*' not found" <<<"$deps" && [ -e "$kit/lib/compat/libstdc++.so.6" ]; then
         export LD_LIBRARY_PATH="$kit/lib/compat${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -245,13 +256,9 @@ run_checks() {
 
     # 2. The NVIDIA vendor ICD: if no .icd names NVIDIA, write one into a folder of our own, next to copies of the
     #    .icd files already registered (OCL_ICD_VENDORS replaces the default folder, so POCL etc. would vanish).
-    local icd_state dir nvidia_lib="" icd_dir
-    local registered=""
-    for dir in $(vendor_dirs); do
-        [ -d "$dir" ] || continue
-        registered=$(grep -lis nvidia "$dir"/*.icd 2>/dev/null | head -1 || true)
-        [ -n "$registered" ] && break
-    done
+    local icd_state dir nvidia_lib="" icd_dir vendors registered
+    vendors=$(vendor_dir)
+    registered=$(grep -lis nvidia "$vendors"/*.icd 2>/dev/null | head -1 || true)
     if [ -n "$registered" ]; then
         icd_state="registered: $registered -> $(head -1 "$registered")"
     else
@@ -259,9 +266,7 @@ run_checks() {
         if [ -n "$nvidia_lib" ]; then
             icd_dir=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-icd.XXXXXX")
             cleanup+=("$icd_dir")
-            for dir in $(vendor_dirs); do
-                [ -d "$dir" ] && cp "$dir"/*.icd "$icd_dir"/ 2>/dev/null || true
-            done
+            cp "$vendors"/*.icd "$icd_dir"/ 2>/dev/null || true
             echo "$nvidia_lib" >"$icd_dir/nvidia.icd"
             export OCL_ICD_VENDORS="$icd_dir"
             icd_state="written: $icd_dir/nvidia.icd -> $nvidia_lib (OCL_ICD_VENDORS=$icd_dir)"
@@ -282,12 +287,12 @@ run_checks() {
         echo "== LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
         echo "== OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
         echo "== STEPLAB_DEVICE=${STEPLAB_DEVICE:-} STEPLAB_KERNELS=${STEPLAB_KERNELS:-}"
-        for dir in $(vendor_dirs) ${OCL_ICD_VENDORS:-}; do
+        for dir in /etc/OpenCL/vendors /usr/share/OpenCL/vendors ${OCL_ICD_VENDORS:-}; do
             [ -d "$dir" ] || continue
             echo "== $dir"; for f in "$dir"/*.icd; do [ -e "$f" ] && echo "$f: $(head -1 "$f")"; done
         done
         echo "== /dev/nvidia*"; ls -l /dev/nvidia* 2>&1
-        echo "== NVIDIA libraries (ldconfig)"; { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -Ei 'nvidia|libcuda|OpenCL'
+        echo "== NVIDIA libraries (ldconfig)"; ldcache | grep -Ei 'nvidia|libcuda|OpenCL'
         echo "== ldd steplab"; ldd "$bin/steplab" 2>&1
         if [ -n "$nvidia_lib" ]; then echo "== ldd $nvidia_lib"; ldd "$nvidia_lib" 2>&1; fi
         echo "== python3"; command -v python3 && python3 --version 2>&1
@@ -295,7 +300,8 @@ run_checks() {
 
     printf '%-26s %-9s %6s  %s\n' step status secs log >>"$summary"
 
-    # 3. The steps. Budgets add up to about 7 minutes; the deadline clamps them if earlier ones run long.
+    # 3. The steps. Each budget is a cap for that step; the run's deadline (450 s after the start) clamps them, so
+    #    a slow early step eats into the later ones rather than into the device machine's 10-minute limit.
     if command -v nvidia-smi >/dev/null; then
         step nvidia-smi 20 nvidia-smi
     else
@@ -310,20 +316,19 @@ run_checks() {
     local device=0
     if grep -Eq '"kind"[[:space:]]*:[[:space:]]*"gpu"' "$out/devices.json" 2>/dev/null; then device=gpu; fi
     device=${GPU_CHECK_DEVICE:-$device}
-    echo "# device selector: --device $device" >>"$summary"
-    record device-selector "$device" - "$( [ "$device" = gpu ] && echo "a GPU is listed" || echo "no GPU listed: using device $device")"
+    if [ "$device" = gpu ]; then
+        echo "# device selector: --device gpu (a GPU is listed)" | tee -a "$summary"
+    else
+        echo "# device selector: --device $device (no GPU listed${GPU_CHECK_DEVICE:+; set by GPU_CHECK_DEVICE})" | tee -a "$summary"
+    fi
 
     step device-check 90 "$bin/steplab" devices --check --device "$device"
     step bench-kernels 150 "$bin/bench" kernels --device "$device" --json "$out/kernels.json"
+    # Where the step time goes on this device, kernel by kernel (queue profiling); seconds on a GPU.
+    step bench-profile 60 "$bin/bench" profile --device "$device"
 
-    # `bench study` does not exist yet; run it once `bench --help` lists it.
-    if timeout 20 "$bin/bench" --help 2>/dev/null | grep -Eq '^[[:space:]]+study([[:space:]]|$)'; then
-        step bench-study 150 "$bin/bench" study --device "$device" --preset quick --out "$out/study"
-    else
-        record bench-study skipped - "bench --help lists no 'study' subcommand yet"
-    fi
-
-    # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA.
+    # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA; before the study
+    # because these are short and bounded.
     if command -v python3 >/dev/null \
         && timeout 60 python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
         local wb width batch
@@ -336,7 +341,15 @@ run_checks() {
         record pytorch skipped - "no python3 with torch and CUDA"
     fi
 
-    echo "# total $(( $(date +%s) - started )) s, $failures step(s) failed, skipped for time or timed out" >>"$summary"
+    # The step-count study, last because it is the one step with no natural end on a slow device: it gets
+    # whatever time is left. Only once `bench --help` lists it (older kits have no `study`).
+    if timeout 20 "$bin/bench" --help 2>/dev/null | grep -Eq '^[[:space:]]+study([[:space:]]|$)'; then
+        step bench-study 450 "$bin/bench" study --device "$device" --preset quick --out "$out/study"
+    else
+        record bench-study skipped - "bench --help lists no 'study' subcommand"
+    fi
+
+    echo "# total $(( $(date +%s) - started )) s; $failures step(s) failed, timed out or left out for lack of time" >>"$summary"
     echo "gpu-check: logs in $out" >&2
     echo "----- $summary" >&2
     cat "$summary" >&2

@@ -1,0 +1,181 @@
+import Foundation
+import OpenCLKit
+import StepLabData
+import StepLabEngine
+import StepLabGenerative
+
+/// The study itself: trains every configuration for every seed and scores it.
+final class Study {
+    let engine: Engine
+    let spec: DataSpec
+    let settings: StudyPreset
+    let log: (String) -> Void
+    let normalization: Normalization
+    let metrics = SampleMetrics(seed: 0)
+    static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
+    static let segmentCounts = [1, 2, 4, 8, 16]
+    /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
+    static let divergenceFactor = 2.0
+
+    init(engine: Engine, spec: DataSpec, settings: StudyPreset, log: @escaping (String) -> Void) {
+        self.engine = engine
+        self.spec = spec
+        self.settings = settings
+        self.log = log
+        normalization = spec.normalization()
+    }
+
+    var denoiser: DenoiserConfig {
+        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: .v)
+    }
+
+    func reference(seed: Int) -> PointSet { spec.referencePoints(count: settings.samples, seed: UInt64(10_000 + seed)) }
+
+    /// Metrics of standardised samples (n x d on the device) against `reference`, in the data's units.
+    func score(_ samples: Tensor, reference: PointSet) throws -> (MetricReport, Bool) {
+        let standardised = PointSet(count: samples.rows, dimension: samples.columns, values: try samples.download())
+        guard standardised.values.allSatisfy(\.isFinite) else { return (MetricReport(swd: .nan, mmd: .nan, energy: .nan, count: samples.rows), false) }
+        return (try metrics.report(sample: normalization.invert(standardised), reference: reference), true)
+    }
+
+    /// A Gaussian with the data's mean and per-dimension std: a model worse than this learned nothing.
+    func divergenceBound(reference: PointSet) throws -> MetricReport {
+        let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
+        try engine.normal(into: noise, key: RandomKey(seed: 4242, stream: 3))
+        return try score(noise, reference: reference).0
+    }
+
+    func run(diagnostics: Bool) throws -> StudyResults {
+        var rows: [StudyRow] = []
+        var floors: [MetricReport] = []
+        var bound = MetricReport(swd: 0, mmd: 0, energy: 0, count: 0)
+        var firstTeacher: Trainer?
+        var firstModels: [(String, Int, Denoiser, Bool)] = []
+        log("study: \(settings.seeds) seeds x \(settings.iterations) iterations, batch \(settings.batch), MLP \(settings.width)x\(settings.depth), "
+            + "\(settings.samples) samples, device \(engine.device.name)")
+        for seed in 0 ..< settings.seeds {
+            let reference = reference(seed: seed)
+            floors.append(try metrics.report(sample: spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed)), reference: reference))
+            if seed == 0 { bound = try divergenceBound(reference: reference) }
+            let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
+            let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
+                                       batch: settings.batch, learningRate: 2e-3, logEvery: 10)
+            let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
+            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
+
+            func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
+                        evaluations: Double) throws {
+                let (report, finite) = try score(samples, reference: reference)
+                // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse
+                // than twice a Gaussian fit failed to train.
+                let qualityFailed = method != "diffusion" && !(report.swd <= Self.divergenceFactor * bound.swd)
+                let diverged = !finite || !(training?.finite ?? true) || qualityFailed
+                rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
+                                     mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
+                                     gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations))
+                log(String(format: "  seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@", seed, method as NSString, segments, sampler, steps,
+                           report.swd, diverged ? "  (diverged)" : ""))
+            }
+
+            // Equal budgets: every model sees 2N iterations. Diffusion trains N, its EMA at N becomes the teacher of CD/MCD
+            // and the initialisation of MCT/MCD (MCM App. A), which then train N more; diffusion itself continues to 2N;
+            // CT and CD (EDM parameterisation, no diffusion initialisation) train 2N from scratch.
+            let diffusionModel = try trainer.newModel(seed: UInt64(100 + seed))
+            var (diffusion, diffusionRecord) = try trainer.train(DiffusionObjective(model: diffusionModel, batch: settings.batch, seed: UInt64(seed)))
+            let teacher = try trainer.copy(of: diffusion, seed: 0)
+            try trainer.proceed(diffusion, until: 2 * settings.iterations, record: &diffusionRecord)
+            let ema = diffusion.ema?.values
+            let vp = VPSampler(model: diffusionModel)
+            for steps in Self.diffusionSteps {
+                try record("diffusion", segments: steps, steps: steps, sampler: "ddim", samples: vp.sample(noise: noise, steps: steps, parameters: ema),
+                           training: steps == 1 ? diffusionRecord : nil, evaluations: Double(steps))
+                try record("diffusion", segments: steps, steps: steps, sampler: "addim",
+                           samples: vp.sample(noise: noise, steps: steps, method: .addim, parameters: ema), training: nil, evaluations: Double(steps))
+            }
+            if seed == 0 { firstTeacher = diffusion; firstModels.append(("diffusion", 64, diffusionModel, false)) }
+
+            // One-step consistency training and distillation (iCT recipe, EDM sigma space).
+            for method in ["ct", "cd"] {
+                let model = try trainer.newModel(seed: UInt64(200 + seed))
+                let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: 2 * settings.iterations),
+                                                         teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
+                let (result, training) = try trainer.train(objective, iterations: 2 * settings.iterations)
+                let samples = try EDMSampler(model: objective.edm).sampleConsistency(
+                    noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: 501), parameters: result.ema?.values)
+                try record(method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
+                if seed == 0 { firstModels.append((method, 1, model, true)) }
+            }
+
+            // Multistep consistency training and distillation, initialised from the diffusion model.
+            for method in ["mct", "mcd"] {
+                for segments in Self.segmentCounts {
+                    let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
+                    try model.network.parameters.values.storage.copy(from: teacher.network.parameters.values.storage)
+                    let objective = try MultistepConsistencyObjective(
+                        model: model, config: MultistepConfig(segments: segments, annealSteps: settings.iterations / 2),
+                        teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
+                    let (result, training) = try trainer.train(objective)
+                    let samples = try VPSampler(model: model).sample(noise: noise, steps: segments, parameters: result.ema?.values)
+                    try record(method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
+                               evaluations: Double(segments))
+                    if seed == 0 {
+                        // Keep the EMA weights in the model for the diagnostics.
+                        if let weights = result.ema?.values {
+                            try model.network.parameters.values.storage.copy(from: weights.storage)
+                        }
+                        firstModels.append((method, segments, model, false))
+                    }
+                }
+            }
+        }
+        let floor = MetricReport(swd: floors.map(\.swd).reduce(0, +) / Double(floors.count),
+                                 mmd: floors.map(\.mmd).reduce(0, +) / Double(floors.count),
+                                 energy: floors.map(\.energy).reduce(0, +) / Double(floors.count), count: settings.samples)
+        var results = StudyResults(device: engine.device.name, commit: Self.commit(), date: ISO8601DateFormatter().string(from: Date()),
+                                   config: ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
+                                            "batch": String(settings.batch), "width": String(settings.width),
+                                            "depth": String(settings.depth), "samples": String(settings.samples), "lr": "0.002",
+                                            "ema": "0.995", "budget": "2 x iterations for every model",
+                                            "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],
+                                   study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,
+                                   diagnostics: nil, sampling: [], kernels: nil)
+        if diagnostics, let teacher = firstTeacher {
+            log("diagnostics")
+            results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels).run()
+            results.sampling = try samplingThroughput(teacher.model)
+        }
+        return results
+    }
+
+    /// Samples per second of the VP samplers at batch 65536.
+    func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
+        let batch = 65536
+        let noise = try engine.tensor(rows: batch, columns: spec.dimension)
+        try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
+        let sampler = VPSampler(model: model)
+        return try [1, 8].map { steps in
+            _ = try sampler.sample(noise: noise, steps: steps)
+            try engine.synchronize()
+            let start = Date()
+            _ = try sampler.sample(noise: noise, steps: steps)
+            try engine.synchronize()
+            let rate = Double(batch) / Date().timeIntervalSince(start)
+            log(String(format: "  sampling: ddim-%d at batch %d: %.0f samples/s", steps, batch, rate))
+            return SamplingThroughput(sampler: "ddim", steps: steps, batch: batch, samplesPerSecond: rate)
+        }
+    }
+
+    static func commit() -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "rev-parse", "--short", "HEAD"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "unknown" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return process.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+    }
+}

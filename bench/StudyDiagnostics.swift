@@ -1,0 +1,216 @@
+import Foundation
+import OpenCLKit
+import StepLabData
+import StepLabEngine
+import StepLabGenerative
+
+/// Measurements that explain the study's numbers, on seed 0's models.
+struct StudyDiagnostics {
+    let study: Study
+    let teacher: Trainer
+    /// (method, segments, model, isEDM) of seed 0, with their EMA weights loaded.
+    let models: [(String, Int, Denoiser, Bool)]
+    var engine: Engine { study.engine }
+    let count = 512
+
+    func run() throws -> Diagnostics {
+        var result = Diagnostics()
+        let noise = try engine.tensor(rows: count, columns: study.spec.dimension)
+        try engine.normal(into: noise, key: RandomKey(seed: 77, stream: 600))
+        let trajectory = try teacherTrajectory(noise: noise, steps: 256)
+        result.curvature = [1, 2, 4, 8].map { curvature(trajectory, segments: $0) }
+        for row in result.curvature {
+            study.log("  curvature S=\(row.segments): path/chord " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: " "))
+        }
+        result.exactODEError = try exactODEError(noise: noise)
+        result.gradientVariance = try gradientVariance()
+        result.x0Convergence = try x0Convergence(noise: noise)
+        result.earlyExit = try earlyExit()
+        return result
+    }
+
+    /// z at t = 1, (N-1)/N, ..., 1/N and the final x-prediction, per step: [step][sample * d].
+    func teacherTrajectory(noise: Tensor, steps: Int) throws -> [[Float]] {
+        let model = teacher.model, d = noise.columns, weights = teacher.ema?.values
+        let z = try engine.tensor(rows: count, columns: d), xhat = try engine.tensor(rows: count, columns: d)
+        try z.storage.copy(from: noise.storage)
+        let t = try engine.tensor(rows: count, columns: 1), s = try engine.tensor(rows: count, columns: 1)
+        let workspace = try model.makeWorkspace(batch: count)
+        var path = [try z.download()]
+        for i in stride(from: steps, through: 1, by: -1) {
+            try engine.fill(t, Float(i) / Float(steps))
+            try model.predictX(z, t: t, workspace: workspace, parameters: weights, into: xhat)
+            if i == 1 { path.append(try xhat.download()); break }
+            try engine.fill(s, Float(i - 1) / Float(steps))
+            try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
+            path.append(try z.download())
+        }
+        return path
+    }
+
+    /// Path length over chord length of each of S equal segments of the trajectories (mean over samples).
+    func curvature(_ path: [[Float]], segments: Int) -> CurvatureRow {
+        let d = study.spec.dimension, steps = path.count - 1
+        var ratios: [Double] = [], chords: [Double] = []
+        for segment in 0 ..< segments {
+            let from = segment * steps / segments, to = (segment + 1) * steps / segments
+            var ratio = 0.0, chordSum = 0.0
+            for sample in 0 ..< count {
+                func point(_ k: Int) -> [Double] { (0 ..< d).map { Double(path[k][sample * d + $0]) } }
+                func distance(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() }
+                var length = 0.0
+                for k in from ..< to { length += distance(point(k), point(k + 1)) }
+                let chord = distance(point(from), point(to))
+                ratio += length / Swift.max(chord, 1e-9)
+                chordSum += chord
+            }
+            ratios.append(ratio / Double(count))
+            chords.append(chordSum / Double(count))
+        }
+        return CurvatureRow(segments: segments, pathOverChord: ratios, chordPerJump: chords)
+    }
+
+    /// The exact PF-ODE map for an analytic Gaussian mixture, by DDIM with the exact posterior mean E[x | z_t]
+    /// in float64 over 2048 steps, against each model's output from the same noise (standardised units).
+    func exactODEError(noise: Tensor) throws -> [ExactODERow] {
+        guard case let .toy(set) = study.spec, let mixture = set.gaussianMixture else { return [] }
+        let d = noise.columns, norm = study.normalization
+        let means = mixture.means.map { m in (0 ..< d).map { Double((m[$0] - norm.mean[$0]) / norm.std[$0]) } }
+        let stds = (0 ..< d).map { Double(mixture.std / norm.std[$0]) }
+        let start = try noise.download().map(Double.init)
+        let steps = 2048
+        var exact = start
+        for sample in 0 ..< count {
+            var z = Array(start[sample * d ..< (sample + 1) * d])
+            for i in stride(from: steps, through: 1, by: -1) {
+                let t = Double(i) / Double(steps), s = Double(i - 1) / Double(steps)
+                let xhat = Self.posteriorMean(z, t: t, means: means, stds: stds)
+                if i == 1 { z = xhat; break }
+                let (cx, cz) = NoiseSchedule.ddimCoefficients(t: t, s: s)
+                z = (0 ..< d).map { cx * xhat[$0] + cz * z[$0] }
+            }
+            exact.replaceSubrange(sample * d ..< (sample + 1) * d, with: z)
+        }
+        var rows: [ExactODERow] = []
+        for (method, segments, model, isEDM) in models where !isEDM {
+            let steps = method == "diffusion" ? [1, 2, 4, 8, 16, 64] : [segments]
+            for k in steps {
+                let output = try VPSampler(model: model).sample(noise: noise, steps: k, parameters: method == "diffusion" ? teacher.ema?.values : nil)
+                let values = try output.download()
+                var total = 0.0
+                for sample in 0 ..< count {
+                    var squares = 0.0
+                    for j in 0 ..< d {
+                        let e = Double(values[sample * d + j]) - exact[sample * d + j]
+                        squares += e * e
+                    }
+                    total += squares.squareRoot()
+                }
+                let error = total / Double(count)
+                rows.append(ExactODERow(method: method, segments: segments, steps: k, meanDistance: error))
+                study.log(String(format: "  exact-ODE error %@ S=%d steps %d: %.4f", method, segments, k, error))
+            }
+        }
+        return rows
+    }
+
+    /// E[x | z_t] for a mixture of axis-aligned Gaussians with equal weights.
+    static func posteriorMean(_ z: [Double], t: Double, means: [[Double]], stds: [Double]) -> [Double] {
+        let a = NoiseSchedule.alpha(t), sg = NoiseSchedule.sigma(t)
+        var logWeights: [Double] = [], conditional: [[Double]] = []
+        for mean in means {
+            var logp = 0.0
+            var m: [Double] = []
+            for j in z.indices {
+                let variance = a * a * stds[j] * stds[j] + sg * sg
+                let e = z[j] - a * mean[j]
+                logp += -0.5 * e * e / variance - 0.5 * log(variance)
+                m.append(mean[j] + a * stds[j] * stds[j] * e / variance)
+            }
+            logWeights.append(logp)
+            conditional.append(m)
+        }
+        let top = logWeights.max()!
+        let weights = logWeights.map { exp($0 - top) }
+        let total = weights.reduce(0, +)
+        return z.indices.map { j in zip(weights, conditional).map { $0 * $1[j] }.reduce(0, +) / total }
+    }
+
+    /// Relative variance of the multistep-CT gradient over minibatches, at the diffusion model's parameters.
+    func gradientVariance() throws -> [GradientVarianceRow] {
+        let batches = 32
+        return try [1, 2, 4, 8, 16].map { segments in
+            let model = try Denoiser(engine: engine, config: study.denoiser, seed: 0)
+            let weights = teacher.ema?.values ?? teacher.model.network.parameters.values
+            try model.network.parameters.values.storage.copy(from: weights.storage)
+            let objective = try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: segments, annealSteps: 1),
+                                                              batch: study.settings.batch, seed: 31)
+            let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 32)
+            let x0 = try engine.tensor(rows: study.settings.batch, columns: study.spec.dimension)
+            var gradients: [[Double]] = []
+            for b in 0 ..< batches {
+                try source.fill(x0, step: 1000 + b)
+                _ = try objective.computeGradients(x0: x0, step: 1000 + b)
+                gradients.append(try model.network.parameters.gradients.download().map(Double.init))
+            }
+            let n = gradients[0].count
+            let mean = (0 ..< n).map { i in gradients.map { $0[i] }.reduce(0, +) / Double(batches) }
+            let spread = gradients.map { g in zip(g, mean).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }.reduce(0, +) / Double(batches - 1)
+            let relative = spread / Swift.max(mean.map { $0 * $0 }.reduce(0, +), 1e-30)
+            study.log(String(format: "  gradient variance S=%d: %.3f", segments, relative))
+            return GradientVarianceRow(segments: segments, relativeVariance: relative, batches: batches)
+        }
+    }
+
+    /// How early the teacher's x-prediction settles along 64-step DDIM trajectories.
+    func x0Convergence(noise: Tensor) throws -> X0Convergence {
+        let steps = 64, epsilon = 0.05, d = noise.columns
+        let model = teacher.model, weights = teacher.ema?.values
+        let z = try engine.tensor(rows: count, columns: d), xhat = try engine.tensor(rows: count, columns: d)
+        try z.storage.copy(from: noise.storage)
+        let t = try engine.tensor(rows: count, columns: 1), s = try engine.tensor(rows: count, columns: 1)
+        let workspace = try model.makeWorkspace(batch: count)
+        var predictions: [[Float]] = []
+        for i in stride(from: steps, through: 1, by: -1) {
+            try engine.fill(t, Float(i) / Float(steps))
+            try model.predictX(z, t: t, workspace: workspace, parameters: weights, into: xhat)
+            predictions.append(try xhat.download())
+            if i == 1 { break }
+            try engine.fill(s, Float(i - 1) / Float(steps))
+            try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
+        }
+        let final = predictions.last!
+        let fractions: [Double] = (0 ..< count).map { sample in
+            var settled = predictions.count
+            for k in stride(from: predictions.count - 1, through: 0, by: -1) {
+                var squares = 0.0
+                for j in 0 ..< d {
+                    let e = Double(predictions[k][sample * d + j] - final[sample * d + j])
+                    squares += e * e
+                }
+                let distance = squares.squareRoot()
+                if distance < epsilon { settled = k } else { break }
+            }
+            return Double(settled) / Double(predictions.count)
+        }.sorted()
+        let mean = fractions.reduce(0, +) / Double(count)
+        study.log(String(format: "  x0-prediction within %.2f of its final value after %.0f%% of the steps (mean)", epsilon, 100 * mean))
+        return X0Convergence(steps: steps, epsilon: epsilon, meanFraction: mean, medianFraction: fractions[count / 2])
+    }
+
+    /// The early-exit sampler against full 64-step DDIM: evaluations used and quality.
+    func earlyExit() throws -> EarlyExitRow {
+        let reference = study.reference(seed: 0)
+        let noise = try engine.tensor(rows: study.settings.samples, columns: study.spec.dimension)
+        try engine.normal(into: noise, key: RandomKey(seed: 0, stream: 500))
+        let sampler = VPSampler(model: teacher.model)
+        let early = try sampler.sampleEarlyExit(noise: noise, steps: 64, parameters: teacher.ema?.values)
+        let full = try sampler.sample(noise: noise, steps: 64, parameters: teacher.ema?.values)
+        let row = EarlyExitRow(steps: 64, meanEvaluations: early.meanEvaluations,
+                               swdEarlyExit: try study.score(early.samples, reference: reference).0.swd,
+                               swdFull: try study.score(full, reference: reference).0.swd)
+        study.log(String(format: "  early exit: %.1f of 64 evaluations, swd %.4f (full DDIM-64: %.4f)", row.meanEvaluations,
+                         row.swdEarlyExit, row.swdFull))
+        return row
+    }
+}

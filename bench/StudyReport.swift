@@ -1,0 +1,132 @@
+import Foundation
+
+/// Renders `report.md` from the measured results. Every conclusion is computed by a rule stated next to it.
+enum StudyReport {
+    static func markdown(_ r: StudyResults) -> String {
+        var out: [String] = []
+        out.append("# StepLab step-count study")
+        out.append("")
+        out.append("Device: \(r.device). Commit: \(r.commit). Date: \(r.date).")
+        out.append("Configuration: " + r.config.keys.sorted().map { "\($0) = \(r.config[$0]!)" }.joined(separator: ", ") + ".")
+        out.append("Budget: every model sees 2 x `iterations` steps of the same batch, network and learning rate. Diffusion trains "
+                   + "`iterations` steps, and its EMA weights at that point initialise MCT/MCD (MCM's default) and teach CD/MCD; "
+                   + "diffusion then continues to 2 x `iterations`; CT and CD train 2 x `iterations` from scratch. Numbers are mean ± std "
+                   + "over seeds of the non-diverged runs, in the data's units.")
+        out.append("")
+        out.append(String(format: "Noise floor (two independent reference samples): SWD %.4f, MMD² %.5f, energy %.5f. "
+                          + "Gaussian fit (a Gaussian with the data's mean and std): SWD %.4f; a consistency model scoring worse than twice "
+                          + "that, or any run with a non-finite loss or gradient, counts as diverged.",
+                          r.noiseFloor.swd, r.noiseFloor.mmd, r.noiseFloor.energy, r.divergenceBound.swd))
+        out.append("")
+        out.append("## Quality against steps")
+        out.append("")
+        out.append("| method | S | sampler | evals | SWD | MMD² | energy | diverged | loss noise | grad spikes | train s |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for s in r.summary {
+            out.append(String(format: "| %@ | %d | %@ | %.0f | %.4f ± %.4f | %.5f ± %.5f | %.5f ± %.5f | %d/%d | %@ | %@ | %@ |",
+                              s.method, s.segments, s.sampler, s.evaluationsPerSample, s.swdMean, s.swdStd, s.mmdMean, s.mmdStd,
+                              s.energyMean, s.energyStd, s.diverged, s.seeds,
+                              s.lossNoiseMean.map { String(format: "%.3f", $0) } ?? "–",
+                              s.gradSpikesTotal.map(String.init) ?? "–",
+                              s.trainSecondsMean.map { String(format: "%.1f", $0) } ?? "–"))
+        }
+        out.append("")
+        out.append("## Conclusions (computed from the table)")
+        out.append("")
+        out.append(contentsOf: conclusions(r).map { "- " + $0 })
+        if let diagnostics = r.diagnostics {
+            out.append("")
+            out.append("## Why (seed 0)")
+            out.append("")
+            out.append("Curvature of the diffusion teacher's probability-flow trajectories (256 DDIM steps): path length over chord "
+                       + "length of each of S equal segments, and the mean chord (distance each jump must cover).")
+            out.append("")
+            out.append("| S | path/chord per segment | chord per jump |")
+            out.append("|---|---|---|")
+            for row in diagnostics.curvature {
+                out.append("| \(row.segments) | " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
+                           + row.chordPerJump.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " |")
+            }
+            if !diagnostics.exactODEError.isEmpty {
+                out.append("")
+                out.append("Distance to the exact PF-ODE map of the analytic mixture from the same noise (standardised units, "
+                           + "exact map by 2048-step DDIM with the exact posterior mean):")
+                out.append("")
+                out.append("| model | S | steps | mean distance |")
+                out.append("|---|---|---|---|")
+                for row in diagnostics.exactODEError {
+                    out.append(String(format: "| %@ | %d | %d | %.4f |", row.method, row.segments, row.steps, row.meanDistance))
+                }
+            }
+            out.append("")
+            out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (32 minibatches): "
+                       + diagnostics.gradientVariance.map { String(format: "S=%d: %.3f", $0.segments, $0.relativeVariance) }.joined(separator: ", ") + ".")
+            if let x0 = diagnostics.x0Convergence {
+                out.append("")
+                out.append(String(format: "The teacher's x-prediction is within %.2f of its final value after %.0f%% of 64 DDIM steps on average "
+                                  + "(median %.0f%%).", x0.epsilon, 100 * x0.meanFraction, 100 * x0.medianFraction))
+            }
+            if let early = diagnostics.earlyExit {
+                out.append(String(format: " The early-exit sampler used %.1f of 64 evaluations per sample (%.0f%% saved) at SWD %.4f against %.4f "
+                                  + "for full 64-step DDIM.", early.meanEvaluations, 100 * (1 - early.meanEvaluations / 64),
+                                  early.swdEarlyExit, early.swdFull))
+            }
+        }
+        if !r.sampling.isEmpty {
+            out.append("")
+            out.append("## Sampling throughput")
+            out.append("")
+            for row in r.sampling {
+                out.append(String(format: "- %@ with %d step(s), batch %d: %.0f samples/s", row.sampler, row.steps, row.batch, row.samplesPerSecond))
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Rules: two configurations are "within the seed spread" when their mean SWDs differ by less than the sum of
+    /// their standard deviations (or the noise floor, if larger); "better" otherwise, in the direction of the lower mean.
+    static func conclusions(_ r: StudyResults) -> [String] {
+        var lines: [String] = []
+        func find(_ method: String, _ segments: Int, _ sampler: String) -> StudySummary? {
+            r.summary.first { $0.method == method && $0.segments == segments && $0.sampler == sampler && $0.swdMean.isFinite }
+        }
+        func compare(_ a: StudySummary, _ b: StudySummary, _ nameA: String, _ nameB: String) -> String {
+            let margin = Swift.max(a.swdStd + b.swdStd, r.noiseFloor.swd)
+            let difference = a.swdMean - b.swdMean
+            if abs(difference) <= margin {
+                return String(format: "%@ (SWD %.4f) is within the seed spread of %@ (%.4f; margin %.4f).", nameA, a.swdMean, nameB, b.swdMean, margin)
+            }
+            return String(format: "%@ (SWD %.4f) is %@ than %@ (%.4f) by more than the seed spread (%.4f).", nameA, a.swdMean,
+                          difference < 0 ? "better" : "worse", nameB, b.swdMean, margin)
+        }
+        guard let reference = find("diffusion", 64, "ddim") else { return ["No finite 64-step diffusion result: no comparison possible."] }
+        for method in ["mct", "mcd"] {
+            for segments in [1, 2, 4, 8, 16] {
+                if let s = find(method, segments, "ddim") {
+                    lines.append(compare(s, reference, "\(method.uppercased()) with S = \(segments)", "64-step diffusion"))
+                }
+            }
+            if let one = find(method, 1, "ddim"), let two = find(method, 2, "ddim"), one.swdMean > 0 {
+                lines.append(String(format: "%@: going from 1 to 2 steps changes SWD by %+.0f%%.", method.uppercased(),
+                                    100 * (two.swdMean - one.swdMean) / one.swdMean))
+            }
+        }
+        for method in ["ct", "cd"] {
+            if let s = find(method, 1, "cm") { lines.append(compare(s, reference, "one-step \(method.uppercased())", "64-step diffusion")) }
+        }
+        if let one = find("diffusion", 1, "ddim"), let eight = find("diffusion", 8, "ddim") {
+            lines.append(String(format: "Diffusion with DDIM: 1 step SWD %.4f, 8 steps %.4f, 64 steps %.4f.", one.swdMean, eight.swdMean, reference.swdMean))
+            if let mct8 = find("mct", 8, "ddim") {
+                lines.append(compare(mct8, eight, "MCT with S = 8", "8-step DDIM on the diffusion model"))
+            }
+        }
+        let diverged = r.summary.filter { $0.diverged > 0 }
+        lines.append(diverged.isEmpty ? "No run diverged."
+                     : "Diverged runs: " + diverged.map { "\($0.configuration) \($0.diverged)/\($0.seeds)" }.joined(separator: ", ") + ".")
+        if let curvature = r.diagnostics?.curvature.first(where: { $0.segments == 1 }) {
+            lines.append(String(format: "The teacher's whole trajectory is %.1f%% longer than its chord: the one-step map must cut that corner.",
+                                100 * (curvature.pathOverChord[0] - 1)))
+        }
+        return lines
+    }
+}

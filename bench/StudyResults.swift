@@ -1,0 +1,159 @@
+import Foundation
+import StepLabData
+
+/// One (configuration, seed) of the study: the `results.json` row.
+struct StudyRow: Codable {
+    var method: String
+    var segments: Int
+    var steps: Int
+    var sampler: String
+    var seed: Int
+    var swd: Double
+    var mmd: Double
+    var energy: Double
+    var diverged: Bool
+    var lossNoise: Double?
+    var gradSpikes: Int?
+    var trainSeconds: Double?
+    var evaluationsPerSample: Double
+
+    enum CodingKeys: String, CodingKey {
+        case method, segments, steps, sampler, seed, swd, mmd, energy, diverged
+        case lossNoise = "loss_noise", gradSpikes = "grad_spikes", trainSeconds = "train_seconds"
+        case evaluationsPerSample = "evaluations_per_sample"
+    }
+
+    /// The configuration this row belongs to (everything but the seed).
+    var configuration: String { "\(method) S=\(segments) \(sampler)-\(steps)" }
+}
+
+/// Mean, spread and divergence count of one configuration over seeds.
+struct StudySummary: Codable {
+    var configuration: String
+    var method: String
+    var segments: Int
+    var steps: Int
+    var sampler: String
+    var seeds: Int
+    var diverged: Int
+    var swdMean: Double, swdStd: Double
+    var mmdMean: Double, mmdStd: Double
+    var energyMean: Double, energyStd: Double
+    var lossNoiseMean: Double?
+    var gradSpikesTotal: Int?
+    var trainSecondsMean: Double?
+    var evaluationsPerSample: Double
+
+    static func of(_ rows: [StudyRow]) -> [StudySummary] {
+        var order: [String] = []
+        var groups: [String: [StudyRow]] = [:]
+        for row in rows {
+            if groups[row.configuration] == nil { order.append(row.configuration) }
+            groups[row.configuration, default: []].append(row)
+        }
+        return order.map { key in
+            let group = groups[key]!
+            let kept = group.filter { !$0.diverged }
+            func stats(_ values: [Double]) -> (Double, Double) {
+                guard !values.isEmpty else { return (.nan, .nan) }
+                let mean = values.reduce(0, +) / Double(values.count)
+                guard values.count > 1 else { return (mean, 0) }
+                let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
+                return (mean, variance.squareRoot())
+            }
+            let swd = stats(kept.map(\.swd)), mmd = stats(kept.map(\.mmd)), energy = stats(kept.map(\.energy))
+            let noise = group.compactMap(\.lossNoise).filter(\.isFinite)
+            let seconds = group.compactMap(\.trainSeconds)
+            let first = group[0]
+            return StudySummary(
+                configuration: key, method: first.method, segments: first.segments, steps: first.steps, sampler: first.sampler,
+                seeds: group.count, diverged: group.count - kept.count, swdMean: swd.0, swdStd: swd.1, mmdMean: mmd.0,
+                mmdStd: mmd.1, energyMean: energy.0, energyStd: energy.1,
+                lossNoiseMean: noise.isEmpty ? nil : noise.reduce(0, +) / Double(noise.count),
+                gradSpikesTotal: group.compactMap(\.gradSpikes).isEmpty ? nil : group.compactMap(\.gradSpikes).reduce(0, +),
+                trainSecondsMean: seconds.isEmpty ? nil : seconds.reduce(0, +) / Double(seconds.count),
+                evaluationsPerSample: group.map(\.evaluationsPerSample).reduce(0, +) / Double(group.count))
+        }
+    }
+}
+
+/// Everything `bench study` measured; written as `results.json`.
+struct StudyResults: Codable {
+    var device: String
+    var commit: String
+    var date: String
+    var config: [String: String]
+    var study: [StudyRow]
+    var summary: [StudySummary]
+    var noiseFloor: MetricReport
+    var divergenceBound: MetricReport
+    var diagnostics: Diagnostics?
+    var sampling: [SamplingThroughput]
+    var kernels: KernelsReport?
+
+    enum CodingKeys: String, CodingKey {
+        case device, commit, date, config, study, summary, diagnostics, sampling, kernels
+        case noiseFloor = "noise_floor", divergenceBound = "divergence_bound"
+    }
+}
+
+struct SamplingThroughput: Codable {
+    var sampler: String
+    var steps: Int
+    var batch: Int
+    var samplesPerSecond: Double
+    enum CodingKeys: String, CodingKey { case sampler, steps, batch, samplesPerSecond = "samples_per_s" }
+}
+
+/// The "why" measurements.
+struct Diagnostics: Codable {
+    /// Path length over chord length of the teacher's PF-ODE trajectories, overall and per segment, for S = 1, 2, 4, 8.
+    var curvature: [CurvatureRow] = []
+    /// Mean distance of each model's output to the exact PF-ODE map from the same noise (analytic mixtures only).
+    var exactODEError: [ExactODERow] = []
+    /// Relative variance E|g - mean g|^2 / |mean g|^2 of the multistep-CT gradient at fixed parameters.
+    var gradientVariance: [GradientVarianceRow] = []
+    /// Fraction of DDIM steps until the x-prediction stays within `epsilon` of its final value.
+    var x0Convergence: X0Convergence?
+    var earlyExit: EarlyExitRow?
+}
+
+struct CurvatureRow: Codable {
+    var segments: Int
+    var pathOverChord: [Double]
+    var chordPerJump: [Double]
+    enum CodingKeys: String, CodingKey { case segments, pathOverChord = "path_over_chord", chordPerJump = "chord_per_jump" }
+}
+
+struct ExactODERow: Codable {
+    var method: String
+    var segments: Int
+    var steps: Int
+    var meanDistance: Double
+    enum CodingKeys: String, CodingKey { case method, segments, steps, meanDistance = "mean_distance" }
+}
+
+struct GradientVarianceRow: Codable {
+    var segments: Int
+    var relativeVariance: Double
+    var batches: Int
+    enum CodingKeys: String, CodingKey { case segments, relativeVariance = "relative_variance", batches }
+}
+
+struct X0Convergence: Codable {
+    var steps: Int
+    var epsilon: Double
+    var meanFraction: Double
+    var medianFraction: Double
+    enum CodingKeys: String, CodingKey { case steps, epsilon, meanFraction = "mean_fraction", medianFraction = "median_fraction" }
+}
+
+struct EarlyExitRow: Codable {
+    var steps: Int
+    var meanEvaluations: Double
+    var swdEarlyExit: Double
+    var swdFull: Double
+    enum CodingKeys: String, CodingKey {
+        case steps, meanEvaluations = "mean_evaluations", swdEarlyExit = "swd_early_exit", swdFull = "swd_full"
+    }
+}
