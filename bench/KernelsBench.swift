@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OpenCLKit
 import StepLabEngine
+import StepLabGenerative
 
 /// One timed matrix product.
 struct SgemmResult: Codable {
@@ -152,22 +153,23 @@ struct SplitMix {
     mutating func nextFloat() -> Float { Float(Double(next() >> 11) / Double(1 << 52)) - 1 }
 }
 
-/// Writes JSON through a temporary file and a rename, so a failed run never leaves half a file.
+/// Writes JSON through a temporary file and a rename (`AtomicFile`), so a failed run never leaves half a file.
 enum JSONOutput {
     static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         // A configuration whose every seed diverged has no mean: written as "nan" rather than failing the run.
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(value)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         do {
-            try data.write(to: temporary)
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+            try AtomicFile.write(encoder.encode(value), to: URL(fileURLWithPath: path))
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            throw RuntimeError("cannot write \(path): \(error)")
         }
     }
+}
+
+/// A failure while running a benchmark: printed as one line, exit code 1 (not a usage error).
+struct RuntimeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -59,14 +59,14 @@ struct StudyCommand: ParsableCommand {
             results.config["data"] = data
             results.config["preset"] = preset
             results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
-            try JSONOutput.write(results, to: folder.appendingPathComponent("results.json").path)
-            if let json { try JSONOutput.write(results, to: json) }
             let report = StudyReport.markdown(results)
             try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
+            try JSONOutput.write(results, to: folder.appendingPathComponent("results.json").path)
+            if let json { try JSONOutput.write(results, to: json) }
             print("\n" + report)
             print("wrote \(folder.path)/report.md and results.json")
         } catch let error as OpenCLError {
-            throw ValidationError(error.description)
+            throw RuntimeError(error.description)
         }
     }
 
