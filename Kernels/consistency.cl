@@ -5,8 +5,10 @@
 //   step ~ U{0..S-1}, n_rel ~ U{1..N_per}, t_step = step / S, t = t_step + n_rel / T, s = t - 1 / T.
 // The target for the student's x-prediction at (z_t, t) is
 //   x_target = invDDIM_{t -> t_step}(DDIM_{s -> t_step}(xref, z_s), z_t)
-// with xref = stopgrad f(z_s, s). t_step = 0 is the data boundary, where z_0 = x: DDIM to it returns xref
-// and inverse DDIM from it returns z_0, so x_target = xref and S = 1 is exactly a consistency model.
+// with xref = stopgrad f(z_s, s). When s = t_step, DDIM_{s -> s} returns z_s and the target is the x that made
+// z_s (the data for CT): the anchor that keeps the model from collapsing onto a trivially consistent map (MCM
+// Eq. 8), also in the lowest segment, where t_step = 0 still has sigma_0 = sin(S k) > 0 on this schedule.
+// With S = 1 the loss is the consistency loss between the two jumps to t = 0 (MCM Eq. 6), rescaled to x-space.
 // n_rel >= 1 keeps t - t_step >= 1 / T, so the inverse-DDIM denominator sin((t - t_step) k) / sigma_t never
 // vanishes; it is formed in double where the device has it (it cancels as t -> t_step).
 
@@ -39,10 +41,6 @@ __kernel void mcm_target(const int d, __global const float *xref, const int xref
     weight[weight_off + r] = 1.0f / (sigma_t * sigma_t);
     __global const float *xr = xref + xref_off + r * d;
     __global float *out = target + target_off + r * d;
-    if (tb <= 0.0f) {
-        for (int j = 0; j < d; j++) out[j] = xr[j];
-        return;
-    }
     const float2 a = ddim_coefficients(sv, tb);   // z_ref = a.x xref + a.y z_s
 #ifdef cl_khr_fp64
     const double k = HALF_PI / (1.0 + SCHEDULE_OFFSET);

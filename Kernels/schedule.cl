@@ -147,15 +147,16 @@ void addim_step_f32(__global const float *t, const int t_off, __global const flo
     }
 }
 
-// out (rows x (d + 2F)) = [z (rows x d), sin(1000 t f_0..F-1), cos(1000 t f_0..F-1)], f_i = 10000^(-i / F):
-// the transformer sinusoidal embedding (Vaswani et al. 2017) of 1000 t, as in DDPM-style networks. d = 0
+// out (rows x (d + 2F)) = [z (rows x d), sin(scale t f_0..F-1), cos(scale t f_0..F-1)], f_i = 10000^(-i / F):
+// the transformer sinusoidal embedding (Vaswani et al. 2017) of scale * t; scale = 1000 is DDPM's convention
+// (t as a step index) and the reference workload's. d = 0
 // writes the embedding alone (z is then not read). The angle reaches 1000 rad, where a float argument is
 // only good to 3e-5, so where the device has doubles the angle is formed and reduced to [0, 2 pi) in double
 // and only the sine of the reduced angle is taken in float (a double sine costs ~10x more on CPUs and the
 // reduced float angle is exact to 3e-7).
 // One work-item per row.
 __kernel void network_input_f32(__global const float *z, const int z_off, const int d,
-                                __global const float *t, const int t_off, const int frequencies,
+                                __global const float *t, const int t_off, const int frequencies, const float scale,
                                 __global float *out, const int out_off) {
     const int r = get_global_id(0), width = d + 2 * frequencies;
     __global float *row = out + out_off + r * width;
@@ -163,7 +164,7 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
     __global float *sines = row + d, *cosines = row + d + frequencies;
 #ifdef cl_khr_fp64
     const double TWO_PI_D = 6.283185307179586476925, INV_TWO_PI_D = 0.15915494309189533577;
-    const double base = 1000.0 * (double)t[t_off + r];
+    const double base = (double)scale * (double)t[t_off + r];
     // f_i = ratio^i by repeated multiplication: relative error i * 1e-16, and one exp per row, not per element.
     const double ratio = exp(-log(10000.0) / (double)frequencies);
     double frequency = 1.0;
@@ -175,7 +176,7 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
         cosines[f] = c;
     }
 #else
-    const float base = 1000.0f * t[t_off + r];
+    const float base = scale * t[t_off + r];
     for (int f = 0; f < frequencies; f++) {
         const float angle = base * exp(-log(10000.0f) * (float)f / (float)frequencies);
         float c;

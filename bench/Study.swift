@@ -26,7 +26,7 @@ final class Study {
     }
 
     var denoiser: DenoiserConfig {
-        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: .v)
+        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: .x)
     }
 
     func reference(seed: Int) -> PointSet { spec.referencePoints(count: settings.samples, seed: UInt64(10_000 + seed)) }

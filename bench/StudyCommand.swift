@@ -12,6 +12,21 @@ struct StudyPreset {
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 4096)
 }
 
+/// The options every study-running command shares.
+struct StudyOptions: ParsableArguments {
+    @Option(help: "quick (<= 15 min on 2 CPU cores) or full.") var preset = "quick"
+    @Option(help: "Seeds per configuration (default: 3 quick, 5 full).") var seeds: Int?
+    @Option(help: "Data: a built-in set or a .csv/.npy file.") var data = "eight-gaussians"
+    @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
+    @Option(help: "Also write results.json here.") var json: String?
+    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
+
+    func validate() throws {
+        guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+    }
+}
+
 /// `bench study`: the step-count study with its diagnostics, written as report.md and results.json.
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,23 +41,19 @@ struct StudyCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "quick (<= 15 min on 2 CPU cores) or full.") var preset = "quick"
-    @Option(help: "Seeds per configuration (default: 3 quick, 5 full).") var seeds: Int?
-    @Option(help: "Data: a built-in set or a .csv/.npy file.") var data = "eight-gaussians"
-    @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
-    @Option(help: "Also write results.json here.") var json: String?
-    @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
+    @OptionGroup var options: StudyOptions
     @Flag(help: "Skip the diagnostics (curvature, exact-ODE error, gradient variance, x0 convergence).") var skipDiagnostics = false
     @Flag(help: "Also run `bench kernels` first and include its numbers.") var withKernels = false
 
-    func validate() throws {
-        guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
-        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+    func run() throws {
+        try Self.run(options, diagnostics: !skipDiagnostics, kernels: withKernels)
     }
 
-    func run() throws {
+    /// The study with `options`; shared by `bench`, `bench study` and `bench diagnostics`.
+    static func run(_ options: StudyOptions, diagnostics: Bool, kernels withKernels: Bool) throws {
+        let (preset, data, out, json, device) = (options.preset, options.data, options.out, options.json, options.device)
         var settings = preset == "full" ? StudyPreset.full : StudyPreset.quick
-        if let seeds { settings.seeds = seeds }
+        if let seeds = options.seeds { settings.seeds = seeds }
         let spec: DataSpec
         do { spec = try DataSpec.parse(data) } catch { throw ValidationError(error.description) }
         let folder = URL(fileURLWithPath: out ?? "bench-out/study-\(Self.timestamp())")
@@ -54,7 +65,7 @@ struct StudyCommand: ParsableCommand {
             let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5"]).measure(engine: engine) : nil
             let study = Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
             let started = Date()
-            var results = try study.run(diagnostics: !skipDiagnostics)
+            var results = try study.run(diagnostics: diagnostics)
             results.kernels = kernels
             results.config["data"] = data
             results.config["preset"] = preset

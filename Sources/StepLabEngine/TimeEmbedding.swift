@@ -10,34 +10,35 @@ import OpenCLKit
 /// match `Reference` to float rounding; in float they are good to about 5e-4.
 extension Engine {
     /// `emb` (rows x 2F) = emb(t) for `t` (rows x 1); F = `emb.columns / 2`.
-    public func timeEmbedding(_ t: Tensor, into emb: Tensor) throws(OpenCLError) {
+    public func timeEmbedding(_ t: Tensor, scale: Float = 1000, into emb: Tensor) throws(OpenCLError) {
         guard emb.columns % 2 == 0 else {
             throw .invalidRequest("timeEmbedding: \(emb.columns) columns is not 2F")
         }
         try requireColumn("timeEmbedding", t, rows: emb.rows)
         // d = 0: the kernel never reads z, so any buffer stands in for it.
         try launch("schedule.cl", "network_input_f32", global: [emb.rows], emb.storage, emb.kernelOffset, Int32(0),
-                   t.storage, t.kernelOffset, Int32(emb.columns / 2), emb.storage, emb.kernelOffset)
+                   t.storage, t.kernelOffset, Int32(emb.columns / 2), scale, emb.storage, emb.kernelOffset)
     }
 
     /// `input` (rows x (d + 2F)) = `[z, emb(t)]` for `z` (rows x d) and `t` (rows x 1), in one launch;
     /// F = `(input.columns - d) / 2`.
-    public func networkInput(_ z: Tensor, t: Tensor, into input: Tensor) throws(OpenCLError) {
+    /// `scale` multiplies t before the embedding (1000: DDPM's convention and the reference workload's).
+    public func networkInput(_ z: Tensor, t: Tensor, scale: Float = 1000, into input: Tensor) throws(OpenCLError) {
         let extra = input.columns - z.columns
         guard input.rows == z.rows, extra > 0, extra % 2 == 0 else {
             throw .invalidRequest("networkInput: \(input.rows)x\(input.columns) is not [z (\(z.rows)x\(z.columns)), 2F columns]")
         }
         try requireColumn("networkInput", t, rows: z.rows)
         try launch("schedule.cl", "network_input_f32", global: [input.rows], z.storage, z.kernelOffset, Int32(z.columns),
-                   t.storage, t.kernelOffset, Int32(extra / 2), input.storage, input.kernelOffset)
+                   t.storage, t.kernelOffset, Int32(extra / 2), scale, input.storage, input.kernelOffset)
     }
 }
 
 extension Reference {
     /// emb(t) for each t, row-major (t.count x 2F), in Double rounded once.
-    public static func timeEmbedding(_ t: [Float], frequencies: Int) -> [Float] {
+    public static func timeEmbedding(_ t: [Float], frequencies: Int, scale: Float = 1000) -> [Float] {
         t.flatMap { tr -> [Float] in
-            let angles = (0..<frequencies).map { 1000 * Double(tr) * exp(-log(10000.0) * Double($0) / Double(frequencies)) }
+            let angles = (0..<frequencies).map { Double(scale) * Double(tr) * exp(-log(10000.0) * Double($0) / Double(frequencies)) }
             return angles.map { Float(sin($0)) } + angles.map { Float(cos($0)) }
         }
     }

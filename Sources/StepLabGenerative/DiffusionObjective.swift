@@ -24,11 +24,13 @@ public final class DiffusionObjective: TrainingObjective {
     /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
     enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
 
-    public init(model: Denoiser, batch: Int, weighting: DiffusionWeighting = .none, seed: UInt64) throws(OpenCLError) {
+    /// `weighting` defaults to SNR + 1 for x-prediction (the v-loss, MCM Sec. 3) and to none for eps and v
+    /// (the v-loss already carries that weight in x-space).
+    public init(model: Denoiser, batch: Int, weighting: DiffusionWeighting? = nil, seed: UInt64) throws(OpenCLError) {
         let engine = model.engine
         let d = model.config.dimension
         self.model = model
-        self.weighting = weighting
+        self.weighting = weighting ?? (model.config.prediction == .x ? .snrPlusOne : .none)
         key = RandomKey(seed: seed)
         t = try engine.tensor(rows: batch, columns: 1)
         eps = try engine.tensor(rows: batch, columns: d)

@@ -56,7 +56,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var depth: Int
     public var frequencies: Int = 8
     public var activation: String = "silu"
-    public var prediction: String = "v"
+    public var prediction: String = "x"
+    /// Multiplier of t in the time embedding (see `DenoiserConfig.timeScale`).
+    public var timeScale: Float = 1000
     public var learningRate: Float
     public var emaDecay: Float
     public var seed: UInt64
@@ -78,16 +80,15 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
     public var denoiser: DenoiserConfig {
         DenoiserConfig(dimension: dimension, frequencies: frequencies, width: width, depth: depth,
-                       activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v)
+                       activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v,
+                       timeScale: timeScale)
     }
 
     /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd.
     public func makeObjective(model: Denoiser, teacher: Denoiser?) throws(OpenCLError) -> any TrainingObjective {
         switch method {
         case .diffusion:
-            // The v-loss already is the SNR + 1 weighted x-loss (MCM Sec. 3); x-prediction gets the weight explicitly.
-            let weighting: DiffusionWeighting = model.config.prediction == .x ? .snrPlusOne : .none
-            return try DiffusionObjective(model: model, batch: batch, weighting: weighting, seed: seed)
+            return try DiffusionObjective(model: model, batch: batch, seed: seed)
         case .edm:
             return try EDMDiffusionObjective(model: model, batch: batch, seed: seed)
         case .ct, .cd:

@@ -33,8 +33,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
     @Option(help: "Run folder whose raw weights initialise this model (same architecture), e.g. a diffusion run for mct.") var `init`: String?
     @Option(help: "EMA decay of the weights used for sampling.") var ema: Float = 0.999
-    @Option(help: "Network output on the VP schedule: v|x|eps (diffusion, mct, mcd).") var prediction = "v"
+    @Option(help: "Network output on the VP schedule: x|v|eps (x is trained with the SNR+1 weight). Default: x for diffusion, v for mct/mcd from scratch (its parameterisation keeps f(z, 0) near z), the --init run's for an initialised run.")
+    var prediction: String?
     @Option(help: "Clip the global gradient norm to this (0 disables).") var clip: Float = 0
+    @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding.") var timeScale: Float = 1000
     @Option(help: "Log every N iterations.") var logEvery = 100
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU).")
     var device: String?
@@ -49,8 +51,9 @@ struct TrainCommand: ParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") }
         guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
-        guard Prediction(name: prediction) != nil else { throw ValidationError("--prediction must be v, x or eps (got \(prediction))") }
+        if let prediction, Prediction(name: prediction) == nil { throw ValidationError("--prediction must be x, v or eps (got \(prediction))") }
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
+        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
         if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
     }
 
@@ -67,7 +70,12 @@ struct TrainCommand: ParsableCommand {
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
         var configWithPrediction = config
-        configWithPrediction.prediction = prediction
+        if let initFrom = `init`, prediction == nil {
+            configWithPrediction.prediction = try RunFolder(initFrom).loadConfig().prediction
+        } else {
+            configWithPrediction.prediction = prediction ?? (method == .diffusion ? "x" : "v")
+        }
+        configWithPrediction.timeScale = timeScale
         try train(configWithPrediction, spec: spec, folder: folder)
     }
 
@@ -78,9 +86,10 @@ struct TrainCommand: ParsableCommand {
             if let initFrom = config.initFrom {
                 let source = RunFolder(initFrom)
                 let initConfig = try source.loadConfig()
-                guard initConfig.denoiser.mlp == config.denoiser.mlp else {
+                guard initConfig.denoiser.mlp == config.denoiser.mlp, initConfig.prediction == config.prediction else {
                     throw CLIError("--init \(initFrom) has a different architecture (\(initConfig.width)x\(initConfig.depth), "
-                                   + "dimension \(initConfig.dimension)) from this run (\(config.width)x\(config.depth), dimension \(config.dimension))")
+                                   + "dimension \(initConfig.dimension), \(initConfig.prediction)-prediction) from this run "
+                                   + "(\(config.width)x\(config.depth), dimension \(config.dimension), \(config.prediction)-prediction)")
                 }
                 let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
                 try model.network.parameters.values.storage.copy(from: initial.network.parameters.values.storage)

@@ -29,7 +29,7 @@ import Testing
                         rtol: 3e-5, atol: 3e-5, "inverseDDIM in float")
 
             try engine.context.queue.launch(program.kernel("network_input_f32"), global: [emb.rows], arguments: [
-                emb.storage, emb.kernelOffset, Int32(0), t.storage, t.kernelOffset, Int32(8), emb.storage, emb.kernelOffset])
+                emb.storage, emb.kernelOffset, Int32(0), t.storage, t.kernelOffset, Int32(8), Float(1000), emb.storage, emb.kernelOffset])
             expectClose(try emb.download(), Reference.timeEmbedding(b.t, frequencies: 8), rtol: 0, atol: 5e-4, "embedding in float")
         }
     }

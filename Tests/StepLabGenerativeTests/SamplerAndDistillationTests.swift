@@ -10,7 +10,7 @@ import Testing
     static func trainTeacher(_ engine: Engine, steps: Int) throws -> (Denoiser, DeviceDataset) {
         let data = ConsistencyTests.unitData(count: 8192, seed: 2)
         let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
-        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2), seed: 11)
+        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2, prediction: .v), seed: 11)
         let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 512, seed: 12), source: source, batch: 512,
                                   config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
         for _ in 0 ..< steps { try trainer.trainStep() }
@@ -43,7 +43,7 @@ import Testing
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 6)
             let teacherDistance = ConsistencyTests.distance(try VPSampler(model: teacher).sample(noise: noise, steps: 64).download())
 
-            let mcdStudent = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2), seed: 13)
+            let mcdStudent = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2, prediction: .v), seed: 13)
             let mcd = try MultistepConsistencyObjective(
                 model: mcdStudent, config: MultistepConfig(segments: 4, teacherStepsStart: 16, teacherStepsEnd: 64, annealSteps: 500),
                 teacher: teacher, batch: 512, seed: 14)
@@ -80,7 +80,7 @@ import Testing
                 return Float(mu + s * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
             }
             let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 1, seed: 22)
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 1, width: 64, depth: 2), seed: 23)
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 1, width: 64, depth: 2, prediction: .v), seed: 23)
             let objective = try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: 1, teacherStepsStart: 16, teacherStepsEnd: 64, annealSteps: 1000),
                 batch: 512, seed: 24)
