@@ -56,13 +56,9 @@ struct StudyDiagnostics {
             let from = segment * steps / segments, to = (segment + 1) * steps / segments
             var ratio = 0.0, chordSum = 0.0
             for sample in 0 ..< count {
-                func point(_ k: Int) -> [Double] { (0 ..< d).map { Double(path[k][sample * d + $0]) } }
-                func distance(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() }
-                var length = 0.0
-                for k in from ..< to { length += distance(point(k), point(k + 1)) }
-                let chord = distance(point(from), point(to))
-                ratio += length / Swift.max(chord, 1e-9)
-                chordSum += chord
+                let points = (from ... to).map { k in (0 ..< d).map { Double(path[k][sample * d + $0]) } }
+                ratio += TrajectoryGeometry.pathOverChord(points)
+                chordSum += TrajectoryGeometry.distance(points[0], points[points.count - 1])
             }
             ratios.append(ratio / Double(count))
             chords.append(chordSum / Double(count))
@@ -78,18 +74,9 @@ struct StudyDiagnostics {
         let means = mixture.means.map { m in (0 ..< d).map { Double((m[$0] - norm.mean[$0]) / norm.std[$0]) } }
         let stds = (0 ..< d).map { Double(mixture.std / norm.std[$0]) }
         let start = try noise.download().map(Double.init)
-        let steps = 2048
-        var exact = start
+        var exact: [Double] = []
         for sample in 0 ..< count {
-            var z = Array(start[sample * d ..< (sample + 1) * d])
-            for i in stride(from: steps, through: 1, by: -1) {
-                let t = Double(i) / Double(steps), s = Double(i - 1) / Double(steps)
-                let xhat = Self.posteriorMean(z, t: t, means: means, stds: stds)
-                if i == 1 { z = xhat; break }
-                let (cx, cz) = NoiseSchedule.ddimCoefficients(t: t, s: s)
-                z = (0 ..< d).map { cx * xhat[$0] + cz * z[$0] }
-            }
-            exact.replaceSubrange(sample * d ..< (sample + 1) * d, with: z)
+            exact += TrajectoryGeometry.exactMap(Array(start[sample * d ..< (sample + 1) * d]), means: means, stds: stds)
         }
         var rows: [ExactODERow] = []
         for (method, segments, model, isEDM) in models where !isEDM {
@@ -112,28 +99,6 @@ struct StudyDiagnostics {
             }
         }
         return rows
-    }
-
-    /// E[x | z_t] for a mixture of axis-aligned Gaussians with equal weights.
-    static func posteriorMean(_ z: [Double], t: Double, means: [[Double]], stds: [Double]) -> [Double] {
-        let a = NoiseSchedule.alpha(t), sg = NoiseSchedule.sigma(t)
-        var logWeights: [Double] = [], conditional: [[Double]] = []
-        for mean in means {
-            var logp = 0.0
-            var m: [Double] = []
-            for j in z.indices {
-                let variance = a * a * stds[j] * stds[j] + sg * sg
-                let e = z[j] - a * mean[j]
-                logp += -0.5 * e * e / variance - 0.5 * log(variance)
-                m.append(mean[j] + a * stds[j] * stds[j] * e / variance)
-            }
-            logWeights.append(logp)
-            conditional.append(m)
-        }
-        let top = logWeights.max()!
-        let weights = logWeights.map { exp($0 - top) }
-        let total = weights.reduce(0, +)
-        return z.indices.map { j in zip(weights, conditional).map { $0 * $1[j] }.reduce(0, +) / total }
     }
 
     /// Relative variance of the multistep-CT gradient over minibatches, at the diffusion model's parameters.
