@@ -56,7 +56,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var depth: Int
     public var frequencies: Int = 8
     public var activation: String = "silu"
-    public var prediction: String = "x"
+    public var prediction: String = "v"
     /// Multiplier of t in the time embedding (see `DenoiserConfig.timeScale`).
     public var timeScale: Float = 1000
     public var learningRate: Float

@@ -33,7 +33,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
     @Option(help: "Run folder whose raw weights initialise this model (same architecture), e.g. a diffusion run for mct.") var `init`: String?
     @Option(help: "EMA decay of the weights used for sampling.") var ema: Float = 0.999
-    @Option(help: "Network output on the VP schedule: x|v|eps (x is trained with the SNR+1 weight). Default: x for diffusion, v for mct/mcd from scratch (its parameterisation keeps f(z, 0) near z), the --init run's for an initialised run.")
+    @Option(help: "Network output on the VP schedule: v|x|eps (x is trained with the SNR+1 weight). Default: v, or the --init run's for an initialised run.")
     var prediction: String?
     @Option(help: "Clip the global gradient norm to this (0 disables).") var clip: Float = 0
     @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding.") var timeScale: Float = 1000
@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
         if let initFrom = `init`, prediction == nil {
             configWithPrediction.prediction = try RunFolder(initFrom).loadConfig().prediction
         } else {
-            configWithPrediction.prediction = prediction ?? (method == .diffusion ? "x" : "v")
+            configWithPrediction.prediction = prediction ?? "v"
         }
         configWithPrediction.timeScale = timeScale
         try train(configWithPrediction, spec: spec, folder: folder)
