@@ -12,6 +12,8 @@ final class Study {
     let log: (String) -> Void
     let normalization: Normalization
     let metrics = SampleMetrics(seed: 0)
+    /// What the figures need beyond results.json (filled by `run`).
+    var extras = StudyPlots.Extras()
     static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
     static let segmentCounts = [1, 2, 4, 8, 16]
     /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
@@ -51,6 +53,10 @@ final class Study {
         var bound = MetricReport(swd: 0, mmd: 0, energy: 0, count: 0)
         var firstTeacher: Trainer?
         var firstModels: [(String, Int, Denoiser, Bool)] = []
+        let started = Date()
+        // Evaluations per seed: 14 diffusion samplings, CT, CD, and 2 x 5 multistep models.
+        let total = settings.seeds * (2 * Self.diffusionSteps.count + 2 + 2 * Self.segmentCounts.count)
+        var completed = 0
         log("study: \(settings.seeds) seeds x \(settings.iterations) iterations, batch \(settings.batch), MLP \(settings.width)x\(settings.depth), "
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
@@ -63,9 +69,17 @@ final class Study {
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
             try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
 
+            if seed == 0 { extras.reference = reference.dimension == 2 ? reference.values : [] }
             func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
                         evaluations: Double) throws {
                 let (report, finite) = try score(samples, reference: reference)
+                completed += 1
+                if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
+                    let points = PointSet(count: samples.rows, dimension: 2, values: try samples.download())
+                    extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")",
+                                           (try? normalization.invert(points).values) ?? []))
+                }
+                if method == "mct", let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
                 // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse
                 // than twice a Gaussian fit failed to train.
                 let qualityFailed = method != "diffusion" && !(report.swd <= Self.divergenceFactor * bound.swd)
@@ -73,8 +87,10 @@ final class Study {
                 rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
                                      mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
                                      gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations))
-                log(String(format: "  seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@", seed, method as NSString, segments, sampler, steps,
-                           report.swd, diverged ? "  (diverged)" : ""))
+                let elapsed = Date().timeIntervalSince(started)
+                let eta = elapsed / Double(completed) * Double(total - completed)
+                log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@", completed, total, eta, seed,
+                           method as NSString, segments, sampler, steps, report.swd, diverged ? "  (diverged)" : ""))
             }
 
             // Equal budgets: every model sees 2N iterations. Diffusion trains N, its EMA at N becomes the teacher of CD/MCD

@@ -70,7 +70,8 @@ struct StudyCommand: ParsableCommand {
             results.config["data"] = data
             results.config["preset"] = preset
             results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
-            let report = StudyReport.markdown(results)
+            let figures = try StudyPlots.write(results, extras: study.extras, to: folder)
+            let report = StudyReport.markdown(results, figures: figures)
             try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
             try JSONOutput.write(results, to: folder.appendingPathComponent("results.json").path)
             if let json { try JSONOutput.write(results, to: json) }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Renders `report.md` from the measured results. Every conclusion is computed by a rule stated next to it.
 enum StudyReport {
-    static func markdown(_ r: StudyResults) -> String {
+    static func markdown(_ r: StudyResults, figures: [String] = []) -> String {
         var out: [String] = []
         out.append("# StepLab step-count study")
         out.append("")
@@ -29,6 +29,11 @@ enum StudyReport {
                               s.lossNoiseMean.map { String(format: "%.3f", $0) } ?? "–",
                               s.gradSpikesTotal.map(String.init) ?? "–",
                               s.trainSecondsMean.map { String(format: "%.1f", $0) } ?? "–"))
+        }
+        out.append("")
+        if !figures.isEmpty {
+            out.append("")
+            out.append(figures.map { "![\($0)](\($0))" }.joined(separator: "\n"))
         }
         out.append("")
         out.append("## Conclusions (computed from the table)")
