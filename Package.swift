@@ -66,6 +66,7 @@ let package = Package(
         .target(name: "StepLabTestSupport", dependencies: ["StepLabEngine", "OpenCLKit"], path: "Tests/StepLabTestSupport"),
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine", "StepLabTestSupport"]),
+        .testTarget(name: "BenchTests", dependencies: ["bench", "StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,7 +11,7 @@ struct StudyDiagnostics {
     /// (method, segments, model, isEDM) of seed 0, with their EMA weights loaded.
     let models: [(String, Int, Denoiser, Bool)]
     var engine: Engine { study.engine }
-    let count = 512
+    var count: Int { Swift.min(512, study.settings.samples) }
 
     func run() throws -> Diagnostics {
         var result = Diagnostics()

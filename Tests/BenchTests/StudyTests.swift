@@ -1,0 +1,124 @@
+import Foundation
+import StepLabData
+import StepLabEngine
+import StepLabGenerative
+import StepLabTestSupport
+import Testing
+@testable import bench
+
+@Suite struct StudyReportTests {
+    static func row(_ method: String, _ segments: Int, _ sampler: String, seed: Int, swd: Double, diverged: Bool = false) -> StudyRow {
+        StudyRow(method: method, segments: segments, steps: segments, sampler: sampler, seed: seed, swd: swd, mmd: swd / 10,
+                 energy: swd / 5, diverged: diverged, lossNoise: 0.1, gradSpikes: 1, trainSeconds: 2, evaluationsPerSample: Double(segments))
+    }
+
+    static func results(_ rows: [StudyRow], floor: Double) -> StudyResults {
+        StudyResults(device: "test", commit: "x", date: "d", config: [:], study: rows, summary: StudySummary.of(rows),
+                     noiseFloor: MetricReport(swd: floor, mmd: 0, energy: 0, count: 10),
+                     divergenceBound: MetricReport(swd: 1, mmd: 0, energy: 0, count: 10), diagnostics: nil, sampling: [], kernels: nil)
+    }
+
+    @Test func summariesAverageTheNonDivergedSeeds() {
+        let rows = [Self.row("mct", 4, "ddim", seed: 0, swd: 0.2), Self.row("mct", 4, "ddim", seed: 1, swd: 0.4),
+                    Self.row("mct", 4, "ddim", seed: 2, swd: 9, diverged: true)]
+        let summary = StudySummary.of(rows)
+        #expect(summary.count == 1)
+        #expect(abs(summary[0].swdMean - 0.3) < 1e-12)
+        #expect(abs(summary[0].swdStd - 0.14142135623730953) < 1e-12)
+        #expect(summary[0].diverged == 1 && summary[0].seeds == 3)
+        #expect(summary[0].gradSpikesTotal == 3)
+    }
+
+    @Test func conclusionsFollowTheStatedRules() {
+        var rows: [StudyRow] = []
+        for seed in 0 ..< 3 {
+            let jitter = Double(seed - 1) * 0.01
+            rows.append(Self.row("diffusion", 64, "ddim", seed: seed, swd: 0.20 + jitter))
+            rows.append(Self.row("diffusion", 8, "ddim", seed: seed, swd: 0.25 + jitter))
+            rows.append(Self.row("diffusion", 1, "ddim", seed: seed, swd: 1.2 + jitter))
+            rows.append(Self.row("mct", 1, "ddim", seed: seed, swd: 0.60 + jitter))
+            rows.append(Self.row("mct", 2, "ddim", seed: seed, swd: 0.30 + jitter))
+            rows.append(Self.row("mct", 8, "ddim", seed: seed, swd: 0.21 + jitter))
+        }
+        let lines = StudyReport.conclusions(Self.results(rows, floor: 0.005))
+        #expect(lines.contains { $0.hasPrefix("MCT with S = 8 (SWD 0.2100) is within the seed spread of 64-step diffusion") })
+        #expect(lines.contains { $0.hasPrefix("MCT with S = 1 (SWD 0.6000) is worse than 64-step diffusion") })
+        #expect(lines.contains { $0.hasPrefix("MCT with S = 2 (SWD 0.3000) is worse than 64-step diffusion") })
+        #expect(lines.contains("MCT: going from 1 to 2 steps changes SWD by -50%."))
+        #expect(lines.contains("No run diverged."))
+        // A large noise floor widens the margin: then S = 2 counts as within the spread too.
+        let wide = StudyReport.conclusions(Self.results(rows, floor: 0.2))
+        #expect(wide.contains { $0.hasPrefix("MCT with S = 2 (SWD 0.3000) is within the seed spread") })
+    }
+
+    @Test func lossNoiseAndGradientSpikesAreMeasuredFromTheLog() {
+        var record = TrainingRecord()
+        record.losses = Array(repeating: 1, count: 80) + (0 ..< 20).map { $0 % 2 == 0 ? 1.1 : 0.9 }
+        record.gradientNorms = Array(repeating: 1, count: 30) + [50] + Array(repeating: 1, count: 10) + [5]
+        #expect(abs(record.lossNoise - 0.1 * (20.0 / 19.0).squareRoot()) < 1e-6)
+        #expect(record.gradientSpikes == 1)
+    }
+}
+
+@Suite struct StudyMachineryTests {
+    @Test func aTinyStudyProducesACompleteConsistentReport() throws {
+        try Shared.withEngine { engine in
+            let settings = StudyPreset(seeds: 1, iterations: 10, batch: 32, width: 8, depth: 1, samples: 64)
+            let spec = try DataSpec.parse("eight-gaussians")
+            let study = Study(engine: engine, spec: spec, settings: settings, log: { _ in })
+            let results = try study.run(diagnostics: true)
+            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, and MCT/MCD at five S each.
+            #expect(results.study.count == 26)
+            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd"])
+            #expect(results.summary.count == 26)
+            for (row, summary) in zip(results.study, results.summary) where !row.diverged {
+                #expect(summary.swdMean == row.swd, "\(row.configuration)")
+            }
+            let diagnostics = try #require(results.diagnostics)
+            #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
+            #expect(diagnostics.gradientVariance.count == 5)
+            #expect(!diagnostics.exactODEError.isEmpty)
+            let report = StudyReport.markdown(results)
+            for summary in results.summary where summary.swdMean.isFinite {
+                #expect(report.contains(String(format: "%.4f ± %.4f", summary.swdMean, summary.swdStd)), "\(summary.configuration)")
+            }
+            let encoder = JSONEncoder()
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            let json = try JSONSerialization.jsonObject(with: encoder.encode(results)) as? [String: Any]
+            for key in ["study", "noise_floor", "diagnostics", "summary"] { #expect(json?[key] != nil, "missing \(key)") }
+            let first = (json?["study"] as? [[String: Any]])?.first
+            for key in ["method", "segments", "steps", "seed", "swd", "mmd", "energy", "diverged"] { #expect(first?[key] != nil, "missing \(key)") }
+        }
+    }
+}
+
+@Suite struct BenchCommandLineTests {
+    static func run(_ arguments: [String]) throws -> (status: Int32, err: String) {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("bench").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        let process = Process()
+        process.executableURL = directory.appendingPathComponent("bench")
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        (["study", "--preset", "huge"], "--preset must be quick or full"),
+        (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
+        (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
+        (["study", "--seeds", "0"], "--seeds must be at least 1"),
+    ])
+    func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
+        let result = try Self.run(arguments + ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(UUID())").path])
+        #expect(result.status != 0)
+        #expect(result.err.contains(phrase), "stderr: \(result.err)")
+    }
+}
