@@ -92,6 +92,12 @@ public final class EMA {
     /// The decay the next update uses.
     public var effectiveDecay: Float { Swift.min(decay, Float(1 + updates) / Float(10 + updates)) }
 
+    /// Restores the average and its update count (for resuming a run).
+    public func restore(values average: [Float], updates: Int) throws(OpenCLError) {
+        try values.upload(average)
+        self.updates = updates
+    }
+
     public func update() throws(OpenCLError) {
         try engine.launch("optimizer.cl", "ema_update", global: [parameters.count], values.storage,
                           parameters.values.storage, effectiveDecay)

@@ -62,6 +62,39 @@ public final class Trainer {
         return try meanBuffer.download()[0]
     }
 
+    /// Everything a resumed run needs to continue exactly: the step, parameters, EMA and optimizer moments
+    /// (random numbers and batches are keyed by the step, so nothing else carries state).
+    public struct State {
+        public var step: Int
+        public var parameters: [Float]
+        public var ema: [Float]?
+        public var emaUpdates: Int
+        public var firstMoment: [Float]
+        public var secondMoment: [Float]
+        public var optimizerStep: Int
+
+        public init(step: Int, parameters: [Float], ema: [Float]?, emaUpdates: Int, firstMoment: [Float], secondMoment: [Float],
+                    optimizerStep: Int) {
+            self.step = step; self.parameters = parameters; self.ema = ema; self.emaUpdates = emaUpdates
+            self.firstMoment = firstMoment; self.secondMoment = secondMoment; self.optimizerStep = optimizerStep
+        }
+    }
+
+    /// The current state (host reads).
+    public func state() throws(OpenCLError) -> State {
+        State(step: step, parameters: try model.network.parameters.values.download(), ema: try ema?.values.download(),
+              emaUpdates: ema?.updates ?? 0, firstMoment: try optimizer.firstMoment.download(),
+              secondMoment: try optimizer.secondMoment.download(), optimizerStep: optimizer.step)
+    }
+
+    /// Continues from `state` (as saved by `state()` on a trainer of the same configuration).
+    public func restore(_ state: State) throws(OpenCLError) {
+        try model.network.parameters.values.upload(state.parameters)
+        if let ema, let values = state.ema { try ema.restore(values: values, updates: state.emaUpdates) }
+        try optimizer.restore(step: state.optimizerStep, firstMoment: state.firstMoment, secondMoment: state.secondMoment)
+        step = state.step
+    }
+
     /// The global gradient norm of the latest step, before clipping (a host read).
     public func gradientNorm() throws(OpenCLError) -> Float { try optimizer.gradientNorm() }
 }

@@ -1,18 +1,33 @@
 import Foundation
+import StepLabGenerative
 
 /// The training log: `metrics.csv` and `metrics.jsonl`, one row per logged step, appended as training goes.
 final class MetricsLog {
     let csv: FileHandle
     let jsonl: FileHandle
 
-    init(folder: RunFolder) throws {
-        FileManager.default.createFile(atPath: folder.metricsCSV.path, contents: Data("step,loss,grad_norm,lr,wall_time\n".utf8))
-        FileManager.default.createFile(atPath: folder.metricsJSONL.path, contents: Data())
+    /// A new log, or (with `resumingAt`) the existing one cut back to the rows of steps up to that step, since
+    /// a resumed run recomputes the steps after its checkpoint.
+    init(folder: RunFolder, resumingAt step: Int? = nil) throws {
+        var csvText = "step,loss,grad_norm,lr,wall_time\n", jsonlText = ""
+        if let step {
+            func kept(_ url: URL, _ stepOf: (Substring) -> Int?) -> String {
+                let lines = ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n")
+                return lines.filter { stepOf($0).map { $0 <= step } ?? false }.map { $0 + "\n" }.joined()
+            }
+            csvText += kept(folder.metricsCSV) { Int($0.split(separator: ",").first ?? "") }
+            jsonlText = kept(folder.metricsJSONL) { line in
+                line.range(of: "\"step\":").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }
+            }
+        }
+        try AtomicFile.write(Data(csvText.utf8), to: folder.metricsCSV)
+        try AtomicFile.write(Data(jsonlText.utf8), to: folder.metricsJSONL)
         guard let csv = FileHandle(forWritingAtPath: folder.metricsCSV.path),
               let jsonl = FileHandle(forWritingAtPath: folder.metricsJSONL.path) else {
             throw CLIError("cannot write the metrics log in \(folder.url.path)")
         }
         csv.seekToEndOfFile()
+        jsonl.seekToEndOfFile()
         self.csv = csv
         self.jsonl = jsonl
     }

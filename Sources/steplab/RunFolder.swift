@@ -16,6 +16,13 @@ struct RunFolder {
 
     init(_ path: String) { url = URL(fileURLWithPath: path) }
 
+    /// Keys sorted, so the same configuration always serialises to the same bytes (checkpoints compare equal).
+    static let sortedEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     /// Creates the folder for a new run; refuses one that already holds a trained model.
     func prepareForTraining() throws {
         if FileManager.default.fileExists(atPath: weightsURL.path) {
@@ -57,7 +64,7 @@ struct RunFolder {
                 tensors["ema/\(entry.name)"] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
             }
         }
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let configJSON = String(decoding: try RunFolder.sortedEncoder.encode(config), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["format": "steplab-1", "step": String(step), "config": configJSON], to: weightsURL)
     }
 

@@ -20,9 +20,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Method: \(Method.allCases.map(\.rawValue).joined(separator: "|")).")
     var method: String = "mct"
     @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), or a .csv/.npy file (one row per point).")
-    var data: String
+    var data: String?
     @Option(help: "Run folder to create.")
-    var out: String
+    var out: String?
+    @Option(help: "Continue the run in this folder from its newest checkpoint (its config.json decides everything else).")
+    var resume: String?
+    @Option(help: "Write a checkpoint every N iterations (and on SIGINT/SIGTERM, and at the end).") var checkpointEvery = 1000
+    @Option(help: "Checkpoints to keep (newest first).") var keepCheckpoints = 3
+    @Option(help: .hidden) var stopAfter: Int?
     @Option(help: "Training iterations.") var iterations = 10000
     @Option(help: "Batch size.") var batch = 512
     @Option(help: "Hidden width of the MLP.") var width = 256
@@ -42,6 +47,12 @@ struct TrainCommand: ParsableCommand {
     var device: String?
 
     func validate() throws {
+        guard checkpointEvery > 0, keepCheckpoints > 0 else { throw ValidationError("--checkpoint-every and --keep-checkpoints must be positive") }
+        if resume != nil {
+            guard data == nil, out == nil else { throw ValidationError("--resume takes the data and folder from the run; drop --data and --out") }
+            return
+        }
+        guard data != nil, out != nil else { throw ValidationError("train needs --data and --out (or --resume RUN_DIR)") }
         guard let method = Method(rawValue: method) else {
             throw ValidationError("unknown method '\(self.method)': use one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -58,28 +69,40 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        Interrupts.install()
+        if let resume {
+            let folder = RunFolder(resume)
+            let config = try folder.loadConfig()
+            let spec: DataSpec
+            do { spec = try DataSpec.parse(config.data) } catch { throw CLIError(error.description) }
+            try train(config, spec: spec, folder: folder, resuming: true)
+            return
+        }
         let method = Method(rawValue: self.method)!
+        let data = self.data!
         let spec: DataSpec
         do { spec = try DataSpec.parse(data) } catch { throw CLIError(error.description) }
-        let folder = RunFolder(out)
+        let folder = RunFolder(out!)
         try folder.prepareForTraining()
+        guard folder.checkpointSteps().isEmpty else {
+            throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
+        }
         let normalization = spec.normalization()
-        let config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
+        var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
                                std: normalization.std, iterations: iterations, batch: batch, width: width, depth: depth,
                                learningRate: lr, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
-        var configWithPrediction = config
         if let initFrom = `init`, prediction == nil {
-            configWithPrediction.prediction = try RunFolder(initFrom).loadConfig().prediction
+            config.prediction = try RunFolder(initFrom).loadConfig().prediction
         } else {
-            configWithPrediction.prediction = prediction ?? "v"
+            config.prediction = prediction ?? "v"
         }
-        configWithPrediction.timeScale = timeScale
-        try train(configWithPrediction, spec: spec, folder: folder)
+        config.timeScale = timeScale
+        try train(config, spec: spec, folder: folder, resuming: false)
     }
 
-    func train(_ config: RunConfig, spec: DataSpec, folder: RunFolder) throws {
+    func train(_ config: RunConfig, spec: DataSpec, folder: RunFolder, resuming: Bool) throws {
         do {
             let engine = try Engine(device: device)
             let model = try Denoiser(engine: engine, config: config.denoiser, seed: config.seed)
@@ -112,24 +135,47 @@ struct TrainCommand: ParsableCommand {
             adam.maxGradientNorm = config.maxGradientNorm
             let trainer = try Trainer(objective: objective, source: source, batch: config.batch,
                                       config: OptimizationConfig(learningRate: config.learningRate, adam: adam, emaDecay: config.emaDecay))
-            try folder.saveConfig(config)
+            var resumedAt: Int?
+            if resuming {
+                let state = try folder.loadLatestCheckpoint(parameterCount: model.network.parameters.count)
+                try trainer.restore(state)
+                resumedAt = state.step
+                print("resuming \(folder.url.path) at step \(state.step)")
+            } else {
+                try folder.saveConfig(config)
+            }
             print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
                   + "batch \(config.batch), MLP \(config.width)x\(config.depth), device \(engine.device.name)")
-            let log = try MetricsLog(folder: folder)
+            let log = try MetricsLog(folder: folder, resumingAt: resumedAt)
             let start = Date()
             while trainer.step < config.iterations {
+                if interruptRequested != 0 || trainer.step == stopAfter {
+                    try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
+                    Progress.finish()
+                    print("stopped at step \(trainer.step) with a checkpoint; continue with: steplab train --resume \(folder.url.path)")
+                    return
+                }
                 try trainer.trainStep()
+                if trainer.step % checkpointEvery == 0 && trainer.step < config.iterations {
+                    // Never checkpoint a diverged state: the last good checkpoint must survive.
+                    guard try trainer.meanLoss().isFinite else {
+                        throw CLIError("training diverged at step \(trainer.step) (non-finite loss); the last good checkpoint is kept")
+                    }
+                    try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
+                }
                 if trainer.step % logEvery == 0 || trainer.step == config.iterations {
                     let loss = try trainer.meanLoss(), norm = try trainer.gradientNorm()
                     let wall = Date().timeIntervalSince(start)
                     guard loss.isFinite, norm.isFinite else {
-                        throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); nothing was saved")
+                        let kept = folder.checkpointSteps().last.map { "the last good checkpoint (step \($0)) is kept" } ?? "no checkpoint was written"
+                        throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); \(kept)")
                     }
                     try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.learningRate, wallTime: wall)
                     Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall)
                 }
             }
             Progress.finish()
+            try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
             try folder.saveWeights(model: model, ema: trainer.ema, step: trainer.step, config: config)
             print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(start), folder.url.path))
         } catch let error as OpenCLError {

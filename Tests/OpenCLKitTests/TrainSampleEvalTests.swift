@@ -81,3 +81,43 @@ import Testing
         #expect(try Data(contentsOf: weights) == Data("precious".utf8))
     }
 }
+
+/// Checkpoints and exact resume: counter-based random numbers make a resumed run bit-identical.
+@Suite struct ResumeTests {
+    static func columns(_ url: URL) throws -> [String] {
+        // step, loss, grad_norm: everything but the lr and the wall time.
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+    }
+
+    @Test(arguments: ["diffusion", "mct"])
+    func aStoppedAndResumedRunEndsBitIdentical(method: String) throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let common = ["--method", method, "--data", "two-moons", "--iterations", "300", "--batch", "128", "--width", "32",
+                      "--depth", "2", "--log-every", "50", "--checkpoint-every", "100", "--device", "0"]
+        let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
+        let a = try CommandLineTests.run(["train", "--out", straight.path] + common)
+        #expect(a.status == 0, "\(a.err)")
+        // Stop at step 250 (after the 200 checkpoint and after logging 250), then resume from that checkpoint.
+        let b = try CommandLineTests.run(["train", "--out", resumed.path, "--stop-after", "250"] + common)
+        #expect(b.status == 0 && b.out.contains("continue with: steplab train --resume"), "\(b.err)")
+        #expect(!FileManager.default.fileExists(atPath: resumed.appendingPathComponent("model.safetensors").path))
+        let c = try CommandLineTests.run(["train", "--resume", resumed.path])
+        #expect(c.status == 0, "\(c.err)")
+        #expect(c.out.contains("resuming"))
+        let weightsA = try Data(contentsOf: straight.appendingPathComponent("model.safetensors"))
+        let weightsB = try Data(contentsOf: resumed.appendingPathComponent("model.safetensors"))
+        #expect(weightsA == weightsB, "final weights differ after resume")
+        #expect(try Self.columns(straight.appendingPathComponent("metrics.csv")) == Self.columns(resumed.appendingPathComponent("metrics.csv")))
+    }
+
+    @Test func resumeWithoutACheckpointIsOneClearLine() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = #"{"method":"diffusion","data":"two-moons","dimension":2,"mean":[0,0],"std":[1,1],"iterations":10,"batch":8,"width":4,"depth":1,"frequencies":8,"activation":"silu","prediction":"v","timeScale":1000,"learningRate":0.001,"emaDecay":0.9,"seed":0,"segments":1,"annealSteps":5}"#
+        try config.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let result = try CommandLineTests.run(["train", "--resume", folder.path])
+        #expect(result.status != 0)
+        #expect(result.err.contains("has no checkpoint to resume from"), "\(result.err)")
+    }
+}
