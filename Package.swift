@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["bench", "StepLabEngine", "StepLabTestSupport"]),
-        .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabTestSupport"]),
+        .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabData", "StepLabTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

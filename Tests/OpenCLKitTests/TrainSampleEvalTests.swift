@@ -121,3 +121,36 @@ import Testing
         #expect(result.err.contains("has no checkpoint to resume from"), "\(result.err)")
     }
 }
+
+@Suite struct KillAndResumeTests {
+    @Test func sigkillAtRandomMomentsThenResumeMatchesAnUninterruptedRun() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let common = ["--method", "mct", "--data", "eight-gaussians", "--iterations", "600", "--batch", "128", "--width", "32",
+                      "--depth", "2", "--log-every", "50", "--checkpoint-every", "25", "--device", "0"]
+        let straight = folder.appendingPathComponent("straight")
+        #expect(try CommandLineTests.run(["train", "--out", straight.path] + common).status == 0)
+        let reference = try Data(contentsOf: straight.appendingPathComponent("model.safetensors"))
+        var state: UInt64 = 0x5EED
+        for attempt in 0 ..< 2 {
+            let run = folder.appendingPathComponent("killed-\(attempt)")
+            let process = Process()
+            process.executableURL = CommandLineTests.binary
+            process.arguments = ["train", "--out", run.path] + common
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Kill at a random moment after the first checkpoint exists.
+            let firstCheckpoint = run.appendingPathComponent("checkpoint-000000025.safetensors")
+            let deadline = Date().addingTimeInterval(60)
+            while !FileManager.default.fileExists(atPath: firstCheckpoint.path) && process.isRunning && Date() < deadline { usleep(5_000) }
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            usleep(useconds_t(state >> 40) % 1_500_000)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let resumed = try CommandLineTests.run(["train", "--resume", run.path])
+            #expect(resumed.status == 0, "attempt \(attempt): \(resumed.err)")
+            #expect(try Data(contentsOf: run.appendingPathComponent("model.safetensors")) == reference, "attempt \(attempt): weights differ")
+        }
+    }
+}
