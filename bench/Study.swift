@@ -163,21 +163,28 @@ final class Study {
         return results
     }
 
-    /// Samples per second of the VP samplers at batch 65536.
+    /// Samples per second of the VP samplers at batch 65536 (the second of two runs, so kernels are built).
     func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
         let batch = 65536
         let noise = try engine.tensor(rows: batch, columns: spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
         let sampler = VPSampler(model: model)
-        return try [1, 8].map { steps in
-            _ = try sampler.sample(noise: noise, steps: steps)
+        let cases: [(String, Int, () throws -> Void)] = [
+            ("ddim", 1, { _ = try sampler.sample(noise: noise, steps: 1) }),
+            ("ddim", 8, { _ = try sampler.sample(noise: noise, steps: 8) }),
+            ("addim", 8, { _ = try sampler.sample(noise: noise, steps: 8, method: .addim) }),
+            ("ddim", 64, { _ = try sampler.sample(noise: noise, steps: 64) }),
+            ("early-exit", 64, { _ = try sampler.sampleEarlyExit(noise: noise, steps: 64) }),
+        ]
+        return try cases.map { name, steps, body in
+            try body()
             try engine.synchronize()
             let start = Date()
-            _ = try sampler.sample(noise: noise, steps: steps)
+            try body()
             try engine.synchronize()
             let rate = Double(batch) / Date().timeIntervalSince(start)
-            log(String(format: "  sampling: ddim-%d at batch %d: %.0f samples/s", steps, batch, rate))
-            return SamplingThroughput(sampler: "ddim", steps: steps, batch: batch, samplesPerSecond: rate)
+            log(String(format: "  sampling: %@-%d at batch %d: %.0f samples/s", name, steps, batch, rate))
+            return SamplingThroughput(sampler: name, steps: steps, batch: batch, samplesPerSecond: rate)
         }
     }
 
