@@ -24,6 +24,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Seed of the starting noise when --noise is not given.") var seed: UInt64 = 0
     @Flag(help: "Sample with the raw weights instead of the EMA.") var raw = false
     @Option(help: "Output file, .csv or .npy.") var out: String
+    @Option(help: "Also draw 2-D samples as a PNG scatter plot over the training data (no external tools).") var plot: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
 
     func validate() throws {
@@ -65,6 +66,11 @@ struct SampleCommand: ParsableCommand {
             let points = try Normalization(mean: config.mean, std: config.std).invert(standardised)
             guard points.values.allSatisfy(\.isFinite) else { throw CLIError("sampling produced non-finite values; nothing written") }
             do { try points.write(to: URL(fileURLWithPath: out)) } catch { throw CLIError("\(error)") }
+            if let plot {
+                guard d == 2 else { throw CLIError("--plot draws 2-D data; this run's data has dimension \(d)") }
+                let reference = (try? DataSpec.parse(config.data))?.referencePoints(count: count, seed: seed)
+                try AtomicFile.write(PNGImage.scatter(points: points, reference: reference).encoded(), to: URL(fileURLWithPath: plot))
+            }
             print(String(format: "wrote %d samples to %@ (%@, %.2f network evaluations per sample, %.2f s)", count, out,
                          samplerName, evaluations, Date().timeIntervalSince(began)))
         } catch let error as OpenCLError {
