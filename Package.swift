@@ -63,6 +63,8 @@ let package = Package(
             path: "bench"
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
+        // Runs the built `steplab` in subprocesses (so it depends on no module of it).
+        .testTarget(name: "SteplabCLITests"),
         .target(name: "StepLabTestSupport", dependencies: ["StepLabEngine", "OpenCLKit"], path: "Tests/StepLabTestSupport"),
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine", "StepLabTestSupport"]),
