@@ -31,19 +31,10 @@ struct StudyDiagnostics {
 
     /// z at t = 1, (N-1)/N, ..., 1/N and the final x-prediction, per step: [step][sample * d].
     func teacherTrajectory(noise: Tensor, steps: Int) throws -> [[Float]] {
-        let model = teacher.model, d = noise.columns, weights = teacher.ema?.values
-        let z = try engine.tensor(rows: count, columns: d), xhat = try engine.tensor(rows: count, columns: d)
-        try z.storage.copy(from: noise.storage)
-        let t = try engine.tensor(rows: count, columns: 1), s = try engine.tensor(rows: count, columns: 1)
-        let workspace = try model.makeWorkspace(batch: count)
-        var path = [try z.download()]
-        for i in stride(from: steps, through: 1, by: -1) {
-            try engine.fill(t, Float(i) / Float(steps))
-            try model.predictX(z, t: t, workspace: workspace, parameters: weights, into: xhat)
-            if i == 1 { path.append(try xhat.download()); break }
-            try engine.fill(s, Float(i - 1) / Float(steps))
-            try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
+        var path: [[Float]] = []
+        _ = try VPSampler(model: teacher.model).sample(noise: noise, steps: steps, parameters: teacher.ema?.values) { step, z, xhat in
             path.append(try z.download())
+            if step == 1 { path.append(try xhat.download()) }
         }
         return path
     }
@@ -130,19 +121,9 @@ struct StudyDiagnostics {
     /// How early the teacher's x-prediction settles along 64-step DDIM trajectories.
     func x0Convergence(noise: Tensor) throws -> X0Convergence {
         let steps = 64, epsilon = 0.05, d = noise.columns
-        let model = teacher.model, weights = teacher.ema?.values
-        let z = try engine.tensor(rows: count, columns: d), xhat = try engine.tensor(rows: count, columns: d)
-        try z.storage.copy(from: noise.storage)
-        let t = try engine.tensor(rows: count, columns: 1), s = try engine.tensor(rows: count, columns: 1)
-        let workspace = try model.makeWorkspace(batch: count)
         var predictions: [[Float]] = []
-        for i in stride(from: steps, through: 1, by: -1) {
-            try engine.fill(t, Float(i) / Float(steps))
-            try model.predictX(z, t: t, workspace: workspace, parameters: weights, into: xhat)
+        _ = try VPSampler(model: teacher.model).sample(noise: noise, steps: steps, parameters: teacher.ema?.values) { _, _, xhat in
             predictions.append(try xhat.download())
-            if i == 1 { break }
-            try engine.fill(s, Float(i - 1) / Float(steps))
-            try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
         }
         let final = predictions.last!
         let fractions: [Double] = (0 ..< count).map { sample in

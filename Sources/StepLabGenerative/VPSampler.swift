@@ -21,9 +21,11 @@ public final class VPSampler {
     public init(model: Denoiser) { self.model = model }
 
     /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the
-    /// weights (e.g. the EMA). Returns the samples (n x d).
-    public func sample(noise: Tensor, steps: Int, method: Method = .ddim, parameters: Tensor? = nil, clip: Float = 0) throws(OpenCLError) -> Tensor {
-        guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+    /// weights (e.g. the EMA). `observe`, when given, sees each step's z_t and x-prediction (steps counted down
+    /// from `steps` to 1) before z moves on. Returns the samples (n x d).
+    public func sample(noise: Tensor, steps: Int, method: Method = .ddim, parameters: Tensor? = nil, clip: Float = 0,
+                       observe: ((_ step: Int, _ z: Tensor, _ xhat: Tensor) throws -> Void)? = nil) throws -> Tensor {
+        guard steps >= 1 else { throw OpenCLError.invalidRequest("sampling needs at least one step (got \(steps))") }
         let n = noise.rows, d = noise.columns
         let z = try engine.tensor(rows: n, columns: d), xhat = try engine.tensor(rows: n, columns: d)
         try z.storage.copy(from: noise.storage, sourceOffset: noise.offset, offset: 0, length: noise.count)
@@ -34,6 +36,7 @@ public final class VPSampler {
             let tv = Float(i) / Float(steps), sv = Float(i - 1) / Float(steps)
             try engine.fill(t, tv)
             try model.predictX(z, t: t, workspace: workspace, parameters: parameters, clip: clip, into: xhat)
+            try observe?(i, z, xhat)
             if i == 1 { return xhat }
             try engine.fill(s, sv)
             switch method {

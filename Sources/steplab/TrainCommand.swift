@@ -106,7 +106,8 @@ struct TrainCommand: ParsableCommand {
         do {
             let engine = try Engine(device: device)
             let model = try Denoiser(engine: engine, config: config.denoiser, seed: config.seed)
-            if let initFrom = config.initFrom {
+            // A resumed run takes its weights from the checkpoint, so the initialisation is not loaded again.
+            if let initFrom = config.initFrom, !resuming {
                 let source = RunFolder(initFrom)
                 let initConfig = try source.loadConfig()
                 guard initConfig.denoiser.mlp == config.denoiser.mlp, initConfig.prediction == config.prediction else {
