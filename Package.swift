@@ -69,7 +69,12 @@ let package = Package(
         .testTarget(name: "StepLabEngineTests", dependencies: ["StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "StepLabDataTests", dependencies: ["StepLabData", "StepLabEngine", "StepLabTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["bench", "StepLabEngine", "StepLabTestSupport"]),
-        .testTarget(name: "StepLabGenerativeTests", dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabData", "StepLabTestSupport"]),
+        // Fixtures: files written by other tools (Python's safetensors), read through Bundle.module.
+        .testTarget(
+            name: "StepLabGenerativeTests",
+            dependencies: ["StepLabGenerative", "StepLabEngine", "StepLabData", "StepLabTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,8 +45,12 @@ public enum SafeTensors {
         return data
     }
 
-    /// Decodes a file's bytes; every structural problem is a one-line `FormatError` naming `path`.
+    /// Decodes a file's bytes; every structural problem is a one-line `FormatError` naming `path`. Only each
+    /// tensor's `data_offsets` say where its bytes are: other writers order the buffer differently (Python's puts
+    /// F64 before F32) and pad the header with spaces.
     public static func decode(_ data: Data, path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        // The offsets below count from 0; a slice of a larger Data starts elsewhere.
+        let data = data.startIndex == 0 ? data : Data([UInt8](data))
         guard data.count >= 8 else { throw FormatError(path, "shorter than its 8-byte header length") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8) else {
@@ -78,9 +82,15 @@ public enum SafeTensors {
             case "F64": width = 8
             default: throw FormatError(path, "tensor \(name) has dtype \(dtype); StepLab reads F32 and F64")
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= body.count,
-                  offsets[1] - offsets[0] == count * width else {
+            // Checked arithmetic throughout: a hostile shape must give an error, not trap on overflow.
+            var count: Int? = 1
+            for size in shape {
+                guard let product = count, size >= 0 else { count = nil; break }
+                let (value, overflow) = product.multipliedReportingOverflow(by: size)
+                count = overflow ? nil : value
+            }
+            guard let count, offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= body.count,
+                  (offsets[1] - offsets[0]) % width == 0, (offsets[1] - offsets[0]) / width == count else {
                 throw FormatError(path, "tensor \(name) has offsets \(offsets) that do not fit its shape \(shape) or the file")
             }
             let bytes = body.subdata(in: offsets[0] ..< offsets[1])
@@ -105,29 +115,5 @@ public enum SafeTensors {
     /// half-written file in place of a good one.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         try AtomicFile.write(encode(tensors, metadata: metadata), to: url)
-    }
-}
-
-/// Writes whole files atomically: a temporary sibling, then a rename over the target.
-public enum AtomicFile {
-    public struct WriteError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
-    public static func write(_ data: Data, to url: URL) throws {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        do {
-            try data.write(to: temporary)
-            if rename(temporary.path, url.path) != 0 {
-                throw WriteError(description: "cannot write \(url.path): \(String(cString: strerror(errno)))")
-            }
-        } catch let error as WriteError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw WriteError(description: "cannot write \(url.path): \(error.localizedDescription)")
-        }
     }
 }

@@ -3,6 +3,7 @@ import StepLabGenerative
 
 /// The training log: `metrics.csv` and `metrics.jsonl`, one row per logged step, appended as training goes.
 final class MetricsLog {
+    let folder: RunFolder
     let csv: FileHandle
     let jsonl: FileHandle
 
@@ -28,6 +29,7 @@ final class MetricsLog {
         }
         csv.seekToEndOfFile()
         jsonl.seekToEndOfFile()
+        self.folder = folder
         self.csv = csv
         self.jsonl = jsonl
     }
@@ -38,8 +40,17 @@ final class MetricsLog {
     }
 
     func append(step: Int, loss: Float, gradientNorm: Float, lr: Float, wallTime: Double) throws {
-        csv.write(Data("\(step),\(loss),\(gradientNorm),\(lr),\(String(format: "%.3f", wallTime))\n".utf8))
-        jsonl.write(Data("{\"step\":\(step),\"loss\":\(loss),\"grad_norm\":\(gradientNorm),\"lr\":\(lr),\"wall_time\":\(String(format: "%.3f", wallTime))}\n".utf8))
+        let wall = String(format: "%.3f", wallTime)
+        try Self.append("\(step),\(loss),\(gradientNorm),\(lr),\(wall)\n", to: csv, name: folder.metricsCSV.path)
+        try Self.append("{\"step\":\(step),\"loss\":\(loss),\"grad_norm\":\(gradientNorm),\"lr\":\(lr),\"wall_time\":\(wall)}\n",
+                        to: jsonl, name: folder.metricsJSONL.path)
+    }
+
+    /// The throwing write: FileHandle's older `write(_:)` crashes the process on a full disk.
+    private static func append(_ line: String, to handle: FileHandle, name: String) throws {
+        do { try handle.write(contentsOf: Data(line.utf8)) } catch {
+            throw CLIError("cannot write \(name): \(fileErrorReason(error))")
+        }
     }
 }
 

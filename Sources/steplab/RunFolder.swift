@@ -34,8 +34,19 @@ struct RunFolder {
             try Data().write(to: probe)
             try FileManager.default.removeItem(at: probe)
         } catch {
-            throw CLIError("cannot write to \(url.path): \(error.localizedDescription)")
+            throw CLIError("cannot write to \(url.path): \(blockingFile().map { "\($0.path) is a file, not a folder" } ?? fileErrorReason(error))")
         }
+    }
+
+    /// The nearest existing ancestor of the folder when it is a file: Foundation's createDirectory reports that
+    /// case on Linux without any reason.
+    private func blockingFile() -> URL? {
+        var ancestor = url
+        var isDirectory: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), ancestor.path != "/" {
+            ancestor.deleteLastPathComponent()
+        }
+        return isDirectory.boolValue ? nil : ancestor
     }
 
     func saveConfig(_ config: RunConfig) throws {

@@ -73,6 +73,24 @@ import Testing
         }
     }
 
+    /// Shapes whose element count overflows, or is negative, are errors rather than arithmetic traps.
+    @Test(arguments: [[4_611_686_018_427_387_904, 4], [Int.max, Int.max, 2], [-1, 3], [3_074_457_345_618_258_603, 3]])
+    func hostileShapesAreOneLineErrors(shape: [Int]) throws {
+        let header = #"{"a":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,8]}}"#
+        var data = Data()
+        var length = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(Data(header.utf8) + Data(count: 8))
+        #expect(throws: SafeTensors.FormatError.self) { _ = try SafeTensors.decode(data, path: "hostile.safetensors") }
+    }
+
+    @Test func decodesASliceOfALargerBuffer() throws {
+        let file = try SafeTensors.encode(Self.sample, metadata: ["k": "v"])
+        let slice = (Data([1, 2, 3]) + file).dropFirst(3)
+        #expect(slice.startIndex == 3)
+        #expect(try SafeTensors.decode(slice, path: "slice").tensors == Self.sample)
+    }
+
     /// Random and mutated inputs: every reader throws or succeeds, never crashes (bounded run).
     @Test func readersSurviveFuzzedInput() throws {
         var random = TestRandom(seed: 2026)

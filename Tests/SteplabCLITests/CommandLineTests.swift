@@ -14,10 +14,19 @@ import Testing
         return directory.appendingPathComponent("steplab")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs `steplab arguments`; with `fileSizeLimit`, through /bin/sh under `ulimit -f` (512-byte blocks in
+    /// dash and POSIX sh), with SIGXFSZ ignored so a write past the limit fails with EFBIG, as on a full disk,
+    /// instead of killing the process.
+    static func run(_ arguments: [String], environment: [String: String] = [:],
+                    fileSizeLimit blocks: Int? = nil) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let blocks {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
