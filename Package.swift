@@ -36,6 +36,7 @@ let package = Package(
             path: "Sources/COpenCL",
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "OpenCLKit", dependencies: ["COpenCL"]),
         .target(
             name: "StepLabKernels",
@@ -45,7 +46,7 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
-        .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine"]),
+        .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine", "CZlib"]),
         .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine", "StepLabData"]),
         .executableTarget(
             name: "steplab",

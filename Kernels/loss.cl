@@ -29,3 +29,28 @@ __kernel void weighted_loss(const int kind, const int d, const float inv_batch, 
         for (int j = 0; j < d; j++) g[j] = s * (p[j] - y[j]);
     }
 }
+
+// Softmax cross-entropy over k classes, one work-item per row: loss_i = logsumexp(z_i) - z_i[label_i],
+// grad = dL/dz of L = (1/B) sum_i loss_i, i.e. (softmax(z_i) - onehot(label_i)) / B, and correct_i = 1 when
+// the first largest logit is the label's (0 otherwise). The max is subtracted before exp, so large logits
+// never overflow.
+__kernel void softmax_cross_entropy(const int k, const float inv_batch,
+                                    __global const float *logits, const int logits_off,
+                                    __global const int *labels, const int labels_off,
+                                    __global float *loss, const int loss_off,
+                                    __global float *grad, const int grad_off,
+                                    __global float *correct, const int correct_off) {
+    const int i = get_global_id(0);
+    __global const float *z = logits + logits_off + i * k;
+    __global float *g = grad + grad_off + i * k;
+    const int label = labels[labels_off + i];
+    float top = z[0];
+    int best = 0;
+    for (int j = 1; j < k; j++) if (z[j] > top) { top = z[j]; best = j; }
+    float sum = 0.0f;
+    for (int j = 0; j < k; j++) sum += exp(z[j] - top);
+    const float lse = top + log(sum);
+    loss[loss_off + i] = lse - z[label];
+    for (int j = 0; j < k; j++) g[j] = inv_batch * (exp(z[j] - lse) - (j == label ? 1.0f : 0.0f));
+    correct[correct_off + i] = best == label ? 1.0f : 0.0f;
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what StepLab needs on a fresh Debian machine with Swift: the OpenCL ICD loader and headers, and
-# POCL (OpenCL on the CPU) so there is always at least one device. Skips everything already present.
+# POCL (OpenCL on the CPU) so there is always at least one device, zlib and the Fashion-MNIST files. Skips
+# everything already present.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo)
+packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo zlib1g-dev dataset-fashion-mnist)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -52,3 +52,37 @@ extension Reference {
         return (perSample, gradient)
     }
 }
+
+extension Engine {
+    /// Softmax cross-entropy of `logits` (rows x classes) against integer `labels` (one per row, in
+    /// `0 ..< classes`): each row's loss into `perSample`, dL/dlogits of the batch mean into `gradient`, and 1 or
+    /// 0 into `correct` as the row's largest logit is its label or not (`Kernels/loss.cl`).
+    public func softmaxCrossEntropy(logits: Tensor, labels: Buffer<Int32>, labelsOffset: Int = 0,
+                                    perSample: Tensor, gradient: Tensor, correct: Tensor) throws(OpenCLError) {
+        try requireSameShape("softmaxCrossEntropy", logits, gradient)
+        guard perSample.count == logits.rows, correct.count == logits.rows, labelsOffset + logits.rows <= labels.count else {
+            throw .invalidRequest("softmaxCrossEntropy: \(logits.rows) rows need as many labels, losses and correct flags")
+        }
+        try launch("loss.cl", "softmax_cross_entropy", global: [logits.rows], Int32(logits.columns), 1 / Float(logits.rows),
+                   logits.storage, logits.kernelOffset, labels, Int32(labelsOffset), perSample.storage, perSample.kernelOffset,
+                   gradient.storage, gradient.kernelOffset, correct.storage, correct.kernelOffset)
+    }
+}
+
+extension Reference {
+    /// Softmax cross-entropy per row, the gradient of its batch mean and the correct flags, in float64.
+    public static func softmaxCrossEntropy(logits: [Float], labels: [Int], rows: Int, classes: Int)
+        -> (perSample: [Float], gradient: [Float], correct: [Float]) {
+        var perSample = [Float](repeating: 0, count: rows), correct = perSample
+        var gradient = [Float](repeating: 0, count: rows * classes)
+        for i in 0 ..< rows {
+            let z = (0 ..< classes).map { Double(logits[i * classes + $0]) }
+            let top = z.max()!
+            let lse = top + log(z.reduce(0) { $0 + exp($1 - top) })
+            perSample[i] = Float(lse - z[labels[i]])
+            for j in 0 ..< classes { gradient[i * classes + j] = Float((exp(z[j] - lse) - (j == labels[i] ? 1 : 0)) / Double(rows)) }
+            correct[i] = z.firstIndex(of: top) == labels[i] ? 1 : 0
+        }
+        return (perSample, gradient, correct)
+    }
+}

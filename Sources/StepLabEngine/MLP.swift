@@ -29,6 +29,9 @@ public final class MLPWorkspace {
     let hidden: [Tensor]
     /// The network output of the last forward.
     public let output: Tensor
+    /// The last hidden layer's activations of the last forward (a classifier's features); the input when the
+    /// network has no hidden layer.
+    public var features: Tensor { hidden.last ?? input! }
     /// Two buffers the backward alternates between for dL/dZ.
     let gradient: [Tensor]
     /// The input of the last forward (kept by reference for the weight gradient of layer 0).

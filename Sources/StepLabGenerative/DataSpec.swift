@@ -3,19 +3,27 @@ import OpenCLKit
 import StepLabData
 import StepLabEngine
 
-/// A data argument (`--data`, `--reference`): a built-in data set name or a CSV/NPY file.
+/// A data argument (`--data`, `--reference`): a built-in data set name, `fashion-mnist`, or a CSV/NPY file.
 public enum DataSpec {
     case toy(ToyDataset)
+    /// Fashion-MNIST: trains on the training split; the test split is the reference.
+    case fashionMNIST(train: ImageDataset, test: ImageDataset)
     case file(URL, PointSet)
+
+    /// The name that selects Fashion-MNIST.
+    public static let fashionMNISTName = "fashion-mnist"
+
+    /// Every built-in data set name.
+    public static var builtInNames: [String] { ToyDataset.allCases.map(\.rawValue) + [fashionMNISTName] }
 
     /// Parses a name or a path; a file is read (and validated) at once. Errors are one-line `DataError`s.
     public static func parse(_ text: String) throws(DataError) -> DataSpec {
         if let set = ToyDataset(rawValue: text) { return .toy(set) }
+        if text == fashionMNISTName { return .fashionMNIST(train: try FashionMNIST.load(.train), test: try FashionMNIST.load(.test)) }
         let url = URL(fileURLWithPath: text)
         let ext = url.pathExtension.lowercased()
         guard ext == "csv" || ext == "npy" else {
-            throw DataError("unknown data set '\(text)': use one of \(ToyDataset.allCases.map(\.rawValue).joined(separator: ", ")), "
-                            + "or a .csv / .npy file")
+            throw DataError("unknown data set '\(text)': use one of \(builtInNames.joined(separator: ", ")), or a .csv / .npy file")
         }
         return .file(url, try PointSet.read(from: url))
     }
@@ -23,8 +31,14 @@ public enum DataSpec {
     public var dimension: Int {
         switch self {
         case .toy: 2
+        case let .fashionMNIST(train, _): train.images.dimension
         case let .file(_, points): points.dimension
         }
+    }
+
+    /// The image side in pixels for image data, nil otherwise.
+    public var imageSide: Int? {
+        if case let .fashionMNIST(train, _) = self { train.side } else { nil }
     }
 
     /// `count` reference points (fresh draws for a built-in set, a seeded subsample or the whole file otherwise).
@@ -32,15 +46,19 @@ public enum DataSpec {
         switch self {
         case let .toy(set):
             return set.points(count: count, key: RandomKey(seed: seed, stream: 77))
+        case let .fashionMNIST(_, test):
+            return test.images.subsample(count: count, seed: seed)
         case let .file(_, points):
             return points
         }
     }
 
-    /// Per-dimension mean and std of the data (from 65536 draws for a built-in set).
+    /// Per-dimension mean and std of the data (from 65536 draws for a built-in set). Images are already in
+    /// [-1, 1] and are left as they are: per-pixel standardisation would blow up the near-constant border pixels.
     public func normalization() -> Normalization {
         switch self {
         case let .toy(set): Normalization(fitting: set.points(count: 65536, key: RandomKey(seed: 12345, stream: 78)))
+        case .fashionMNIST: Normalization(mean: Array(repeating: 0, count: dimension), std: Array(repeating: 1, count: dimension))
         case let .file(_, points): Normalization(fitting: points)
         }
     }
@@ -50,6 +68,9 @@ public enum DataSpec {
         switch self {
         case let .toy(set):
             return try ToySource(engine: engine, set: set, normalization: normalization, seed: seed)
+        case let .fashionMNIST(train, _):
+            return try DeviceDataset(engine: engine, values: train.images.values, count: train.images.count,
+                                     dimension: train.images.dimension, seed: seed)
         case let .file(_, points):
             let standardised = try normalization.apply(points)
             return try DeviceDataset(engine: engine, values: standardised.values, count: standardised.count,

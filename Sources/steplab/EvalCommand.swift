@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpenCLKit
 import StepLabData
 import StepLabEngine
 import StepLabGenerative
@@ -19,6 +20,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Reference: a built-in data set name or a .csv/.npy file.") var reference: String
     @Option(help: "Seed of the reference draws and the metrics' projections.") var seed: UInt64 = 0
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Option(help: "Device for the image classifier (fashion-mnist): index, gpu|cpu|accelerator, or a name substring.") var device: String?
 
     func run() throws {
         let points: PointSet
@@ -28,6 +30,10 @@ struct EvalCommand: ParsableCommand {
         guard spec.dimension == points.dimension else {
             throw CLIError("samples have dimension \(points.dimension), the reference \(spec.dimension)")
         }
+        if case let .fashionMNIST(train, test) = spec {
+            try evaluateImages(points, train: train, test: test)
+            return
+        }
         let metrics = SampleMetrics(seed: seed)
         let report: MetricReport, floor: MetricReport
         do {
@@ -36,6 +42,8 @@ struct EvalCommand: ParsableCommand {
                 report = try metrics.report(sample: points, reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 201)))
                 floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: 202)),
                                            reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 203)))
+            case .fashionMNIST:
+                return
             case let .file(_, all):
                 report = try metrics.report(sample: points, reference: all)
                 let (a, b) = Self.halves(all, seed: seed)
@@ -57,16 +65,49 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
+    /// Frechet distance, KID and class coverage on the features of StepLab's own Fashion-MNIST classifier, against
+    /// the test split; the noise floor scores as many training images the same way.
+    func evaluateImages(_ points: PointSet, train: ImageDataset, test: ImageDataset) throws {
+        let floor: ImageQualityReport, report: ImageQualityReport, accuracy: Double
+        do {
+            let engine = try Engine(device: device)
+            let classifier = try ImageClassifier.fashionMNIST(engine: engine) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            accuracy = classifier.testAccuracy
+            let quality = try ImageQuality(classifier: classifier, reference: test.images)
+            report = try quality.report(points, seed: seed)
+            floor = try quality.report(train.images.subsample(count: points.count, seed: seed), seed: seed)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if json {
+            struct Output: Encodable {
+                let samples: ImageQualityReport
+                let noise_floor: ImageQualityReport
+                let classifier_test_accuracy: Double
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Output(samples: report, noise_floor: floor, classifier_test_accuracy: accuracy)), as: UTF8.self))
+            return
+        }
+        print("metric                 samples   noise floor")
+        print(String(format: "Frechet distance    %10.3f    %10.3f", report.frechetDistance, floor.frechetDistance))
+        print(String(format: "KID                 %10.5f    %10.5f  (+- %.5f)", report.kid, floor.kid, report.kidStandardDeviation))
+        print(String(format: "classes covered     %10d    %10d  (of %d)", report.coverage.coveredClasses, floor.coverage.coveredClasses,
+                     report.coverage.counts.count))
+        print(String(format: "KL from uniform     %10.4f    %10.4f", report.coverage.klFromUniform, floor.coverage.klFromUniform))
+        print("class histogram: " + zip(test.classNames, report.coverage.counts).map { "\($0) \($1)" }.joined(separator: ", "))
+        print(String(format: "(%d samples against the %d test images; features of StepLab's classifier, test accuracy %.2f%%)",
+                     points.count, test.images.count, 100 * accuracy))
+    }
+
     /// Two disjoint random halves of `points`.
     static func halves(_ points: PointSet, seed: UInt64) -> (PointSet, PointSet) {
-        var random = HostRandom(seed: seed)
-        var order = Array(0 ..< points.count)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
-        func take(_ indices: ArraySlice<Int>) -> PointSet {
-            PointSet(count: indices.count, dimension: points.dimension,
-                     values: indices.flatMap { points.values[$0 * points.dimension ..< ($0 + 1) * points.dimension] })
-        }
-        let half = points.count / 2
-        return (take(order[..<half]), take(order[half ..< 2 * half]))
+        let order = PointSet.shuffledIndices(points.count, seed: seed), half = points.count / 2
+        return (points.rows(order[..<half]), points.rows(order[half ..< 2 * half]))
     }
 }

@@ -24,7 +24,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Seed of the starting noise when --noise is not given.") var seed: UInt64 = 0
     @Flag(help: "Sample with the raw weights instead of the EMA.") var raw = false
     @Option(help: "Output file, .csv or .npy.") var out: String
-    @Option(help: "Also draw 2-D samples as a PNG scatter plot over the training data (no external tools).") var plot: String?
+    @Option(help: "Also write a PNG (no external tools): a grid of the first 100 samples for image data, a scatter plot over the training data for 2-D data.")
+    var plot: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
 
     func validate() throws {
@@ -42,6 +43,9 @@ struct SampleCommand: ParsableCommand {
         guard config.method.samplers.contains(samplerName) else {
             throw CLIError("sampler '\(samplerName)' does not fit a \(config.method.rawValue) model; use one of "
                            + config.method.samplers.joined(separator: ", "))
+        }
+        if plot != nil && config.dimension != 2 && config.data != DataSpec.fashionMNISTName {
+            throw CLIError("--plot draws 2-D points or images; this run's data has dimension \(config.dimension)")
         }
         let steps = steps ?? (samplerName == defaults.name ? defaults.steps : 32)
         if config.method.isEDM == false && steps > 4096 { throw CLIError("--steps \(steps) is beyond the schedule (at most 4096)") }
@@ -66,16 +70,23 @@ struct SampleCommand: ParsableCommand {
             let points = try Normalization(mean: config.mean, std: config.std).invert(standardised)
             guard points.values.allSatisfy(\.isFinite) else { throw CLIError("sampling produced non-finite values; nothing written") }
             do { try points.write(to: URL(fileURLWithPath: out)) } catch { throw CLIError("\(error)") }
-            if let plot {
-                guard d == 2 else { throw CLIError("--plot draws 2-D data; this run's data has dimension \(d)") }
-                let reference = (try? DataSpec.parse(config.data))?.referencePoints(count: count, seed: seed)
-                try AtomicFile.write(PNGImage.scatter(points: points, reference: reference).encoded(), to: URL(fileURLWithPath: plot))
-            }
+            if let plot { try Self.writePlot(points: points, config: config, seed: seed, to: URL(fileURLWithPath: plot)) }
             print(String(format: "wrote %d samples to %@ (%@, %.2f network evaluations per sample, %.2f s)", count, out,
                          samplerName, evaluations, Date().timeIntervalSince(began)))
         } catch let error as OpenCLError {
             throw CLIError(error.description)
         }
+    }
+
+    static func writePlot(points: PointSet, config: RunConfig, seed: UInt64, to url: URL) throws {
+        let image: PNGImage
+        if config.data == DataSpec.fashionMNISTName {
+            let side = Int(Double(config.dimension).squareRoot())
+            image = PNGImage.grid(images: points.rows(0 ..< Swift.min(points.count, 100)), side: side)
+        } else {
+            image = PNGImage.scatter(points: points, reference: (try? DataSpec.parse(config.data))?.referencePoints(count: points.count, seed: seed))
+        }
+        try AtomicFile.write(image.encoded(), to: url)
     }
 
     func draw(engine: Engine, model: Denoiser, config: RunConfig, sampler: String, steps: Int, noise: Tensor) throws -> (Tensor, Double) {

@@ -1,0 +1,39 @@
+import StepLabData
+import StepLabEngine
+
+/// Quality of a set of images on a classifier's features, against a reference set.
+public struct ImageQualityReport: Codable, Sendable, Equatable {
+    /// Images scored.
+    public let count: Int
+    /// Frechet distance between the feature distributions (Gaussian fits; lower is better).
+    public let frechetDistance: Double
+    /// KID mean and the spread over its subsets (about 0 for the same distribution).
+    public let kid: Double
+    public let kidStandardDeviation: Double
+    /// The classifier's predicted classes of the images.
+    public let coverage: ClassCoverage
+}
+
+/// Scores images against a fixed reference set (the test split) with an `ImageClassifier`: the reference's
+/// features and moments are computed once.
+public final class ImageQuality {
+    public let classifier: ImageClassifier
+    let referenceFeatures: PointSet
+    let referenceMoments: FeatureStatistics.Moments
+
+    public init(classifier: ImageClassifier, reference: PointSet) throws {
+        self.classifier = classifier
+        referenceFeatures = try classifier.evaluate(reference).features
+        referenceMoments = try FeatureStatistics.Moments(referenceFeatures)
+    }
+
+    /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets.
+    public func report(_ images: PointSet, seed: UInt64 = 0) throws -> ImageQualityReport {
+        let (features, predictions) = try classifier.evaluate(images)
+        let kid = try KernelInceptionDistance(features, referenceFeatures, seed: seed)
+        return ImageQualityReport(count: images.count,
+                                  frechetDistance: try FeatureStatistics.frechetDistance(FeatureStatistics.Moments(features), referenceMoments),
+                                  kid: kid.mean, kidStandardDeviation: kid.standardDeviation,
+                                  coverage: try ClassCoverage(labels: predictions, classes: classifier.classes))
+    }
+}
