@@ -12,6 +12,8 @@ final class Study {
     let log: (String) -> Void
     let normalization: Normalization
     let metrics = SampleMetrics(seed: 0)
+    /// Image data: FD, KID and coverage on StepLab's classifier (trained or loaded from the cache at start).
+    let imageQuality: ImageQuality?
     /// What the figures need beyond results.json (filled by `run`).
     var extras = StudyPlots.Extras()
     static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
@@ -19,16 +21,30 @@ final class Study {
     /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
     static let divergenceFactor = 2.0
 
-    init(engine: Engine, spec: DataSpec, settings: StudyPreset, log: @escaping (String) -> Void) {
+    init(engine: Engine, spec: DataSpec, settings: StudyPreset, log: @escaping (String) -> Void) throws {
         self.engine = engine
         self.spec = spec
         self.settings = settings
         self.log = log
         normalization = spec.normalization()
+        if case let .fashionMNIST(_, test) = spec {
+            let classifier = try ImageClassifier.fashionMNIST(engine: engine, log: log)
+            log(String(format: "image metrics: classifier test accuracy %.2f%%", 100 * classifier.testAccuracy))
+            imageQuality = try ImageQuality(classifier: classifier, reference: test.images)
+        } else {
+            imageQuality = nil
+        }
     }
 
     var denoiser: DenoiserConfig {
-        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: .x)
+        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: settings.prediction)
+    }
+
+    /// Image metrics of standardised samples (nil for non-image data).
+    func imageReport(_ samples: Tensor, seed: Int) throws -> ImageQualityReport? {
+        guard let imageQuality else { return nil }
+        let standardised = PointSet(count: samples.rows, dimension: samples.columns, values: try samples.download())
+        return try imageQuality.report(normalization.invert(standardised), seed: UInt64(seed))
     }
 
     func reference(seed: Int) -> PointSet { spec.referencePoints(count: settings.samples, seed: UInt64(10_000 + seed)) }
@@ -50,6 +66,7 @@ final class Study {
     func run(diagnostics: Bool) throws -> StudyResults {
         var rows: [StudyRow] = []
         var floors: [MetricReport] = []
+        var imageFloors: [ImageQualityReport] = []
         var bound = MetricReport(swd: 0, mmd: 0, energy: 0, count: 0)
         var firstTeacher: Trainer?
         var firstModels: [(String, Int, Denoiser, Bool)] = []
@@ -63,9 +80,13 @@ final class Study {
             let reference = reference(seed: seed)
             floors.append(try metrics.report(sample: spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed)), reference: reference))
             if seed == 0 { bound = try divergenceBound(reference: reference) }
+            if let imageQuality, case let .fashionMNIST(train, _) = spec {
+                imageFloors.append(try imageQuality.report(train.images.subsample(count: settings.samples, seed: UInt64(20_000 + seed)),
+                                                           seed: UInt64(seed)))
+            }
             let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
             let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                       batch: settings.batch, learningRate: 2e-3, logEvery: 10)
+                                       batch: settings.batch, learningRate: settings.learningRate, logEvery: 10)
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
             try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
 
@@ -73,6 +94,7 @@ final class Study {
             func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
                         evaluations: Double) throws {
                 let (report, finite) = try score(samples, reference: reference)
+                let image = finite ? try imageReport(samples, seed: seed) : nil
                 completed += 1
                 if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
                     let points = PointSet(count: samples.rows, dimension: 2, values: try samples.download())
@@ -86,11 +108,14 @@ final class Study {
                 let diverged = !finite || !(training?.finite ?? true) || qualityFailed
                 rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
                                      mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
-                                     gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations))
+                                     gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations,
+                                     fd: image?.frechetDistance, kid: image?.kid, classesCovered: image?.coverage.coveredClasses))
                 let elapsed = Date().timeIntervalSince(started)
                 let eta = elapsed / Double(completed) * Double(total - completed)
-                log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@", completed, total, eta, seed,
-                           method as NSString, segments, sampler, steps, report.swd, diverged ? "  (diverged)" : ""))
+                log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@%@", completed, total, eta, seed,
+                           method as NSString, segments, sampler, steps, report.swd,
+                           image.map { String(format: "  fd %.3f  kid %.4f  classes %d", $0.frechetDistance, $0.kid, $0.coverage.coveredClasses) } ?? "",
+                           diverged ? "  (diverged)" : ""))
             }
 
             // Equal budgets: every model sees 2N iterations. Diffusion trains N, its EMA at N becomes the teacher of CD/MCD
@@ -150,11 +175,13 @@ final class Study {
         var results = StudyResults(device: engine.device.name, commit: Self.commit(), date: ISO8601DateFormatter().string(from: Date()),
                                    config: ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
                                             "batch": String(settings.batch), "width": String(settings.width),
-                                            "depth": String(settings.depth), "samples": String(settings.samples), "lr": "0.002",
+                                            "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
                                             "ema": "0.995", "budget": "2 x iterations for every model",
                                             "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],
                                    study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,
                                    diagnostics: nil, sampling: [], kernels: nil)
+        results.imageNoiseFloor = imageFloors.first
+        results.config["prediction"] = settings.prediction.description
         if diagnostics, let teacher = firstTeacher {
             log("diagnostics")
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels).run()

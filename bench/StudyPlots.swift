@@ -27,14 +27,14 @@ enum StudyPlots {
     static func quality(_ r: StudyResults) -> String {
         func series(_ name: String, _ method: String, _ sampler: String) -> SVGPlot.Series {
             SVGPlot.Series(name: name, points: r.summary.filter { $0.method == method && $0.sampler == sampler }
-                .map { (x: $0.evaluationsPerSample, y: $0.swdMean, error: $0.swdStd.isFinite ? $0.swdStd : 0) })
+                .map { (x: $0.evaluationsPerSample, y: $0.primaryMean, error: $0.primaryStd.isFinite ? $0.primaryStd : 0) })
         }
         let all = [series("diffusion DDIM", "diffusion", "ddim"), series("diffusion aDDIM", "diffusion", "addim"),
                    series("MCT", "mct", "ddim"), series("MCD", "mcd", "ddim"), series("CT (1 step)", "ct", "cm"),
                    series("CD (1 step)", "cd", "cm")].filter { !$0.points.isEmpty }
         return SVGPlot().lines(title: "Sample quality against network evaluations (mean ± std over seeds)",
-                               xLabel: "network evaluations per sample (S for MCT/MCD)", yLabel: "sliced Wasserstein (lower is better)",
-                               series: all, logX: true, reference: ("noise floor", r.noiseFloor.swd))
+                               xLabel: "network evaluations per sample (S for MCT/MCD)", yLabel: r.imageNoiseFloor == nil ? "sliced Wasserstein (lower is better)" : "Frechet distance on classifier features (lower is better)",
+                               series: all, logX: true, reference: ("noise floor", r.primaryFloor))
     }
 
     static func curvatureChart(_ rows: [CurvatureRow]) -> String {

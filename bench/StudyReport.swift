@@ -17,6 +17,12 @@ enum StudyReport {
                           + "Gaussian fit (a Gaussian with the data's mean and std): SWD %.4f; a consistency model scoring worse than twice "
                           + "that, or any run with a non-finite loss or gradient, counts as diverged.",
                           r.noiseFloor.swd, r.noiseFloor.mmd, r.noiseFloor.energy, r.divergenceBound.swd))
+        if let image = r.imageNoiseFloor {
+            out.append("")
+            out.append(String(format: "Image metrics on the features of StepLab's Fashion-MNIST classifier against the test split; their noise floor "
+                              + "(as many training images): FD %.3f, KID %.5f, %d of 10 classes covered. The rules below compare FD.",
+                              image.frechetDistance, image.kid, image.coverage.coveredClasses))
+        }
         out.append("")
         out.append("## Quality against steps")
         out.append("")
@@ -29,6 +35,16 @@ enum StudyReport {
                               s.lossNoiseMean.map { String(format: "%.3f", $0) } ?? "–",
                               s.gradSpikesTotal.map(String.init) ?? "–",
                               s.trainSecondsMean.map { String(format: "%.1f", $0) } ?? "–"))
+        }
+        if r.imageNoiseFloor != nil {
+            out.append("")
+            out.append("| method | S | sampler | evals | FD | KID | classes covered |")
+            out.append("|---|---|---|---|---|---|---|")
+            for s in r.summary {
+                out.append(String(format: "| %@ | %d | %@ | %.0f | %.3f ± %.3f | %@ | %@ |", s.method, s.segments, s.sampler, s.evaluationsPerSample,
+                                  s.primaryMean, s.primaryStd, s.kidMean.map { String(format: "%.4f", $0) } ?? "–",
+                                  s.classesCoveredMean.map { String(format: "%.1f", $0) } ?? "–"))
+            }
         }
         out.append("")
         if !figures.isEmpty {
@@ -88,21 +104,24 @@ enum StudyReport {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// Rules: two configurations are "within the seed spread" when their mean SWDs differ by less than the sum of
-    /// their standard deviations (or the noise floor, if larger); "better" otherwise, in the direction of the lower mean.
+    /// Rules: two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
+    /// by less than the sum of their standard deviations (or the noise floor, if larger); "better" otherwise, in the
+    /// direction of the lower mean.
     static func conclusions(_ r: StudyResults) -> [String] {
         var lines: [String] = []
+        let metric = r.metricName
         func find(_ method: String, _ segments: Int, _ sampler: String) -> StudySummary? {
-            r.summary.first { $0.method == method && $0.segments == segments && $0.sampler == sampler && $0.swdMean.isFinite }
+            r.summary.first { $0.method == method && $0.segments == segments && $0.sampler == sampler && $0.primaryMean.isFinite }
         }
         func compare(_ a: StudySummary, _ b: StudySummary, _ nameA: String, _ nameB: String) -> String {
-            let margin = Swift.max(a.swdStd + b.swdStd, r.noiseFloor.swd)
-            let difference = a.swdMean - b.swdMean
+            let margin = Swift.max(a.primaryStd + b.primaryStd, r.primaryFloor)
+            let difference = a.primaryMean - b.primaryMean
             if abs(difference) <= margin {
-                return String(format: "%@ (SWD %.4f) is within the seed spread of %@ (%.4f; margin %.4f).", nameA, a.swdMean, nameB, b.swdMean, margin)
+                return String(format: "%@ (%@ %.4f) is within the seed spread of %@ (%.4f; margin %.4f).", nameA, metric, a.primaryMean, nameB,
+                              b.primaryMean, margin)
             }
-            return String(format: "%@ (SWD %.4f) is %@ than %@ (%.4f) by more than the seed spread (%.4f).", nameA, a.swdMean,
-                          difference < 0 ? "better" : "worse", nameB, b.swdMean, margin)
+            return String(format: "%@ (%@ %.4f) is %@ than %@ (%.4f) by more than the seed spread (%.4f).", nameA, metric, a.primaryMean,
+                          difference < 0 ? "better" : "worse", nameB, b.primaryMean, margin)
         }
         guard let reference = find("diffusion", 64, "ddim") else { return ["No finite 64-step diffusion result: no comparison possible."] }
         for method in ["mct", "mcd"] {
@@ -111,16 +130,17 @@ enum StudyReport {
                     lines.append(compare(s, reference, "\(method.uppercased()) with S = \(segments)", "64-step diffusion"))
                 }
             }
-            if let one = find(method, 1, "ddim"), let two = find(method, 2, "ddim"), one.swdMean > 0 {
-                lines.append(String(format: "%@: going from 1 to 2 steps changes SWD by %+.0f%%.", method.uppercased(),
-                                    100 * (two.swdMean - one.swdMean) / one.swdMean))
+            if let one = find(method, 1, "ddim"), let two = find(method, 2, "ddim"), one.primaryMean > 0 {
+                lines.append(String(format: "%@: going from 1 to 2 steps changes %@ by %+.0f%%.", method.uppercased(), metric,
+                                    100 * (two.primaryMean - one.primaryMean) / one.primaryMean))
             }
         }
         for method in ["ct", "cd"] {
             if let s = find(method, 1, "cm") { lines.append(compare(s, reference, "one-step \(method.uppercased())", "64-step diffusion")) }
         }
         if let one = find("diffusion", 1, "ddim"), let eight = find("diffusion", 8, "ddim") {
-            lines.append(String(format: "Diffusion with DDIM: 1 step SWD %.4f, 8 steps %.4f, 64 steps %.4f.", one.swdMean, eight.swdMean, reference.swdMean))
+            lines.append(String(format: "Diffusion with DDIM: 1 step %@ %.4f, 8 steps %.4f, 64 steps %.4f.", metric, one.primaryMean, eight.primaryMean,
+                                reference.primaryMean))
             if let mct8 = find("mct", 8, "ddim") {
                 lines.append(compare(mct8, eight, "MCT with S = 8", "8-step DDIM on the diffusion model"))
             }

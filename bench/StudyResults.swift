@@ -1,5 +1,6 @@
 import Foundation
 import StepLabData
+import StepLabGenerative
 
 /// One (configuration, seed) of the study: the `results.json` row.
 struct StudyRow: Codable {
@@ -16,12 +17,19 @@ struct StudyRow: Codable {
     var gradSpikes: Int?
     var trainSeconds: Double?
     var evaluationsPerSample: Double
+    /// Image data: Frechet distance and KID on the classifier's features, and the classes covered.
+    var fd: Double? = nil
+    var kid: Double? = nil
+    var classesCovered: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case method, segments, steps, sampler, seed, swd, mmd, energy, diverged
+        case method, segments, steps, sampler, seed, swd, mmd, energy, diverged, fd, kid
         case lossNoise = "loss_noise", gradSpikes = "grad_spikes", trainSeconds = "train_seconds"
-        case evaluationsPerSample = "evaluations_per_sample"
+        case evaluationsPerSample = "evaluations_per_sample", classesCovered = "classes_covered"
     }
+
+    /// The distance the study's rules compare: FD where it was measured (images), else SWD.
+    var primary: Double { fd ?? swd }
 
     /// The configuration this row belongs to (everything but the seed).
     var configuration: String { "\(method) S=\(segments) \(sampler)-\(steps)" }
@@ -43,6 +51,9 @@ struct StudySummary: Codable {
     var gradSpikesTotal: Int?
     var trainSecondsMean: Double?
     var evaluationsPerSample: Double
+    /// Mean and std of `StudyRow.primary` (FD for images, SWD otherwise), what the report's rules compare.
+    var primaryMean: Double, primaryStd: Double
+    var fdMean: Double? = nil, kidMean: Double? = nil, classesCoveredMean: Double? = nil
 
     static func of(_ rows: [StudyRow]) -> [StudySummary] {
         var order: [String] = []
@@ -62,6 +73,8 @@ struct StudySummary: Codable {
                 return (mean, variance.squareRoot())
             }
             let swd = stats(kept.map(\.swd)), mmd = stats(kept.map(\.mmd)), energy = stats(kept.map(\.energy))
+            let primary = stats(kept.map(\.primary))
+            func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
             let noise = group.compactMap(\.lossNoise).filter(\.isFinite)
             let seconds = group.compactMap(\.trainSeconds)
             let first = group[0]
@@ -72,7 +85,9 @@ struct StudySummary: Codable {
                 lossNoiseMean: noise.isEmpty ? nil : noise.reduce(0, +) / Double(noise.count),
                 gradSpikesTotal: group.compactMap(\.gradSpikes).isEmpty ? nil : group.compactMap(\.gradSpikes).reduce(0, +),
                 trainSecondsMean: seconds.isEmpty ? nil : seconds.reduce(0, +) / Double(seconds.count),
-                evaluationsPerSample: group.map(\.evaluationsPerSample).reduce(0, +) / Double(group.count))
+                evaluationsPerSample: group.map(\.evaluationsPerSample).reduce(0, +) / Double(group.count),
+                primaryMean: primary.0, primaryStd: primary.1, fdMean: mean(kept.compactMap(\.fd)), kidMean: mean(kept.compactMap(\.kid)),
+                classesCoveredMean: mean(kept.compactMap(\.classesCovered).map(Double.init)))
         }
     }
 }
@@ -90,11 +105,17 @@ struct StudyResults: Codable {
     var diagnostics: Diagnostics?
     var sampling: [SamplingThroughput]
     var kernels: KernelsReport?
+    /// Image data: the same image metrics for as many training images as samples (mean over seeds).
+    var imageNoiseFloor: ImageQualityReport? = nil
 
     enum CodingKeys: String, CodingKey {
         case device, commit, date, config, study, summary, diagnostics, sampling, kernels
-        case noiseFloor = "noise_floor", divergenceBound = "divergence_bound"
+        case noiseFloor = "noise_floor", divergenceBound = "divergence_bound", imageNoiseFloor = "image_noise_floor"
     }
+
+    /// The name of the distance the rules compare, and its noise floor.
+    var metricName: String { imageNoiseFloor == nil ? "SWD" : "FD" }
+    var primaryFloor: Double { imageNoiseFloor?.frechetDistance ?? noiseFloor.swd }
 }
 
 struct SamplingThroughput: Codable {

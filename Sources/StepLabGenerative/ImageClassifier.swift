@@ -9,7 +9,7 @@ import StepLabEngine
 public final class ImageClassifier {
     /// Training settings; part of the cache key, so a change retrains.
     public struct Recipe: Sendable, Equatable, Codable {
-        public var width = 512
+        public var width = 256
         public var depth = 2
         public var steps = 3000
         public var batch = 256

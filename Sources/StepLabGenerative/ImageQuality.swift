@@ -12,6 +12,11 @@ public struct ImageQualityReport: Codable, Sendable, Equatable {
     public let kidStandardDeviation: Double
     /// The classifier's predicted classes of the images.
     public let coverage: ClassCoverage
+
+    public init(count: Int, frechetDistance: Double, kid: Double, kidStandardDeviation: Double, coverage: ClassCoverage) {
+        self.count = count; self.frechetDistance = frechetDistance; self.kid = kid
+        self.kidStandardDeviation = kidStandardDeviation; self.coverage = coverage
+    }
 }
 
 /// Scores images against a fixed reference set (the test split) with an `ImageClassifier`: the reference's
@@ -19,12 +24,12 @@ public struct ImageQualityReport: Codable, Sendable, Equatable {
 public final class ImageQuality {
     public let classifier: ImageClassifier
     let referenceFeatures: PointSet
-    let referenceMoments: FeatureStatistics.Moments
+    let referenceMoments: FrechetReference
 
     public init(classifier: ImageClassifier, reference: PointSet) throws {
         self.classifier = classifier
         referenceFeatures = try classifier.evaluate(reference).features
-        referenceMoments = try FeatureStatistics.Moments(referenceFeatures)
+        referenceMoments = try FrechetReference(FeatureStatistics.Moments(referenceFeatures))
     }
 
     /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets.
@@ -32,7 +37,7 @@ public final class ImageQuality {
         let (features, predictions) = try classifier.evaluate(images)
         let kid = try KernelInceptionDistance(features, referenceFeatures, seed: seed)
         return ImageQualityReport(count: images.count,
-                                  frechetDistance: try FeatureStatistics.frechetDistance(FeatureStatistics.Moments(features), referenceMoments),
+                                  frechetDistance: try referenceMoments.distance(to: FeatureStatistics.Moments(features)),
                                   kid: kid.mean, kidStandardDeviation: kid.standardDeviation,
                                   coverage: try ClassCoverage(labels: predictions, classes: classifier.classes))
     }

@@ -86,12 +86,13 @@ struct EvalCommand: ParsableCommand {
         if json {
             struct Output: Encodable {
                 let samples: ImageQualityReport
-                let noise_floor: ImageQualityReport
-                let classifier_test_accuracy: Double
+                let noiseFloor: ImageQualityReport
+                let classifierTestAccuracy: Double
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Output(samples: report, noise_floor: floor, classifier_test_accuracy: accuracy)), as: UTF8.self))
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(Output(samples: report, noiseFloor: floor, classifierTestAccuracy: accuracy)), as: UTF8.self))
             return
         }
         print("metric                 samples   noise floor")

@@ -58,8 +58,9 @@ final class MetricsLog {
 enum Progress {
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
-    static func report(step: Int, total: Int, loss: Float, elapsed: Double) {
-        let rate = Double(step) / Swift.max(elapsed, 1e-9)
+    /// `since`: the step this process started from (a resumed run's rate counts only its own steps).
+    static func report(step: Int, total: Int, loss: Float, elapsed: Double, since firstStep: Int = 0) {
+        let rate = Double(step - firstStep) / Swift.max(elapsed, 1e-9)
         let eta = Double(total - step) / Swift.max(rate, 1e-9)
         let line = String(format: "step %d/%d  %.1f it/s  loss %.4f  eta %.0f s", step, total, rate, loss, eta)
         if isTerminal {

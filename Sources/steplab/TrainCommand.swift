@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: .hidden) var stopAfter: Int?
     @Option(help: "Training iterations.") var iterations = 10000
     @Option(help: "Batch size.") var batch = 512
-    @Option(help: "Hidden width of the MLP.") var width = 256
+    @Option(help: "Hidden width of the MLP (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Number of hidden layers.") var depth = 3
     @Option(help: "AdamW learning rate.") var lr: Float = 2e-3
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
         }
         guard iterations > 0 else { throw ValidationError("--iterations must be positive (got \(iterations))") }
         guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
-        guard width > 0, depth > 0 else { throw ValidationError("--width and --depth must be positive") }
+        guard width ?? 1 > 0, depth > 0 else { throw ValidationError("--width and --depth must be positive") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") }
         guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
@@ -89,7 +89,8 @@ struct TrainCommand: ParsableCommand {
         }
         let normalization = spec.normalization()
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
-                               std: normalization.std, iterations: iterations, batch: batch, width: width, depth: depth,
+                               std: normalization.std, iterations: iterations, batch: batch,
+                               width: width ?? (spec.imageSide == nil ? 256 : 1024), depth: depth,
                                learningRate: lr, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
@@ -148,7 +149,7 @@ struct TrainCommand: ParsableCommand {
             print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
                   + "batch \(config.batch), MLP \(config.width)x\(config.depth), device \(engine.device.name)")
             let log = try MetricsLog(folder: folder, resumingAt: resumedAt)
-            let start = Date()
+            let start = Date(), firstStep = trainer.step
             while trainer.step < config.iterations {
                 if interruptRequested != 0 || trainer.step == stopAfter {
                     try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
@@ -172,7 +173,7 @@ struct TrainCommand: ParsableCommand {
                         throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); \(kept)")
                     }
                     try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.learningRate, wallTime: wall)
-                    Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall)
+                    Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
                 }
             }
             Progress.finish()

@@ -51,6 +51,30 @@ import Testing
         #expect(wide.contains { $0.hasPrefix("MCT with S = 2 (SWD 0.3000) is within the seed spread") })
     }
 
+    /// With image metrics the rules compare FD (and its noise floor), not the pixel-space SWD.
+    @Test func imageStudiesCompareFrechetDistance() throws {
+        var rows: [StudyRow] = []
+        for seed in 0 ..< 2 {
+            let jitter = Double(seed) * 0.2
+            for (method, segments, fd) in [("diffusion", 64, 20.0), ("mct", 1, 80.0), ("mct", 2, 40.0), ("mct", 8, 21.0)] {
+                var row = Self.row(method, segments, "ddim", seed: seed, swd: 0.5)  // equal SWDs: only FD separates them
+                row.fd = fd + jitter
+                row.kid = fd / 100
+                row.classesCovered = 10
+                rows.append(row)
+            }
+        }
+        var results = Self.results(rows, floor: 0.005)
+        let coverage = try ClassCoverage(labels: Array(0 ..< 10), classes: 10)
+        results.imageNoiseFloor = ImageQualityReport(count: 10, frechetDistance: 2, kid: 0, kidStandardDeviation: 0, coverage: coverage)
+        let lines = StudyReport.conclusions(results)
+        #expect(lines.contains { $0.hasPrefix("MCT with S = 1 (FD 80.1000) is worse than 64-step diffusion (20.1000)") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("MCT with S = 8 (FD 21.1000) is within the seed spread of 64-step diffusion") }, "\(lines)")
+        #expect(lines.contains("MCT: going from 1 to 2 steps changes FD by -50%."))
+        let report = StudyReport.markdown(results)
+        #expect(report.contains("| mct | 2 | ddim | 2 | 40.100 ± 0.141 | 0.4000 | 10.0 |"), "\(report)")
+    }
+
     @Test func lossNoiseAndGradientSpikesAreMeasuredFromTheLog() {
         var record = TrainingRecord()
         record.losses = Array(repeating: 1, count: 80) + (0 ..< 20).map { $0 % 2 == 0 ? 1.1 : 0.9 }
@@ -65,7 +89,7 @@ import Testing
         try Shared.withEngine { engine in
             let settings = StudyPreset(seeds: 1, iterations: 10, batch: 32, width: 8, depth: 1, samples: 64)
             let spec = try DataSpec.parse("eight-gaussians")
-            let study = Study(engine: engine, spec: spec, settings: settings, log: { _ in })
+            let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             let results = try study.run(diagnostics: true)
             // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, and MCT/MCD at five S each.
             #expect(results.study.count == 26)
