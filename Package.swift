@@ -8,6 +8,7 @@ let kernelFiles = [
     "consistency.cl",
     "datasets.cl",
     "diffusion.cl",
+    "diffusion_batch.cl",
     "edm.cl",
     "elementwise.cl",
     "loss.cl",
@@ -43,7 +44,8 @@ let package = Package(
             dependencies: ["OpenCLKit"],
             path: "Kernels",
             sources: ["KernelLibrary.swift"],
-            resources: kernelFiles.map { .embedInCode($0) }
+            // tuning.json: the matmul tuning database that `bench tune` writes (see Sources/StepLabEngine/TuningDatabase.swift).
+            resources: (kernelFiles + ["tuning.json"]).map { .embedInCode($0) }
         ),
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
         .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine", "CZlib"]),

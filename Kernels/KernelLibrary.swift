@@ -13,6 +13,7 @@ public enum KernelLibrary {
         "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),
         "datasets.cl": String(decoding: PackageResources.datasets_cl, as: UTF8.self),
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
+        "diffusion_batch.cl": String(decoding: PackageResources.diffusion_batch_cl, as: UTF8.self),
         "edm.cl": String(decoding: PackageResources.edm_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
@@ -23,6 +24,9 @@ public enum KernelLibrary {
         "sampling.cl": String(decoding: PackageResources.sampling_cl, as: UTF8.self),
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
     ]
+
+    /// The matmul tuning database as committed in `Kernels/tuning.json` (JSON; `bench tune` writes it).
+    public static var tuningDatabase: Data { Data(PackageResources.tuning_json) }
 
     /// The source of `file` (e.g. `"matmul.cl"`), from `STEPLAB_KERNELS` when it holds that file.
     public static func source(_ file: String, environment: [String: String] = currentEnvironment()) throws(OpenCLError) -> String {

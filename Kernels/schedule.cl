@@ -155,16 +155,12 @@ void addim_step_f32(__global const float *t, const int t_off, __global const flo
 // and only the sine of the reduced angle is taken in float (a double sine costs ~10x more on CPUs and the
 // reduced float angle is exact to 3e-7).
 // One work-item per row.
-__kernel void network_input_f32(__global const float *z, const int z_off, const int d,
-                                __global const float *t, const int t_off, const int frequencies, const float scale,
-                                __global float *out, const int out_off) {
-    const int r = get_global_id(0), width = d + 2 * frequencies;
-    __global float *row = out + out_off + r * width;
-    for (int j = 0; j < d; j++) row[j] = z[z_off + r * d + j];
-    __global float *sines = row + d, *cosines = row + d + frequencies;
+// The sinusoidal embedding of scale * t into sines[0..F) and cosines[0..F) (see network_input_f32).
+inline void write_time_embedding(__global float *sines, __global float *cosines, const float t, const int frequencies,
+                                 const float scale) {
 #ifdef cl_khr_fp64
     const double TWO_PI_D = 6.283185307179586476925, INV_TWO_PI_D = 0.15915494309189533577;
-    const double base = (double)scale * (double)t[t_off + r];
+    const double base = (double)scale * (double)t;
     // f_i = ratio^i by repeated multiplication: relative error i * 1e-16, and one exp per row, not per element.
     const double ratio = exp(-log(10000.0) / (double)frequencies);
     double frequency = 1.0;
@@ -176,7 +172,7 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
         cosines[f] = c;
     }
 #else
-    const float base = scale * t[t_off + r];
+    const float base = scale * t;
     for (int f = 0; f < frequencies; f++) {
         const float angle = base * exp(-log(10000.0f) * (float)f / (float)frequencies);
         float c;
@@ -184,4 +180,13 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
         cosines[f] = c;
     }
 #endif
+}
+
+__kernel void network_input_f32(__global const float *z, const int z_off, const int d,
+                                __global const float *t, const int t_off, const int frequencies, const float scale,
+                                __global float *out, const int out_off) {
+    const int r = get_global_id(0), width = d + 2 * frequencies;
+    __global float *row = out + out_off + r * width;
+    for (int j = 0; j < d; j++) row[j] = z[z_off + r * d + j];
+    write_time_embedding(row + d, row + d + frequencies, t[t_off + r], frequencies, scale);
 }

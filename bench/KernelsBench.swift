@@ -83,15 +83,18 @@ struct KernelsBench: ParsableCommand {
             var result = try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source)
             var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
                               result.stepsPerSecond, result.milliseconds)
+            line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {
-                result.pytorchStepsPerSecond = PyTorchReference.stepsPerSecond(width: width, batch: batch, seconds: 4 * seconds,
-                                                                             compile: false, threads: threads)
-                result.pytorchCompileStepsPerSecond = PyTorchReference.stepsPerSecond(
-                    width: width, batch: batch, seconds: 4 * seconds, compile: true, threads: threads)
+                let eager = PyTorchReference.measure(width: width, batch: batch, seconds: 4 * seconds, compile: false, threads: threads)
+                result.pytorchStepsPerSecond = eager?.stepsPerSecond
+                result.pytorchPeakBytes = eager?.peakBytes
+                result.pytorchCompileStepsPerSecond = PyTorchReference.measure(width: width, batch: batch, seconds: 4 * seconds,
+                                                                               compile: true, threads: threads)?.stepsPerSecond
                 for (label, value) in [("PyTorch", result.pytorchStepsPerSecond), ("torch.compile", result.pytorchCompileStepsPerSecond)] {
                     if let value { line += String(format: ", %@ %.1f (x%.2f)", label, value, result.stepsPerSecond / value) }
                     else { line += ", \(label) failed" }
                 }
+                if let peak = result.pytorchPeakBytes { line += ", PyTorch peak " + HostMemory.megabytes(peak) }
             }
             steps.append(result)
             print(line)

@@ -19,8 +19,9 @@ enum PyTorchReference {
 
     static let installHint = "PyTorch not found: `pip install torch` (the CPU wheel is enough) to compare against it"
 
-    /// Steps per second of the reference workload in PyTorch, or nil when it could not run.
-    static func stepsPerSecond(width: Int, batch: Int, seconds: Double, compile: Bool, threads: Int) -> Double? {
+    /// Steps per second of the reference workload in PyTorch and the process's peak resident bytes, or nil when
+    /// it could not run.
+    static func measure(width: Int, batch: Int, seconds: Double, compile: Bool, threads: Int) -> (stepsPerSecond: Double, peakBytes: Int?)? {
         guard let script else { return nil }
         var arguments = [script, "--width", String(width), "--batch", String(batch), "--seconds", String(seconds),
                          "--threads", String(threads)]
@@ -28,7 +29,8 @@ enum PyTorchReference {
         guard let result = try? runPython(arguments), result.status == 0,
               let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-        return object["steps_per_s"] as? Double
+        guard let rate = object["steps_per_s"] as? Double else { return nil }
+        return (rate, object["max_rss_bytes"] as? Int)
     }
 
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {

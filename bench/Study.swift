@@ -190,9 +190,10 @@ final class Study {
         return results
     }
 
-    /// Samples per second of the VP samplers at batch 65536 (the second of two runs, so kernels are built).
+    /// Samples per second of the VP samplers at batch 65536, or 2048 for images (whose 64-step batch of 65536
+    /// would take minutes on a CPU); the second of two runs, so kernels are built.
     func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
-        let batch = 65536
+        let batch = spec.imageSide == nil ? 65536 : 2048
         let noise = try engine.tensor(rows: batch, columns: spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
         let sampler = VPSampler(model: model)
@@ -204,14 +205,19 @@ final class Study {
             ("early-exit", 64, { _ = try sampler.sampleEarlyExit(noise: noise, steps: 64) }),
         ]
         return try cases.map { name, steps, body in
+            engine.context.memory.resetPeak()
+            let hostReset = HostMemory.resetPeak()
             try body()
             try engine.synchronize()
             let start = Date()
             try body()
             try engine.synchronize()
             let rate = Double(batch) / Date().timeIntervalSince(start)
-            log(String(format: "  sampling: %@-%d at batch %d: %.0f samples/s", name, steps, batch, rate))
-            return SamplingThroughput(sampler: name, steps: steps, batch: batch, samplesPerSecond: rate)
+            let host = hostReset ? HostMemory.peakBytes() : nil
+            log(String(format: "  sampling: %@-%d at batch %d: %.0f samples/s, device %@, host peak %@", name, steps, batch, rate,
+                       HostMemory.megabytes(engine.context.memory.peakBytes), HostMemory.megabytes(host)))
+            return SamplingThroughput(sampler: name, steps: steps, batch: batch, samplesPerSecond: rate,
+                                      deviceBytes: engine.context.memory.peakBytes, hostPeakBytes: host)
         }
     }
 

@@ -98,7 +98,8 @@ enum StudyReport {
             out.append("## Sampling throughput")
             out.append("")
             for row in r.sampling {
-                out.append(String(format: "- %@ with %d step(s), batch %d: %.0f samples/s", row.sampler, row.steps, row.batch, row.samplesPerSecond))
+                out.append(String(format: "- %@ with %d step(s), batch %d: %.0f samples/s (device buffers %@, host peak %@)", row.sampler, row.steps,
+                                  row.batch, row.samplesPerSecond, HostMemory.megabytes(row.deviceBytes), HostMemory.megabytes(row.hostPeakBytes)))
             }
         }
         return out.joined(separator: "\n") + "\n"

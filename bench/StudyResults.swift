@@ -123,7 +123,13 @@ struct SamplingThroughput: Codable {
     var steps: Int
     var batch: Int
     var samplesPerSecond: Double
-    enum CodingKeys: String, CodingKey { case sampler, steps, batch, samplesPerSecond = "samples_per_s" }
+    /// Peak bytes of StepLab's device buffers while sampling (model, noise, sampler workspaces), and the bench
+    /// process's peak resident host memory (nil where it cannot be reset).
+    var deviceBytes: Int? = nil
+    var hostPeakBytes: Int? = nil
+    enum CodingKeys: String, CodingKey {
+        case sampler, steps, batch, samplesPerSecond = "samples_per_s", deviceBytes = "device_bytes", hostPeakBytes = "host_peak_bytes"
+    }
 }
 
 /// The "why" measurements.

@@ -13,8 +13,15 @@ struct TrainStepResult: Codable {
     var finalLoss: Float
     var pytorchStepsPerSecond: Double?
     var pytorchCompileStepsPerSecond: Double?
+    /// Peak bytes of StepLab's device buffers during the workload (model, optimizer state, batch workspaces).
+    var deviceBytes: Int = 0
+    /// Peak resident host memory of the bench process during the workload (nil where it cannot be reset).
+    var hostPeakBytes: Int?
+    /// Peak resident memory of the PyTorch eager process (its whole lifetime, interpreter included).
+    var pytorchPeakBytes: Int?
 
     enum CodingKeys: String, CodingKey {
+        case deviceBytes = "device_bytes", hostPeakBytes = "host_peak_bytes", pytorchPeakBytes = "pytorch_peak_bytes"
         case width, batch
         case stepsPerSecond = "steps_per_s"
         case milliseconds = "ms_per_step"
@@ -26,6 +33,8 @@ struct TrainStepResult: Codable {
 
 enum TrainStepBench {
     static func run(engine: Engine, width: Int, batch: Int, seconds: Double, source: any BatchSource) throws -> TrainStepResult {
+        engine.context.memory.resetPeak()
+        let hostReset = HostMemory.resetPeak()
         let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, frequencies: 8, width: width, depth: 3,
                                                                         activation: .silu, prediction: .eps), seed: 0)
         let objective = try DiffusionObjective(model: model, batch: batch, weighting: .none, seed: 0)
@@ -36,7 +45,10 @@ enum TrainStepBench {
             for _ in 0 ..< 10 { try trainer.trainStep() }
             try engine.synchronize()
         } / 10
-        return TrainStepResult(width: width, batch: batch, stepsPerSecond: 1 / perStep, milliseconds: perStep * 1e3,
-                               finalLoss: try trainer.meanLoss())
+        var result = TrainStepResult(width: width, batch: batch, stepsPerSecond: 1 / perStep, milliseconds: perStep * 1e3,
+                                     finalLoss: try trainer.meanLoss())
+        result.deviceBytes = engine.context.memory.peakBytes
+        result.hostPeakBytes = hostReset ? HostMemory.peakBytes() : nil
+        return result
     }
 }

@@ -10,6 +10,7 @@ Prints one JSON object: {"steps_per_s": ..., ...}.
 import argparse
 import json
 import math
+import resource
 import time
 
 import torch
@@ -69,7 +70,9 @@ def main():
         steps += 1
     loss_value = float(loss.detach())  # waits for the device
     elapsed = time.perf_counter() - start
+    max_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
     print(json.dumps({"steps_per_s": steps / elapsed, "steps": steps, "seconds": elapsed, "final_loss": loss_value,
+                      "max_rss_bytes": max_rss_bytes,
                       "torch": torch.__version__, "threads": args.threads, "compile": args.compile,
                       "width": w, "batch": args.batch, "device": args.device}))
 

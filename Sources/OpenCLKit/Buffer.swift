@@ -35,9 +35,13 @@ public final class Buffer<T: DeviceScalar>: @unchecked Sendable {
         self.handle = mem
         self.count = count
         self.context = context
+        context.memory.allocated(bytes)
     }
 
-    deinit { clReleaseMemObject(handle) }
+    deinit {
+        clReleaseMemObject(handle)
+        context.memory.released(byteCount)
+    }
 
     /// Copies `values` into the buffer starting at element `offset`.
     public func upload(_ values: [T], offset: Int = 0) throws(OpenCLError) {

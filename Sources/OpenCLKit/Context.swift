@@ -9,6 +9,8 @@ public final class Context: @unchecked Sendable {
     let handle: cl_context
     /// The default in-order queue that the engine launches on.
     public let queue: CommandQueue
+    /// What this context's buffers hold on the device, now and at peak.
+    public let memory = DeviceMemory()
     private let programs = ProgramCache()
 
     /// Makes a context and queue on `device`; `profiling` enables event timing on the queue.

@@ -21,11 +21,11 @@ public final class Engine {
         let options: String
     }
 
-    /// An engine on `context`.
-    /// An engine on `context`, with the device's default matmul tuning overridden by `STEPLAB_MATMUL` when set.
+    /// An engine on `context`. Its matmul tuning is the device's entry in the tuning database (`TuningDatabase`),
+    /// else the default for its type, overridden by `STEPLAB_MATMUL` when set.
     public init(context: Context, environment: [String: String] = currentEnvironment()) throws(OpenCLError) {
         self.context = context
-        var tuning = MatmulTuning.defaults(for: context.device.info)
+        var tuning = try TuningDatabase.embedded().tuning(for: context.device.info) ?? MatmulTuning.defaults(for: context.device.info)
         if let spec = environment["STEPLAB_MATMUL"] { tuning = try MatmulTuning.parse(spec, base: tuning) }
         try tuning.validate(context.device.info)
         self.matmulTuning = tuning

@@ -73,7 +73,7 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
     var tiledLocal: [Int] { [tn / wn, tm / wm] }
 
     /// Checks the tunables are consistent before any kernel is built with them.
-    func validate(_ device: DeviceInfo) throws(OpenCLError) {
+    public func validate(_ device: DeviceInfo) throws(OpenCLError) {
         switch variant {
         case .cpu:
             guard (1...16).contains(mr), splitKChunk > 0 else {

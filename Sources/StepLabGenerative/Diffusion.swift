@@ -31,6 +31,27 @@ extension Engine {
                    eps.storage, eps.kernelOffset, target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
     }
 
+    /// A whole diffusion training batch in one launch (`Kernels/diffusion_batch.cl`): t ~ U(0, 1)
+    /// drawn with `timeKey` into `t` (batch x 1), eps ~ N(0, I) with `noiseKey` (into `eps` when given), the
+    /// network input [alpha x + sigma eps, emb(scale t)] into `input`, and the regression target and weight.
+    /// The same numbers as `uniform`, `normal`, `addNoise`, `networkInput` and `diffusionTarget` in sequence.
+    public func diffusionBatch(_ prediction: Prediction, weighting: DiffusionWeighting, x: Tensor, timeKey: RandomKey, noiseKey: RandomKey,
+                               scale: Float, t: Tensor, eps: Tensor? = nil, input: Tensor, target: Tensor, weight: Tensor) throws(OpenCLError) {
+        let extra = input.columns - x.columns
+        guard x.sameShape(as: target), eps.map({ $0.sameShape(as: x) }) ?? true, t.count == x.rows, weight.count == x.rows,
+              input.rows == x.rows, extra > 0, extra % 2 == 0 else {
+            throw .invalidRequest("diffusionBatch: x, target (and eps) must match, t and weight need one value per row, "
+                                  + "input must be [x, 2F columns]")
+        }
+        let (tc, tk) = (timeKey.philoxCounter, timeKey.philoxKey), (ec, ek) = (noiseKey.philoxCounter, noiseKey.philoxKey)
+        let epsOut = eps ?? target
+        try launch(files: ["random.cl", "schedule.cl", "diffusion.cl", "diffusion_batch.cl"], "diffusion_batch", global: [x.rows], prediction.rawValue,
+                   weighting.rawValue, Int32(x.columns), Int32(extra / 2), scale, x.storage, x.kernelOffset,
+                   tc.y, tc.z, tc.w, tk.x, tk.y, ec.y, ec.z, ec.w, ek.x, ek.y, t.storage, t.kernelOffset,
+                   epsOut.storage, epsOut.kernelOffset, Int32(eps == nil ? 0 : 1), input.storage, input.kernelOffset,
+                   target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
+    }
+
     /// dL/d(output) from dL/d(xhat) through `predictionToX` (which is linear in the output).
     public func predictionGradient(_ prediction: Prediction, t: Tensor, xGradient: Tensor, into outputGradient: Tensor) throws(OpenCLError) {
         guard xGradient.sameShape(as: outputGradient), t.count == xGradient.rows else {

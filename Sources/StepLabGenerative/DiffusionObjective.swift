@@ -18,7 +18,7 @@ public final class DiffusionObjective: TrainingObjective {
     public var prediction: Prediction { model.config.prediction }
     public let weighting: DiffusionWeighting
     public let key: RandomKey
-    let t, eps, z, target, weight, perSample, gradient: Tensor
+    let t, target, weight, perSample, gradient: Tensor
     let workspace: DenoiserWorkspace
 
     /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
@@ -33,8 +33,6 @@ public final class DiffusionObjective: TrainingObjective {
         self.weighting = weighting ?? (model.config.prediction == .x ? .snrPlusOne : .none)
         key = RandomKey(seed: seed)
         t = try engine.tensor(rows: batch, columns: 1)
-        eps = try engine.tensor(rows: batch, columns: d)
-        z = try engine.tensor(rows: batch, columns: d)
         target = try engine.tensor(rows: batch, columns: d)
         weight = try engine.tensor(rows: batch, columns: 1)
         perSample = try engine.tensor(rows: batch, columns: 1)
@@ -45,17 +43,12 @@ public final class DiffusionObjective: TrainingObjective {
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
-        try engine.uniform(into: t, key: RandomKey(seed: key.seed, stream: Stream.time, counter: counter))
-        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
-        try engine.addNoise(x0, eps, t: t, into: z)
-        let output = try model.forward(z, t: t, workspace: workspace)
-        let target: Tensor
-        if prediction == .eps && weighting == .none {
-            target = eps
-        } else {
-            try engine.diffusionTarget(prediction, weighting: weighting, x: x0, eps: eps, t: t, target: self.target, weight: weight)
-            target = self.target
-        }
+        // Noise, times, network input and target in one launch (it matters where launches dominate the step).
+        try engine.diffusionBatch(prediction, weighting: weighting, x: x0,
+                                  timeKey: RandomKey(seed: key.seed, stream: Stream.time, counter: counter),
+                                  noiseKey: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter),
+                                  scale: model.config.timeScale, t: t, input: workspace.input, target: target, weight: weight)
+        let output = try model.network.forward(workspace.input, workspace: workspace.network)
         try engine.loss(.squaredError, prediction: output, target: target,
                         weights: weighting == .none ? nil : weight, perSample: perSample, gradient: gradient)
         try model.backward(outputGradient: gradient, workspace: workspace)

@@ -121,3 +121,21 @@ import StepLabKernels
         #expect(grown < 20_000, "resident memory grew by \(grown) KiB over 40 create/release cycles")
     }
 }
+
+@Suite struct DeviceMemoryTests {
+    @Test func buffersAreCountedWhileAliveAndAtPeak() throws {
+        let context = try Context()  // its own, so other suites' buffers do not count
+        let before = context.memory.liveBytes
+        context.memory.resetPeak()
+        do {
+            let a = try context.buffer(Float.self, count: 1000)
+            let b = try context.buffer(Int32.self, count: 24)
+            #expect(context.memory.liveBytes == before + 4000 + 96)
+            _ = (a, b)
+        }
+        #expect(context.memory.liveBytes == before)
+        #expect(context.memory.peakBytes == before + 4096)
+        context.memory.resetPeak()
+        #expect(context.memory.peakBytes == before)
+    }
+}
