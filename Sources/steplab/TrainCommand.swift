@@ -148,6 +148,7 @@ struct TrainCommand: ParsableCommand {
             }
             print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
                   + "batch \(config.batch), MLP \(config.width)x\(config.depth), device \(engine.device.name)")
+            print("config: " + Self.summary(of: config) + " (all of it in \(folder.configURL.path))")
             let log = try MetricsLog(folder: folder, resumingAt: resumedAt)
             let start = Date(), firstStep = trainer.step
             while trainer.step < config.iterations {
@@ -183,5 +184,13 @@ struct TrainCommand: ParsableCommand {
         } catch let error as OpenCLError {
             throw CLIError(error.description)
         }
+    }
+
+    /// The resolved configuration as one line of `key=value`, without the per-dimension data statistics
+    /// (784 numbers each for images; config.json keeps them).
+    static func summary(of config: RunConfig) -> String {
+        guard let data = try? RunFolder.sortedEncoder.encode(config),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return "" }
+        return object.keys.sorted().filter { $0 != "mean" && $0 != "std" }.map { "\($0)=\(object[$0]!)" }.joined(separator: " ")
     }
 }

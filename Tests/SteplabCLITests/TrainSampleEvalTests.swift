@@ -31,6 +31,8 @@ import Testing
                                               "--iterations", "600", "--batch", "256", "--width", "64", "--depth", "2",
                                               "--log-every", "200", "--device", "0"])
         #expect(train.status == 0, "\(train.err)")
+        // The resolved configuration is printed at the start (and saved).
+        #expect(train.out.contains("config: ") && train.out.contains("iterations=600") && train.out.contains("width=64"), "\(train.out)")
         for file in ["config.json", "model.safetensors", "metrics.csv", "metrics.jsonl"] {
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "missing \(file)")
         }
