@@ -45,7 +45,7 @@ extension Engine {
         }
         let (tc, tk) = (timeKey.philoxCounter, timeKey.philoxKey), (ec, ek) = (noiseKey.philoxCounter, noiseKey.philoxKey)
         let epsOut = eps ?? target
-        try launch(files: ["random.cl", "schedule.cl", "diffusion.cl", "diffusion_batch.cl"], "diffusion_batch", global: [x.rows], prediction.rawValue,
+        try launch(files: ["random.cl", "schedule.cl", "diffusion.cl", "diffusion_batch.cl"], "diffusion_batch", global: [(x.rows + 3) / 4], Int32(x.rows), prediction.rawValue,
                    weighting.rawValue, Int32(x.columns), Int32(extra / 2), scale, x.storage, x.kernelOffset,
                    tc.y, tc.z, tc.w, tk.x, tk.y, ec.y, ec.z, ec.w, ek.x, ek.y, t.storage, t.kernelOffset,
                    epsOut.storage, epsOut.kernelOffset, Int32(eps == nil ? 0 : 1), input.storage, input.kernelOffset,
