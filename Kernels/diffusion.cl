@@ -46,4 +46,3 @@ __kernel void prediction_gradient(const int prediction, const int d, __global co
     const float scale = prediction == 0 ? -s / a : prediction == 1 ? 1.0f : -s;
     gout[gout_off + i] = scale * gx[gx_off + i];
 }
-

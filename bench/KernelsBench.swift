@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 import StepLabGenerative
 

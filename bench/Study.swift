@@ -40,20 +40,27 @@ final class Study {
         DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: settings.prediction)
     }
 
-    /// Image metrics of standardised samples (nil for non-image data).
-    func imageReport(_ samples: Tensor, seed: Int) throws -> ImageQualityReport? {
-        guard let imageQuality else { return nil }
-        let standardised = PointSet(count: samples.rows, dimension: samples.columns, values: try samples.download())
-        return try imageQuality.report(normalization.invert(standardised), seed: UInt64(seed))
+    /// Image metrics of samples in the data's units (nil for non-image data).
+    func imageReport(_ points: PointSet, seed: Int) throws -> ImageQualityReport? {
+        try imageQuality?.report(points, seed: UInt64(seed))
     }
 
     func reference(seed: Int) -> PointSet { spec.referencePoints(count: settings.samples, seed: UInt64(10_000 + seed)) }
 
+    /// Standardised samples (n x d on the device) in the data's units.
+    func dataUnits(_ samples: Tensor) throws -> PointSet {
+        try normalization.invert(PointSet(count: samples.rows, dimension: samples.columns, values: samples.download()))
+    }
+
     /// Metrics of standardised samples (n x d on the device) against `reference`, in the data's units.
     func score(_ samples: Tensor, reference: PointSet) throws -> (MetricReport, Bool) {
-        let standardised = PointSet(count: samples.rows, dimension: samples.columns, values: try samples.download())
-        guard standardised.values.allSatisfy(\.isFinite) else { return (MetricReport(swd: .nan, mmd: .nan, energy: .nan, count: samples.rows), false) }
-        return (try metrics.report(sample: normalization.invert(standardised), reference: reference), true)
+        try score(dataUnits(samples), reference: reference)
+    }
+
+    /// Metrics of samples in the data's units against `reference`; NaN, and false, when a sample is not finite.
+    func score(_ points: PointSet, reference: PointSet) throws -> (MetricReport, Bool) {
+        guard points.values.allSatisfy(\.isFinite) else { return (MetricReport(swd: .nan, mmd: .nan, energy: .nan, count: points.count), false) }
+        return (try metrics.report(sample: points, reference: reference), true)
     }
 
     /// A Gaussian with the data's mean and per-dimension std: a model worse than this learned nothing.
@@ -93,13 +100,12 @@ final class Study {
             if seed == 0 { extras.reference = reference.dimension == 2 ? reference.values : [] }
             func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
                         evaluations: Double) throws {
-                let (report, finite) = try score(samples, reference: reference)
-                let image = finite ? try imageReport(samples, seed: seed) : nil
+                let points = try dataUnits(samples)
+                let (report, finite) = try score(points, reference: reference)
+                let image = finite ? try imageReport(points, seed: seed) : nil
                 completed += 1
                 if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
-                    let points = PointSet(count: samples.rows, dimension: 2, values: try samples.download())
-                    extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")",
-                                           (try? normalization.invert(points).values) ?? []))
+                    extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
                 }
                 if method == "mct", let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
                 // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse

@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 import StepLabGenerative
 
 /// The study's figures, as SVG files next to report.md.

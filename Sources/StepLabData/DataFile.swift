@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Reading and writing user data files: CSV (`CSVFormat.swift`) and NPY (`NPYFormat.swift`), chosen by the
 /// file's extension.
@@ -41,24 +38,9 @@ enum DataFile {
         return data
     }
 
-    /// Writes `data` to a temporary file in `url`'s folder, flushes it to disk and renames it over `url`, so a
-    /// reader (or a crash) sees either the old file or the whole new one, never a half-written file.
+    /// Writes `data` through `AtomicFile` (a flushed temporary sibling renamed over `url`), so a reader or a
+    /// crash sees either the old file or the whole new one.
     static func writeAtomically(_ data: Data, to url: URL) throws(DataError) {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial")
-        do {
-            try data.write(to: temporary)
-            let handle = try FileHandle(forWritingTo: temporary)
-            defer { try? handle.close() }
-            try handle.synchronize()
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw DataError("cannot write \(url.path): \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw DataError("cannot write \(url.path): \(reason)")
-        }
+        do { try AtomicFile.write(data, to: url) } catch { throw DataError(error.description) }
     }
 }

@@ -23,7 +23,10 @@ public struct TuningDatabase: Codable, Sendable, Equatable {
             self.matmul = matmul; self.gflops = gflops; self.defaultGflops = defaultGflops; self.date = date
         }
 
-        func matches(_ info: DeviceInfo) -> Bool { device == info.name && platform == info.platform && driver == info.driverVersion }
+        /// Device name, platform and driver: what makes a recorded tuning apply.
+        var identity: [String] { [device, platform, driver] }
+
+        func matches(_ info: DeviceInfo) -> Bool { identity == [info.name, info.platform, info.driverVersion] }
     }
 
     public var format = "steplab-tuning-1"
@@ -53,7 +56,7 @@ public struct TuningDatabase: Codable, Sendable, Equatable {
     /// This database with `entry` replacing any entry of the same device.
     public func recording(_ entry: Entry) -> TuningDatabase {
         var copy = self
-        copy.devices.removeAll { $0.device == entry.device && $0.platform == entry.platform && $0.driver == entry.driver }
+        copy.devices.removeAll { $0.identity == entry.identity }
         copy.devices.append(entry)
         copy.devices.sort { ($0.device, $0.platform) < ($1.device, $1.platform) }
         return copy

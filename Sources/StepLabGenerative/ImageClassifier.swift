@@ -129,10 +129,7 @@ extension ImageClassifier {
         log("training the Fashion-MNIST classifier for image metrics (cached in \(url.path))")
         let classifier = try ImageClassifier.train(engine: engine, train: train, test: test, recipe: recipe, log: log)
         log(String(format: "classifier test accuracy %.2f%%", 100 * classifier.testAccuracy))
-        var tensors: [String: SafeTensors.Tensor] = [:]
-        for entry in try classifier.network.parameters.export() {
-            tensors[entry.name] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
-        }
+        let tensors = try classifier.network.parameters.safeTensors()
         try? FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
         try? SafeTensors.write(tensors, metadata: ["test_accuracy": String(classifier.testAccuracy), "recipe": recipe.cacheName], to: url)
         return classifier

@@ -1,4 +1,7 @@
 import Foundation
+import OpenCLKit
+import StepLabData
+import StepLabEngine
 
 /// The safetensors file format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping
 /// each tensor name to {dtype, shape, data_offsets} (plus an optional `__metadata__` of strings), then the raw
@@ -115,5 +118,17 @@ public enum SafeTensors {
     /// half-written file in place of a good one.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         try AtomicFile.write(encode(tensors, metadata: metadata), to: url)
+    }
+}
+
+extension ParameterStore {
+    /// Every parameter as a safetensors tensor named `prefix + name`, read from `flat` (default: the values; pass
+    /// an EMA copy for its weights).
+    public func safeTensors(prefix: String = "", from flat: Tensor? = nil) throws(OpenCLError) -> [String: SafeTensors.Tensor] {
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        for entry in try export(from: flat) {
+            tensors[prefix + entry.name] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
+        }
+        return tensors
     }
 }

@@ -30,10 +30,6 @@ struct EvalCommand: ParsableCommand {
         guard spec.dimension == points.dimension else {
             throw CLIError("samples have dimension \(points.dimension), the reference \(spec.dimension)")
         }
-        if case let .fashionMNIST(train, test) = spec {
-            try evaluateImages(points, train: train, test: test)
-            return
-        }
         let metrics = SampleMetrics(seed: seed)
         let report: MetricReport, floor: MetricReport
         do {
@@ -42,7 +38,8 @@ struct EvalCommand: ParsableCommand {
                 report = try metrics.report(sample: points, reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 201)))
                 floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: 202)),
                                            reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 203)))
-            case .fashionMNIST:
+            case let .fashionMNIST(train, test):
+                try evaluateImages(points, train: train, test: test)
                 return
             case let .file(_, all):
                 report = try metrics.report(sample: points, reference: all)

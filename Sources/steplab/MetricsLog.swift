@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 import StepLabGenerative
 
 /// The training log: `metrics.csv` and `metrics.jsonl`, one row per logged step, appended as training goes.

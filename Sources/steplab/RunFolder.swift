@@ -66,15 +66,8 @@ struct RunFolder {
 
     /// Writes raw and EMA weights as `raw/NAME` and `ema/NAME`, with the step and config in the metadata.
     func saveWeights(model: Denoiser, ema: EMA?, step: Int, config: RunConfig) throws {
-        var tensors: [String: SafeTensors.Tensor] = [:]
-        for entry in try model.network.parameters.export() {
-            tensors["raw/\(entry.name)"] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
-        }
-        if let ema {
-            for entry in try model.network.parameters.export(from: ema.values) {
-                tensors["ema/\(entry.name)"] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
-            }
-        }
+        var tensors = try model.network.parameters.safeTensors(prefix: "raw/")
+        if let ema { tensors.merge(try model.network.parameters.safeTensors(prefix: "ema/", from: ema.values)) { $1 } }
         let configJSON = String(decoding: try RunFolder.sortedEncoder.encode(config), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["format": "steplab-1", "step": String(step), "config": configJSON], to: weightsURL)
     }

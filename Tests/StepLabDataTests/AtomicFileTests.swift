@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import StepLabGenerative
+import StepLabData
 
 /// A failed atomic write leaves what was there and no temporary file. (The full-disk case, a write that fails
 /// half way, runs the CLI under `ulimit -f` in DiskFullTests.)

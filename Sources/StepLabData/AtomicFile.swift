@@ -8,7 +8,7 @@ public enum AtomicFile {
         public let description: String
     }
 
-    public static func write(_ data: Data, to url: URL) throws {
+    public static func write(_ data: Data, to url: URL) throws(WriteError) {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
         func failure(_ code: Int32) -> WriteError {
