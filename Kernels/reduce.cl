@@ -47,15 +47,24 @@ __kernel void row_sums(const int C, const float alpha, __global const float *x, 
     out[out_off + r] = alpha * sum;
 }
 
-// partial[chunk] = sum of x[i] (or x[i]^2) over [chunk * chunk_size, ...). Range: [chunks].
+// partial[chunk] = sum of x[i] (or x[i]^2) over [chunk * chunk_size, ...). Sixteen lanes accumulate elements
+// i = 16 j + lane and are added in lane order at the end (a scalar chain would be bound by the add's latency);
+// the tail past the last whole vector goes scalar. Range: [chunks].
 __kernel void chunk_sums(const int n, const int chunk_size, const int square, __global const float *x, const int x_off,
                          __global float *partial) {
     const int chunk = get_global_id(0);
     const int start = chunk * chunk_size;
     const int end = min(n, start + chunk_size);
+    __global const float *p = x + x_off;
+    float16 lanes = (float16)(0.0f);
+    int i = start;
+    if (square) { for (; i + 16 <= end; i += 16) { const float16 v = vload16(0, p + i); lanes = fma(v, v, lanes); } }
+    else { for (; i + 16 <= end; i += 16) lanes += vload16(0, p + i); }
+    float lane[16];
+    vstore16(lanes, 0, lane);
     float sum = 0.0f;
-    if (square) { for (int i = start; i < end; i++) { const float v = x[x_off + i]; sum += v * v; } }
-    else { for (int i = start; i < end; i++) sum += x[x_off + i]; }
+    for (int l = 0; l < 16; l++) sum += lane[l];
+    for (; i < end; i++) { const float v = p[i]; sum += square ? v * v : v; }
     partial[chunk] = sum;
 }
 

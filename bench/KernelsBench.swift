@@ -41,6 +41,8 @@ struct KernelsBench: ParsableCommand {
         (4096, 256, 256, false, false, "MLP forward X.W"),
         (4096, 256, 256, false, true, "MLP backward dY.W^T"),
         (256, 256, 4096, true, false, "MLP weight grad X^T.dY"),
+        (1024, 1024, 1024, false, true, "wide MLP dY.W^T"),
+        (1024, 1024, 1024, true, false, "wide MLP weight grad"),
     ]
 
     func run() throws {
