@@ -33,6 +33,9 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Also run the same training workloads in another framework: pytorch.")
     var compare: String?
 
+    @Option(help: "Rounds per training workload; each round times StepLab and then (with --compare) PyTorch eager and torch.compile, and medians are reported, so a slow spell of a shared machine does not land on one side only.")
+    var rounds: Int = 3
+
     static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String)] = [
         (256, 256, 256, false, false, "square"),
         (512, 512, 512, false, false, "square"),
@@ -76,26 +79,45 @@ struct KernelsBench: ParsableCommand {
             print(line)
         }
         print("\ntraining step (DESIGN.md reference workload: eps-diffusion on eight Gaussians, MLP 18-W-W-W-2 SiLU, AdamW)")
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         var steps: [TrainStepResult] = []
         if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
         let withTorch = compare == "pytorch" && PyTorchReference.available
         if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
         let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
+        let servers = withTorch ? [false, true].map { PyTorchReference.Server(compile: $0, threads: threads) } : [nil, nil]
+        print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
+            + "[min-max] of the rounds' ratios)" : ")"))
         for (width, batch) in [(256, 4096), (1024, 1024), (64, 256)] {
             let source = try EightGaussiansSource(engine: engine)
-            var result = try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source)
+            var ours: [TrainStepResult] = []
+            var theirs: [[PyTorchReference.Measurement?]] = [[], []]
+            for _ in 0 ..< rounds {
+                ours.append(try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source))
+                for (mode, server) in servers.enumerated() {
+                    theirs[mode].append(server?.measure(width: width, batch: batch, seconds: 2 * seconds))
+                }
+            }
+            var result = ours.sorted { $0.stepsPerSecond < $1.stepsPerSecond }[ours.count / 2]
+            result.roundStepsPerSecond = ours.map(\.stepsPerSecond)
+            result.deviceBytes = ours.map(\.deviceBytes).max() ?? 0
+            result.hostPeakBytes = ours.compactMap(\.hostPeakBytes).max()
             var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
                               result.stepsPerSecond, result.milliseconds)
             line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {
-                let eager = PyTorchReference.measure(width: width, batch: batch, seconds: 4 * seconds, compile: false, threads: threads)
-                result.pytorchStepsPerSecond = eager?.stepsPerSecond
-                result.pytorchPeakBytes = eager?.peakBytes
-                result.pytorchCompileStepsPerSecond = PyTorchReference.measure(width: width, batch: batch, seconds: 4 * seconds,
-                                                                               compile: true, threads: threads)?.stepsPerSecond
-                for (label, value) in [("PyTorch", result.pytorchStepsPerSecond), ("torch.compile", result.pytorchCompileStepsPerSecond)] {
-                    if let value { line += String(format: ", %@ %.1f (x%.2f)", label, value, result.stepsPerSecond / value) }
-                    else { line += ", \(label) failed" }
+                let rates = theirs.map { $0.map { $0?.stepsPerSecond } }
+                result.pytorchRoundStepsPerSecond = rates[0]
+                result.pytorchCompileRoundStepsPerSecond = rates[1]
+                result.pytorchStepsPerSecond = Self.median(rates[0].compactMap { $0 })
+                result.pytorchCompileStepsPerSecond = Self.median(rates[1].compactMap { $0 })
+                result.pytorchPeakBytes = theirs[0].compactMap { $0?.peakBytes }.max()
+                for (label, value, perRound) in [("PyTorch", result.pytorchStepsPerSecond, rates[0]),
+                                                 ("torch.compile", result.pytorchCompileStepsPerSecond, rates[1])] {
+                    guard let value else { line += ", \(label) failed"; continue }
+                    let ratios = zip(result.roundStepsPerSecond, perRound).compactMap { ours, theirs in theirs.map { ours / $0 } }
+                    line += String(format: ", %@ %.1f (x%.2f [%.2f-%.2f])", label, value, result.stepsPerSecond / value,
+                                   ratios.min() ?? .nan, ratios.max() ?? .nan)
                 }
                 if let peak = result.pytorchPeakBytes { line += ", PyTorch peak " + HostMemory.megabytes(peak) }
             }
@@ -103,6 +125,13 @@ struct KernelsBench: ParsableCommand {
             print(line)
         }
         return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps)
+    }
+
+    /// The middle value (the mean of the middle two for an even count); nil when empty.
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted(), middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     func timeSgemm(_ engine: Engine, _ s: (m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String), blas: OpenBLAS?) throws -> SgemmResult {

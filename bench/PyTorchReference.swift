@@ -19,18 +19,62 @@ enum PyTorchReference {
 
     static let installHint = "PyTorch not found: `pip install torch` (the CPU wheel is enough) to compare against it"
 
-    /// Steps per second of the reference workload in PyTorch and the process's peak resident bytes, or nil when
-    /// it could not run.
-    static func measure(width: Int, batch: Int, seconds: Double, compile: Bool, threads: Int) -> (stepsPerSecond: Double, peakBytes: Int?)? {
-        guard let script else { return nil }
-        var arguments = [script, "--width", String(width), "--batch", String(batch), "--seconds", String(seconds),
-                         "--threads", String(threads)]
-        if compile { arguments.append("--compile") }
-        guard let result = try? runPython(arguments), result.status == 0,
-              let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-        guard let rate = object["steps_per_s"] as? Double else { return nil }
-        return (rate, object["max_rss_bytes"] as? Int)
+    /// One steady-state measurement: steps per second, and the serving process's peak resident bytes since the
+    /// request began (its interpreter and earlier workloads' resident memory included).
+    struct Measurement {
+        var stepsPerSecond: Double
+        var peakBytes: Int?
+    }
+
+    /// `pytorch_reference.py --serve` kept running, so rounds of StepLab and PyTorch can alternate without
+    /// paying for interpreter start-up and torch.compile every round. One server per mode (eager, compiled).
+    final class Server {
+        let compile: Bool
+        private let process = Process()
+        private let input = Pipe(), output = Pipe()
+        private var buffered = Data()
+
+        /// Starts the server; nil when the script is missing or python3 cannot start.
+        init?(compile: Bool, threads: Int) {
+            guard let script = PyTorchReference.script else { return nil }
+            self.compile = compile
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, "--serve", "--threads", String(threads)]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            do { try process.run() } catch { return nil }
+        }
+
+        deinit {
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+
+        /// Times the workload for `seconds` (warming it up on first use); nil when the server failed or answered
+        /// with an error.
+        func measure(width: Int, batch: Int, seconds: Double) -> Measurement? {
+            guard process.isRunning else { return nil }
+            let request = "{\"width\": \(width), \"batch\": \(batch), \"seconds\": \(seconds), \"compile\": \(compile)}\n"
+            do { try input.fileHandleForWriting.write(contentsOf: Data(request.utf8)) } catch { return nil }
+            guard let line = readLine(),
+                  let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let rate = object["steps_per_s"] as? Double else { return nil }
+            return Measurement(stepsPerSecond: rate, peakBytes: object["max_rss_bytes"] as? Int)
+        }
+
+        private func readLine() -> Data? {
+            while true {
+                if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = buffered[buffered.startIndex ..< newline]
+                    buffered = Data(buffered[buffered.index(after: newline)...])
+                    return Data(line)
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }  // end of file: the server exited
+                buffered.append(chunk)
+            }
+        }
     }
 
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -17,8 +17,12 @@ struct TrainStepResult: Codable {
     var deviceBytes: Int = 0
     /// Peak resident host memory of the bench process during the workload (nil where it cannot be reset).
     var hostPeakBytes: Int?
-    /// Peak resident memory of the PyTorch eager process (its whole lifetime, interpreter included).
+    /// Peak resident memory of the PyTorch eager process while it ran this workload (interpreter included).
     var pytorchPeakBytes: Int?
+    /// Each round's figure, in order (`stepsPerSecond` is the median round); nil where PyTorch failed that round.
+    var roundStepsPerSecond: [Double] = []
+    var pytorchRoundStepsPerSecond: [Double?]?
+    var pytorchCompileRoundStepsPerSecond: [Double?]?
 
     enum CodingKeys: String, CodingKey {
         case deviceBytes = "device_bytes", hostPeakBytes = "host_peak_bytes", pytorchPeakBytes = "pytorch_peak_bytes"
@@ -28,6 +32,9 @@ struct TrainStepResult: Codable {
         case finalLoss = "final_loss"
         case pytorchStepsPerSecond = "pytorch_steps_per_s"
         case pytorchCompileStepsPerSecond = "pytorch_compile_steps_per_s"
+        case roundStepsPerSecond = "round_steps_per_s"
+        case pytorchRoundStepsPerSecond = "pytorch_round_steps_per_s"
+        case pytorchCompileRoundStepsPerSecond = "pytorch_compile_round_steps_per_s"
     }
 }
 
