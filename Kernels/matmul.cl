@@ -15,8 +15,9 @@
 //            1: Z = acc + bias[n]; C = act(Z); Z stored to `pre` when store_pre != 0
 //            2: C = acc * act'(gate[m, n])  (backward through an activation)
 // The activation `act` is a run-time argument (activations.cl, which the host prepends to this file).
-//   PACK_A   matmul_cpu only: 1 reads A from pack_a's MR-row blocks (contiguous per k step) instead of in place;
-//            the host packs a transposed A, whose in-place rows lie M floats apart at every k step.
+//   PACK_A   matmul_cpu only: 1 reads op(A) packed by pack_b into 32-row panels (the MR values of a k step
+//            adjacent) instead of in place; the host packs a transposed A, whose in-place rows lie M floats
+//            apart at every k step.
 //   SPLITK   matmul_cpu only: 1 splits K over the third range dimension in chunks of k_chunk and stores
 //            raw partial products at c + c_off + chunk * M * N; splitk_finish sums them in order (so the
 //            result is deterministic) and applies the epilogue. Long products (the weight gradient, K = batch)
@@ -87,10 +88,11 @@
 // packed[p][k][j] = op(B)[k, 32p + j], zero beyond N: one 32-wide row of a panel per work-item. k varies
 // fastest, so consecutive work-items write consecutive 128-byte rows and, when B is transposed, read from the
 // 32 cache lines the previous work-items brought in. Range: [K, panels].
-__kernel void pack_b(const int K, const int N, __global const float *b, const int b_off, __global float *packed) {
+__kernel void pack_b(const int K, const int N, __global const float *b, const int b_off,
+                     __global float *packed, const int packed_off) {
     const int k = get_global_id(0);
     const int n0 = get_global_id(1) * NR;
-    __global float *row = packed + (size_t)n0 * K + (size_t)k * NR;
+    __global float *row = packed + packed_off + (size_t)n0 * K + (size_t)k * NR;
 #if !TRANS_B
     if (n0 + NR <= N) {
         __global const float *src = b + b_off + (size_t)k * N + n0;
@@ -100,19 +102,6 @@ __kernel void pack_b(const int K, const int N, __global const float *b, const in
     }
 #endif
     for (int j = 0; j < NR; j++) row[j] = n0 + j < N ? B_AT(k, n0 + j) : 0.0f;
-}
-
-// packed[blk][k][r] = op(A)[MR blk + r, k], rows past M repeating row M - 1 (computed, never stored): the MR
-// values each k step broadcasts, contiguous. One k per work-item, all blocks: a transposed A's row k is read
-// once, front to back. Range: [K].
-__kernel void pack_a(const int M, const int K, __global const float *a, const int a_off,
-                     __global float *packed, const int packed_off) {
-    const int k = get_global_id(0);
-    __global float *dst = packed + packed_off + (size_t)k * MR;
-    for (int m0 = 0; m0 < M; m0 += MR, dst += (size_t)MR * K) {
-        #pragma unroll
-        for (int r = 0; r < MR; r++) dst[r] = A_AT(min(m0 + r, M - 1), k);
-    }
 }
 
 // One MR x 32 block of C per work-item. Range: [ceil(M / MR), ceil(N / 32), K chunks], local [1, 1, 1].
@@ -131,26 +120,24 @@ void matmul_cpu(const int M, const int N, const int K, const int k_chunk,
 
     // Rows past M read row M - 1 (valid memory) and are never stored. A is walked through one base pointer
     // that advances by one k per step, plus an offset per row, so the loop body is pure loads and FMAs. With
-    // PACK_A, `a` holds pack_a's blocks and the MR values of a step are adjacent.
+    // PACK_A, `a` holds op(A) as pack_b lays out B (rows of op(A) in 32-wide panels, a panel's 32 values of
+    // one k adjacent); a block of MR rows may straddle two panels, which the per-row offsets absorb.
 #if PACK_A
-    const size_t a_step = MR;
-    __global const float *a_block = a + a_off + (size_t)m0 * K;
+    const size_t a_step = NR;
 #elif TRANS_A
     const size_t a_step = M;
-    __global const float *a_block = a + a_off;
 #else
     const size_t a_step = 1;
-    __global const float *a_block = a + a_off;
 #endif
     size_t a_row[MR];
     #pragma unroll
     for (int r = 0; r < MR; r++) {
         const size_t row = min(m0 + r, M - 1);
-        a_row[r] = PACK_A ? r : TRANS_A ? row : row * (size_t)K;
+        a_row[r] = PACK_A ? (row / NR) * (size_t)K * NR + row % NR : TRANS_A ? row : row * (size_t)K;
     }
     const int k_begin = get_global_id(2) * k_chunk;
     const int k_end = min(K, k_begin + k_chunk);
-    __global const float *ak = a_block + k_begin * a_step;
+    __global const float *ak = a + a_off + k_begin * a_step;
     __global const float *bk = bp + (size_t)k_begin * row_stride;
 
     float16 lo[MR], hi[MR];

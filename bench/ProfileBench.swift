@@ -16,12 +16,17 @@ struct ProfileBench: ParsableCommand {
     @Option(help: "Hidden width.") var width = 256
     @Option(help: "Batch size.") var batch = 4096
     @Option(help: "Steps to profile (after 5 warm-up steps).") var steps = 20
-    @Flag(help: "Report each kernel per global size.") var bySize = false
+    @Option(help: "Activation: identity, relu, silu, gelu or tanh.") var activation = "silu"
+    @Flag(help: "Report each kernel per global size and build options.") var bySize = false
 
     func run() throws {
         do {
+            guard let act = Activation(name: activation) else {
+                throw ValidationError("--activation must be one of \(Activation.allCases.map(\.description).joined(separator: ", "))")
+            }
             let engine = try Engine(device: device, profiling: true)
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width, prediction: .eps), seed: 0)
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width, activation: act, prediction: .eps),
+                                     seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
             let trainer = try Trainer(objective: objective, source: try EightGaussiansSource(engine: engine), batch: batch,
                                       config: OptimizationConfig(emaDecay: nil))

@@ -56,20 +56,23 @@ public final class Engine {
     @discardableResult
     public func launch(files: [String], _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        try enqueue(kernel(files: files, function, options: options), global: global, local: local, arguments: arguments)
+        try enqueue(kernel(files: files, function, options: options), options: options, global: global, local: local,
+                    arguments: arguments)
     }
 
     /// Launches `function` of `file` over `global` work-items.
     @discardableResult
     public func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        try enqueue(kernel(files: [file], function, options: options), global: global, local: local, arguments: arguments)
+        try enqueue(kernel(files: [file], function, options: options), options: options, global: global, local: local,
+                    arguments: arguments)
     }
 
-    private func enqueue(_ kernel: Kernel, global: [Int], local: [Int]?, arguments: [any KernelArgument]) throws(OpenCLError) -> Event? {
+    private func enqueue(_ kernel: Kernel, options: String, global: [Int], local: [Int]?,
+                         arguments: [any KernelArgument]) throws(OpenCLError) -> Event? {
         let timed = profiler != nil && context.queue.profiling
         let event = try context.queue.launch(kernel, global: global, local: local, arguments: arguments, timed: timed)
-        if timed { profiler?.record(kernel.name, global: global, event) }
+        if timed { profiler?.record(kernel.name, global: global, options: options, event) }
         return event
     }
 

@@ -5,15 +5,22 @@ import OpenCLKit
 public final class KernelProfiler {
     private var pending: [(String, Event)] = []
 
-    /// Whether launches of one kernel over different global sizes are reported apart.
+    /// Whether launches of one kernel over different global sizes or build options are reported apart.
     public let bySize: Bool
 
     public init(bySize: Bool = false) { self.bySize = bySize }
     private var totals: [String: (seconds: Double, launches: Int)] = [:]
 
-    func record(_ name: String, global: [Int], _ event: Event?) {
+    func record(_ name: String, global: [Int], options: String, _ event: Event?) {
         guard let event else { return }
-        pending.append((bySize ? "\(name) \(global.map(String.init).joined(separator: "x"))" : name, event))
+        var key = name
+        if bySize {
+            key += " \(global.map(String.init).joined(separator: "x"))"
+            // "-D TRANS_A=1 -D EPI=2" reads "TRANS_A=1 EPI=2": which variant of a kernel ran.
+            let defines = options.replacingOccurrences(of: "-D ", with: "")
+            if !defines.isEmpty { key += " [\(defines)]" }
+        }
+        pending.append((key, event))
         if pending.count >= 4096 { flush() }
     }
 

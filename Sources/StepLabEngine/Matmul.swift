@@ -54,15 +54,16 @@ extension Engine {
             // packed, they are adjacent (bench kernels: the wide weight gradient went from 110 to 230-255 GFLOP/s).
             let packA = transposeA
             let packedBCount = panels * 32 * k, partialCount = chunks > 1 ? chunks * m * n : 0
-            let packed = try scratch(count: packedBCount + partialCount + (packA ? rowBlocks * tuning.mr * k : 0))
+            let packed = try scratch(count: packedBCount + partialCount + (packA ? (m + 31) / 32 * 32 * k : 0))
             try launch(files: files, "pack_b", global: [k, panels], options: options,
-                       kI, nI, b.storage, b.kernelOffset, packed)
+                       kI, nI, b.storage, b.kernelOffset, packed, Int32(0))
             var (aBuffer, aOffset) = (a.storage, a.kernelOffset)
             var options = options
             if packA {
+                // op(A)'s rows are the columns of the K x M matrix `a`: pack_b's panels, untransposed.
                 aOffset = Int32(packedBCount + partialCount)
-                try launch(files: files, "pack_a", global: [k], options: options, mI, kI, a.storage, a.kernelOffset,
-                           packed, aOffset)
+                try launch(files: files, "pack_b", global: [k, (m + 31) / 32], options: "-D TRANS_B=0",
+                           kI, mI, a.storage, a.kernelOffset, packed, aOffset)
                 aBuffer = packed
                 options += " -D PACK_A=1"
             }
