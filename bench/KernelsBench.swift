@@ -36,16 +36,21 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Rounds per training workload; each round times StepLab and then (with --compare) PyTorch eager and torch.compile, and medians are reported, so a slow spell of a shared machine does not land on one side only.")
     var rounds: Int = 3
 
-    static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String)] = [
-        (256, 256, 256, false, false, "square"),
-        (512, 512, 512, false, false, "square"),
-        (1024, 1024, 1024, false, false, "square"),
-        (2048, 2048, 2048, false, false, "square"),
-        (4096, 256, 256, false, false, "MLP forward X.W"),
-        (4096, 256, 256, false, true, "MLP backward dY.W^T"),
-        (256, 256, 4096, true, false, "MLP weight grad X^T.dY"),
-        (1024, 1024, 1024, false, true, "wide MLP dY.W^T"),
-        (1024, 1024, 1024, true, false, "wide MLP weight grad"),
+    /// What the timed product fuses after the multiply-add (OpenBLAS always runs the bare product).
+    enum Fused: String { case none = "", biasSiLU = " +b,SiLU", siluGradient = " *SiLU'" }
+
+    static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, fused: Fused, label: String)] = [
+        (256, 256, 256, false, false, .none, "square"),
+        (512, 512, 512, false, false, .none, "square"),
+        (1024, 1024, 1024, false, false, .none, "square"),
+        (2048, 2048, 2048, false, false, .none, "square"),
+        (4096, 256, 256, false, false, .none, "MLP forward X.W"),
+        (4096, 256, 256, false, false, .biasSiLU, "MLP forward"),
+        (4096, 256, 256, false, true, .none, "MLP backward dY.W^T"),
+        (4096, 256, 256, false, true, .siluGradient, "MLP backward"),
+        (256, 256, 4096, true, false, .none, "MLP weight grad X^T.dY"),
+        (1024, 1024, 1024, false, true, .none, "wide MLP dY.W^T"),
+        (1024, 1024, 1024, true, false, .none, "wide MLP weight grad"),
     ]
 
     func run() throws {
@@ -68,6 +73,7 @@ struct KernelsBench: ParsableCommand {
         else { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
         var results: [SgemmResult] = []
         print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
+        if blas != nil { print("  (rows marked +b,SiLU or *SiLU' time the fused epilogue; OpenBLAS runs the bare product)") }
         for shape in Self.shapes {
             let result = try timeSgemm(engine, shape, blas: blas)
             results.append(result)
@@ -134,18 +140,29 @@ struct KernelsBench: ParsableCommand {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    func timeSgemm(_ engine: Engine, _ s: (m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String), blas: OpenBLAS?) throws -> SgemmResult {
+    func timeSgemm(_ engine: Engine, _ s: (m: Int, n: Int, k: Int, ta: Bool, tb: Bool, fused: Fused, label: String),
+                   blas: OpenBLAS?) throws -> SgemmResult {
         var random = SplitMix(seed: 1)
         let aCount = s.m * s.k, bCount = s.k * s.n
         let av = (0..<aCount).map { _ in random.nextFloat() }, bv = (0..<bCount).map { _ in random.nextFloat() }
         let a = try engine.tensor(av, rows: s.ta ? s.k : s.m, columns: s.ta ? s.m : s.k)
         let b = try engine.tensor(bv, rows: s.tb ? s.n : s.k, columns: s.tb ? s.k : s.n)
         let c = try engine.tensor(rows: s.m, columns: s.n)
+        let epilogue: MatmulEpilogue
+        switch s.fused {
+        case .none: epilogue = .none
+        case .biasSiLU:
+            epilogue = .biasActivation(bias: try engine.tensor((0 ..< s.n).map { _ in random.nextFloat() }, rows: 1, columns: s.n),
+                                       activation: .silu, preActivation: try engine.tensor(rows: s.m, columns: s.n))
+        case .siluGradient:
+            epilogue = .activationGradient(preActivation: try engine.tensor((0 ..< s.m * s.n).map { _ in random.nextFloat() },
+                                                                            rows: s.m, columns: s.n), activation: .silu)
+        }
         let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
         // Several launches per timed call so queue overhead is amortised the way a training step amortises it.
         let batch = max(1, Int(2e9 / flops))
         let perCall = try secondsPerCall(minSeconds: seconds) {
-            for _ in 0..<batch { try engine.matmul(a, transposeA: s.ta, b, transposeB: s.tb, into: c) }
+            for _ in 0..<batch { try engine.matmul(a, transposeA: s.ta, b, transposeB: s.tb, into: c, epilogue: epilogue) }
             try engine.synchronize()
         }
         var reference: Double?
@@ -156,7 +173,7 @@ struct KernelsBench: ParsableCommand {
             }
             reference = flops * Double(batch) / t * 1e-9
         }
-        return SgemmResult(m: s.m, n: s.n, k: s.k, transpose: (s.ta ? "T" : "N") + (s.tb ? "T" : "N"), label: s.label,
+        return SgemmResult(m: s.m, n: s.n, k: s.k, transpose: (s.ta ? "T" : "N") + (s.tb ? "T" : "N"), label: s.label + s.fused.rawValue,
                            gflops: flops * Double(batch) / perCall * 1e-9, openblasGflops: reference)
     }
 }

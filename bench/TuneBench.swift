@@ -12,8 +12,8 @@ struct TuneBench: ParsableCommand {
         abstract: "Search the matmul tunables on this device and record the best in Kernels/tuning.json.",
         discussion: """
         Every candidate is first checked against the CPU reference on awkward shapes (a candidate that is wrong or \
-        fails to build is rejected), then timed on the MLP's products and 1024^3; the score is the geometric mean \
-        GFLOP/s. The default and the three best are then timed three more times, interleaved, and compared by \
+        fails to build is rejected), then timed on the training steps' products (with the epilogues the steps \
+        fuse) and 1024^3; the score is the geometric mean GFLOP/s. The default and the three best are then timed three more times, interleaved, and compared by \
         their medians. The winner is written to the database (rebuild to embed it); later engines on this device \
         (same name, platform and driver) use it. STEPLAB_MATMUL still overrides it.
         """
@@ -25,11 +25,13 @@ struct TuneBench: ParsableCommand {
     @Flag(help: "Measure and print, but do not write the database.") var dryRun = false
 
     /// The shapes a training step runs (reference workload at batch 4096) and the wide workload's square product.
-    static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, label: String)] = [
-        (4096, 256, 256, false, false, "MLP forward X.W"),
-        (4096, 256, 256, false, true, "MLP backward dY.W^T"),
-        (256, 256, 4096, true, false, "MLP weight grad X^T.dY"),
-        (1024, 1024, 1024, false, false, "square"),
+    /// The products of the reference and wide training steps, with the epilogues the steps fuse into them.
+    static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, fused: KernelsBench.Fused, label: String)] = [
+        (4096, 256, 256, false, false, .biasSiLU, "MLP forward"),
+        (4096, 256, 256, false, true, .siluGradient, "MLP backward"),
+        (256, 256, 4096, true, false, .none, "MLP weight grad X^T.dY"),
+        (1024, 1024, 1024, false, false, .none, "square"),
+        (1024, 1024, 1024, true, false, .none, "wide MLP weight grad"),
     ]
 
     /// The search space for `device`: every variant the device can run, with its tunables.
