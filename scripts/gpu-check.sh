@@ -27,7 +27,7 @@ ldcache() { { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p
 
 # The libraries a kit binary may still load from the machine it runs on. Everything Swift (runtime, Foundation,
 # ICU, dispatch) must be linked in, because the GPU machine has no Swift toolchain.
-allowed_deps='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|lib(c|m|dl|pthread|rt|util|stdc\+\+|gcc_s|OpenCL)\.so\.[0-9.]+)$'
+allowed_deps='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|lib(c|m|dl|pthread|rt|util|stdc\+\+|gcc_s|OpenCL|z)\.so\.[0-9.]+)$'
 
 # ---------------------------------------------------------------------------------------------------- build
 build() {
@@ -67,6 +67,15 @@ build() {
     if [ -n "$libstdcxx" ]; then
         mkdir -p "$kit/lib/compat"
         cp "$(readlink -f "$libstdcxx")" "$kit/lib/compat/libstdc++.so.6"
+    fi
+
+    # zlib (Fashion-MNIST's gzip files) stays dynamic too; nearly every system has it, and the copy here serves
+    # one that does not.
+    local zlib
+    zlib=$(ldcache | awk '/libz\.so\.1 .*x86-64/ { print $NF; exit }')
+    if [ -n "$zlib" ]; then
+        mkdir -p "$kit/lib/zlib"
+        cp "$(readlink -f "$zlib")" "$kit/lib/zlib/libz.so.1"
     fi
 
     # Fail now, not on the GPU machine, if anything Swift is still linked dynamically.
@@ -248,6 +257,10 @@ run_checks() {
     if [ "$no_loader" = 1 ] || [ "${GPU_CHECK_KIT_LOADER:-0}" = 1 ]; then
         export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         loader="gpu-kit/lib/libOpenCL.so.1 ($( [ "${GPU_CHECK_KIT_LOADER:-0}" = 1 ] && echo 'GPU_CHECK_KIT_LOADER=1' || echo 'the system has none'))"
+    fi
+    if grep -q 'libz\.so\.1 => not found' <<<"$deps" && [ -e "$kit/lib/zlib/libz.so.1" ]; then
+        export LD_LIBRARY_PATH="$kit/lib/zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        loader="$loader; zlib from gpu-kit/lib/zlib (the system has none)"
     fi
     if grep -q "version .GLIBCXX_[0-9.]*' not found" <<<"$deps" && [ -e "$kit/lib/compat/libstdc++.so.6" ]; then
         export LD_LIBRARY_PATH="$kit/lib/compat${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
