@@ -104,17 +104,25 @@ __kernel void pack_b(const int K, const int N, __global const float *b, const in
     for (int j = 0; j < NR; j++) row[j] = n0 + j < N ? B_AT(k, n0 + j) : 0.0f;
 }
 
-// One MR x 32 block of C per work-item. Range: [ceil(M / MR), ceil(N / 32), K chunks], local [1, 1, 1].
+// One MR x 32 block of C per work-item. Range: [ceil(M / MR) * ceil(N / 32), 1, K chunks], local [1, 1, 1].
+// Work-items go through C in bands of `band` row blocks, panel by panel within a band: a band's rows of A
+// stay in cache while every panel passes over them, so A is fetched from memory once and each B panel
+// once per band (row blocks first would fetch A once per panel; panels first, B once per row block).
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
-void matmul_cpu(const int M, const int N, const int K, const int k_chunk,
+void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const int band,
                 __global const float *a, const int a_off,
                 __global const float *panels, const int panels_off, const int panel_stride, const int row_stride,
                 __global float *c, const int c_off,
                 __global const float *bias, const int bias_off,
                 __global float *pre, const int pre_off, const int store_pre,
                 __global const float *gate, const int gate_off, const int act) {
-    const int m0 = get_global_id(0) * MR;
-    const int panel = get_global_id(1);
+    const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
+    const int id = get_global_id(0);
+    const int band_first = id / (band * panel_count) * band;
+    const int in_band = id - band_first * panel_count;
+    const int band_blocks = min(band, row_blocks - band_first);
+    const int panel = in_band / band_blocks;
+    const int m0 = (band_first + in_band % band_blocks) * MR;
     const int n0 = panel * NR;
     __global const float *bp = panels + panels_off + (size_t)panel * panel_stride;
 

@@ -38,7 +38,9 @@ struct TuneBench: ParsableCommand {
     static func candidates(for device: DeviceInfo) -> [MatmulTuning] {
         var list: [MatmulTuning] = []
         for mr in [4, 6, 8, 12, 16] {
-            for kc in [256, 512, 1024] { list.append(MatmulTuning(variant: .cpu, mr: mr, splitKChunk: kc)) }
+            for kc in [256, 512, 1024] {
+                for band in [128, 256, 1024] { list.append(MatmulTuning(variant: .cpu, mr: mr, splitKChunk: kc, bandKilobytes: band)) }
+            }
         }
         for tile in [32, 64, 128] {
             for tk in [8, 16, 32] {
@@ -123,7 +125,7 @@ struct TuneBench: ParsableCommand {
 
     static func describe(_ t: MatmulTuning) -> String {
         switch t.variant {
-        case .cpu: "cpu mr=\(t.mr) kc=\(t.splitKChunk)"
+        case .cpu: "cpu mr=\(t.mr) kc=\(t.splitKChunk) band=\(t.bandKilobytes)"
         case .tiled: "tiled tm=\(t.tm) tn=\(t.tn) tk=\(t.tk) wm=\(t.wm) wn=\(t.wn)"
         }
     }

@@ -16,14 +16,17 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
     public var mr: Int = 8
     /// K per work-item when the cpu variant splits a long product (K >= 4 max(M, N)).
     public var splitKChunk: Int = 512
+    /// Cache budget of the cpu variant's band of A rows, which every B panel passes over before the next band.
+    public var bandKilobytes: Int = 256
     /// Tile of C per work-group, depth of the staged slab, and outputs per work-item of the tiled variant.
     public var tm: Int = 64, tn: Int = 64, tk: Int = 16, wm: Int = 4, wn: Int = 4
 
-    public init(variant: Variant, mr: Int = 8, splitKChunk: Int = 512, tm: Int = 64, tn: Int = 64, tk: Int = 16,
-                wm: Int = 4, wn: Int = 4) {
+    public init(variant: Variant, mr: Int = 8, splitKChunk: Int = 512, bandKilobytes: Int = 256, tm: Int = 64, tn: Int = 64,
+                tk: Int = 16, wm: Int = 4, wn: Int = 4) {
         self.variant = variant
         self.mr = mr
         self.splitKChunk = splitKChunk
+        self.bandKilobytes = bandKilobytes
         self.tm = tm; self.tn = tn; self.tk = tk; self.wm = wm; self.wn = wn
     }
 
@@ -58,15 +61,32 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
             switch parts[0] {
             case "mr": tuning.mr = value
             case "kc": tuning.splitKChunk = value
+            case "band": tuning.bandKilobytes = value
             case "tm": tuning.tm = value
             case "tn": tuning.tn = value
             case "tk": tuning.tk = value
             case "wm": tuning.wm = value
             case "wn": tuning.wn = value
-            default: throw .invalidRequest("STEPLAB_MATMUL: unknown key '\(parts[0])' (variant, mr, kc, tm, tn, tk, wm, wn)")
+            default: throw .invalidRequest("STEPLAB_MATMUL: unknown key '\(parts[0])' (variant, mr, kc, band, tm, tn, tk, wm, wn)")
             }
         }
         return tuning
+    }
+
+    enum CodingKeys: String, CodingKey { case variant, mr, splitKChunk, bandKilobytes, tm, tn, tk, wm, wn }
+
+    /// Decodes a tuning database entry; tunables added after the entry was written take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(variant: try values.decode(Variant.self, forKey: .variant))
+        mr = try values.decodeIfPresent(Int.self, forKey: .mr) ?? mr
+        splitKChunk = try values.decodeIfPresent(Int.self, forKey: .splitKChunk) ?? splitKChunk
+        bandKilobytes = try values.decodeIfPresent(Int.self, forKey: .bandKilobytes) ?? bandKilobytes
+        tm = try values.decodeIfPresent(Int.self, forKey: .tm) ?? tm
+        tn = try values.decodeIfPresent(Int.self, forKey: .tn) ?? tn
+        tk = try values.decodeIfPresent(Int.self, forKey: .tk) ?? tk
+        wm = try values.decodeIfPresent(Int.self, forKey: .wm) ?? wm
+        wn = try values.decodeIfPresent(Int.self, forKey: .wn) ?? wn
     }
 
     /// Work-items per group of the tiled variant, per dimension (n, m).
@@ -76,8 +96,8 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
     public func validate(_ device: DeviceInfo) throws(OpenCLError) {
         switch variant {
         case .cpu:
-            guard (1...16).contains(mr), splitKChunk > 0 else {
-                throw .invalidRequest("matmul tuning: mr \(mr) must be 1...16 and kc \(splitKChunk) positive")
+            guard (1...16).contains(mr), splitKChunk > 0, bandKilobytes > 0 else {
+                throw .invalidRequest("matmul tuning: mr \(mr) must be 1...16, kc \(splitKChunk) and band \(bandKilobytes) positive")
             }
         case .tiled:
             guard tm % wm == 0, tn % wn == 0, tk > 0, tiledLocal.reduce(1, *) <= device.maxWorkGroupSize else {

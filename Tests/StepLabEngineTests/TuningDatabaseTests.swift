@@ -27,6 +27,13 @@ import Testing
         }
     }
 
+    @Test func anEntryWrittenBeforeATunableExistedTakesItsDefault() throws {
+        let old = try JSONDecoder().decode(MatmulTuning.self, from: Data(#"{"variant": "cpu", "mr": 6, "splitKChunk": 1024}"#.utf8))
+        #expect(old == MatmulTuning(variant: .cpu, mr: 6, splitKChunk: 1024))
+        #expect(old.bandKilobytes == MatmulTuning(variant: .cpu).bandKilobytes)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MatmulTuning.self, from: Data(#"{"mr": 6}"#.utf8)) }
+    }
+
     @Test func aBrokenDatabaseIsOneClearError() {
         for text in ["{", #"{"format":"other","devices":[]}"#] {
             do {
