@@ -130,7 +130,27 @@ struct KernelsBench: ParsableCommand {
             steps.append(result)
             print(line)
         }
-        return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps)
+        print("\nsampling: DDIM with the reference network (eps-prediction, untrained) at batch \(SamplingBench.batch)")
+        var sampling: [SamplingResult] = []
+        for stepCount in [1, 8] {
+            let result = try SamplingBench.run(engine: engine, steps: stepCount, rounds: rounds, seconds: seconds, server: servers[0])
+            var line = String(format: "  %d step%@: StepLab %8.0f samples/s, device %@, host peak %@", stepCount, stepCount == 1 ? " " : "s",
+                              result.samplesPerSecond, HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
+            if withTorch {
+                if let theirs = result.pytorchSamplesPerSecond {
+                    let ratios = zip(result.roundSamplesPerSecond, result.pytorchRoundSamplesPerSecond ?? []).compactMap { ours, theirs in
+                        theirs.map { ours / $0 }
+                    }
+                    line += String(format: ", PyTorch %8.0f (x%.2f [%.2f-%.2f]), PyTorch peak %@", theirs, result.samplesPerSecond / theirs,
+                                   ratios.min() ?? .nan, ratios.max() ?? .nan, HostMemory.megabytes(result.pytorchPeakBytes))
+                } else {
+                    line += ", PyTorch failed"
+                }
+            }
+            sampling.append(result)
+            print(line)
+        }
+        return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps, sampling: sampling)
     }
 
     /// The middle value (the mean of the middle two for an even count); nil when empty.
@@ -183,8 +203,9 @@ struct KernelsReport: Codable {
     var sgemm: [SgemmResult]
     var trainStep: TrainStepResult
     var trainSteps: [TrainStepResult]
+    var sampling: [SamplingResult]
     enum CodingKeys: String, CodingKey {
-        case device, sgemm
+        case device, sgemm, sampling
         case trainStep = "train_step"
         case trainSteps = "train_steps"
     }

@@ -19,8 +19,8 @@ enum PyTorchReference {
 
     static let installHint = "PyTorch not found: `pip install torch` (the CPU wheel is enough) to compare against it"
 
-    /// One steady-state measurement: steps per second, and the serving process's peak resident bytes since the
-    /// request began (its interpreter and earlier workloads' resident memory included).
+    /// One steady-state measurement: steps (or samples) per second, and the serving process's peak resident bytes
+    /// since the request began (its interpreter and earlier workloads' resident memory included).
     struct Measurement {
         var stepsPerSecond: Double
         var peakBytes: Int?
@@ -51,16 +51,28 @@ enum PyTorchReference {
             process.waitUntilExit()
         }
 
-        /// Times the workload for `seconds` (warming it up on first use); nil when the server failed or answered
-        /// with an error.
+        /// Times the training workload for `seconds` (warming it up on first use); nil when the server failed or
+        /// answered with an error.
         func measure(width: Int, batch: Int, seconds: Double) -> Measurement? {
-            guard process.isRunning else { return nil }
-            let request = "{\"width\": \(width), \"batch\": \(batch), \"seconds\": \(seconds), \"compile\": \(compile)}\n"
-            do { try input.fileHandleForWriting.write(contentsOf: Data(request.utf8)) } catch { return nil }
-            guard let line = readLine(),
-                  let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                  let rate = object["steps_per_s"] as? Double else { return nil }
-            return Measurement(stepsPerSecond: rate, peakBytes: object["max_rss_bytes"] as? Int)
+            guard let reply = request(["width": width, "batch": batch, "seconds": seconds, "compile": compile]),
+                  let rate = reply["steps_per_s"] as? Double else { return nil }
+            return Measurement(stepsPerSecond: rate, peakBytes: reply["max_rss_bytes"] as? Int)
+        }
+
+        /// Samples per second of `steps`-step DDIM with the reference network at `batch`, and the peak bytes.
+        func measureSampling(width: Int, batch: Int, steps: Int, seconds: Double) -> Measurement? {
+            guard let reply = request(["task": "sample", "width": width, "batch": batch, "steps": steps, "seconds": seconds]),
+                  let rate = reply["samples_per_s"] as? Double else { return nil }
+            return Measurement(stepsPerSecond: rate, peakBytes: reply["max_rss_bytes"] as? Int)
+        }
+
+        /// One request line out, one reply line back; nil when the server is gone or the reply is not JSON.
+        private func request(_ fields: [String: Any]) -> [String: Any]? {
+            guard process.isRunning, var line = try? JSONSerialization.data(withJSONObject: fields) else { return nil }
+            line.append(UInt8(ascii: "\n"))
+            do { try input.fileHandleForWriting.write(contentsOf: line) } catch { return nil }
+            guard let reply = readLine() else { return nil }
+            return try? JSONSerialization.jsonObject(with: reply) as? [String: Any]
         }
 
         private func readLine() -> Data? {

@@ -10,7 +10,9 @@ Prints one JSON object: {"steps_per_s": ..., ...}.
 With --serve it stays up and answers one JSON line per request line on stdin,
 {"width": W, "batch": B, "seconds": S, "compile": bool}, keeping each workload's model (and torch.compile's
 compiled step) between requests, so `bench` can alternate its own rounds with PyTorch's without paying for
-start-up and compilation every round.
+start-up and compilation every round. {"task": "sample", "width": W, "batch": B, "steps": N, "seconds": S}
+times DDIM sampling instead: the same network as an eps-predictor, N steps from t = 1 to 0 on the same
+cosine schedule (t clamped to 1 - 2^-17 as StepLab does, so alpha > 0), answering {"samples_per_s": ...}.
 """
 import argparse
 import json
@@ -77,6 +79,58 @@ class Workload:
         return {"steps_per_s": steps / elapsed, "steps": steps, "seconds": elapsed, "final_loss": loss_value}
 
 
+class Sampling:
+    """DDIM with the reference network (untrained: the rate does not depend on the weights)."""
+
+    T_MAX = 1.0 - 2.0 ** -17
+
+    def __init__(self, width, batch, device):
+        torch.manual_seed(0)
+        self.device, self.batch = device, batch
+        w = width
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(18, w), torch.nn.SiLU(),
+            torch.nn.Linear(w, w), torch.nn.SiLU(),
+            torch.nn.Linear(w, w), torch.nn.SiLU(),
+            torch.nn.Linear(w, 2),
+        ).to(device)
+        self.freqs = torch.exp(-math.log(10000.0) * torch.arange(8, device=device) / 8)
+
+    def schedule(self, t):
+        phi = (min(max(t, 0.0), self.T_MAX) + 0.008) / 1.008 * math.pi / 2
+        return math.cos(phi), math.sin(phi)
+
+    @torch.inference_mode()
+    def sample(self, steps):
+        z = torch.randn(self.batch, 2, device=self.device)
+        t = torch.empty(self.batch, 1, device=self.device)
+        for i in range(steps, 0, -1):
+            tv, sv = i / steps, (i - 1) / steps
+            t.fill_(min(tv, self.T_MAX))
+            angle = 1000.0 * t * self.freqs
+            eps = self.model(torch.cat([z, torch.sin(angle), torch.cos(angle)], dim=1))
+            alpha, sigma = self.schedule(tv)
+            x0 = (z - sigma * eps) / alpha
+            if i == 1:
+                return x0
+            alpha_s, sigma_s = self.schedule(sv)
+            z = alpha_s * x0 + sigma_s * eps
+        return x0
+
+    def measure(self, steps, seconds):
+        """Samples per second over at least `seconds` (at least one whole call)."""
+        calls = 0
+        start = time.perf_counter()
+        while calls == 0 or time.perf_counter() - start < seconds:
+            x = self.sample(steps)
+            calls += 1
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        return {"samples_per_s": calls * self.batch / elapsed, "calls": calls, "seconds": elapsed,
+                "finite": bool(torch.isfinite(x).all())}
+
+
 def reset_peak_rss():
     """Resets VmHWM to the current resident size (Linux 4.0+); False where the kernel refuses."""
     try:
@@ -106,8 +160,17 @@ def serve(args, device):
             continue
         try:
             request = json.loads(line)
-            key = (int(request["width"]), int(request["batch"]), bool(request.get("compile", False)))
             reset_peak_rss()
+            if request.get("task") == "sample":
+                key = ("sample", int(request["width"]), int(request["batch"]))
+                if key not in workloads:
+                    workloads[key] = Sampling(key[1], key[2], device)
+                    workloads[key].sample(int(request["steps"]))  # warm-up
+                reply = workloads[key].measure(int(request["steps"]), float(request.get("seconds", 0)))
+                reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[1], "batch": key[2], "steps": int(request["steps"])})
+                print(json.dumps(reply), flush=True)
+                continue
+            key = (int(request["width"]), int(request["batch"]), bool(request.get("compile", False)))
             if key not in workloads:
                 workloads[key] = Workload(key[0], key[1], key[2], device, args.warmup)
             reply = workloads[key].measure(float(request.get("seconds", args.seconds)))

@@ -9,7 +9,12 @@ public final class EDMSampler {
 
     public let model: EDMModel
     public var engine: Engine { model.engine }
-    public init(model: EDMModel) { self.model = model }
+    private let workspaces: WorkspaceCache<EDMWorkspace>
+
+    public init(model: EDMModel) {
+        self.model = model
+        workspaces = WorkspaceCache { batch throws(OpenCLError) in try model.makeWorkspace(batch: batch) }
+    }
 
     /// Diffusion sampling from `noise` (unit normal, n x d) with `steps` steps down a Karras grid to 0.
     /// Heun uses 2 evaluations per step except the last (to sigma = 0), which is an Euler step.
@@ -20,7 +25,7 @@ public final class EDMSampler {
         let x = try engine.tensor(rows: n, columns: d), next = try engine.tensor(rows: n, columns: d)
         let denoised = try engine.tensor(rows: n, columns: d), slope = try engine.tensor(rows: n, columns: d)
         let from = try engine.tensor(rows: n, columns: 1), to = try engine.tensor(rows: n, columns: 1)
-        let workspace = try model.makeWorkspace(batch: n)
+        let workspace = try workspaces.workspace(batch: n)
         try engine.scale(sigmas[0], noise, into: x)
         var evaluations = 0
         for i in 0 ..< steps {
@@ -54,7 +59,7 @@ public final class EDMSampler {
         let taus = Array(model.config.karrasGrid(count: steps + 1).reversed().prefix(steps))
         let x = try engine.tensor(rows: n, columns: d), noisy = try engine.tensor(rows: n, columns: d)
         let fresh = try engine.tensor(rows: n, columns: d), sigma = try engine.tensor(rows: n, columns: 1)
-        let workspace = try model.makeWorkspace(batch: n)
+        let workspace = try workspaces.workspace(batch: n)
         try engine.scale(taus[0], noise, into: noisy)
         for (k, tau) in taus.enumerated() {
             if k > 0 {

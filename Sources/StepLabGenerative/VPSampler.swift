@@ -18,7 +18,12 @@ public final class VPSampler {
     public let model: Denoiser
     public var engine: Engine { model.engine }
 
-    public init(model: Denoiser) { self.model = model }
+    private let workspaces: WorkspaceCache<DenoiserWorkspace>
+
+    public init(model: Denoiser) {
+        self.model = model
+        workspaces = WorkspaceCache { batch throws(OpenCLError) in try model.makeWorkspace(batch: batch) }
+    }
 
     /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the
     /// weights (e.g. the EMA). `observe`, when given, sees each step's z_t and x-prediction (steps counted down
@@ -31,7 +36,7 @@ public final class VPSampler {
         try z.storage.copy(from: noise.storage, sourceOffset: noise.offset, offset: 0, length: noise.count)
         let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
         let xVar = try engine.tensor(rows: n, columns: 1)
-        let workspace = try model.makeWorkspace(batch: n)
+        let workspace = try workspaces.workspace(batch: n)
         for i in stride(from: steps, through: 1, by: -1) {
             let tv = Float(i) / Float(steps), sv = Float(i - 1) / Float(steps)
             try engine.fill(t, tv)
@@ -73,7 +78,7 @@ public final class VPSampler {
         let previous = try engine.tensor(filled: 0, rows: n, columns: d), result = try engine.tensor(filled: 0, rows: n, columns: d)
         let done = try engine.tensor(filled: 0, rows: n, columns: 1), evals = try engine.tensor(filled: 0, rows: n, columns: 1)
         let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
-        let workspace = try model.makeWorkspace(batch: n)
+        let workspace = try workspaces.workspace(batch: n)
         let total = try engine.tensor(rows: 1, columns: 1)
         var batchSteps = 0
         for i in stride(from: steps, through: 1, by: -1) {
