@@ -32,9 +32,13 @@ public final class ImageQuality {
         referenceMoments = try FrechetReference(FeatureStatistics.Moments(referenceFeatures))
     }
 
-    /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets.
+    /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets. Pixels outside
+    /// [-1, 1] are clipped first, as saving the images would clip them: FID is computed on 8-bit images
+    /// (Heusel et al. 2017), and a few saturated pixels of a model's samples would otherwise drive the
+    /// classifier's features, and FD with them, arbitrarily far.
     public func report(_ images: PointSet, seed: UInt64 = 0) throws -> ImageQualityReport {
-        let (features, predictions) = try classifier.evaluate(images)
+        let clipped = PointSet(count: images.count, dimension: images.dimension, values: images.values.map { Swift.min(1, Swift.max(-1, $0)) })
+        let (features, predictions) = try classifier.evaluate(clipped)
         let kid = try KernelInceptionDistance(features, referenceFeatures, seed: seed)
         return ImageQualityReport(count: images.count,
                                   frechetDistance: try referenceMoments.distance(to: FeatureStatistics.Moments(features)),

@@ -51,6 +51,14 @@ import Testing
             let whole = try classifier.evaluate(few, chunk: 1000)
             #expect(whole.predictions == predictions)
             expectClose(whole.features.values, features.values, rtol: 1e-5, atol: 1e-5, "features by chunk")
+
+            // Pixels outside [-1, 1] are scored as the clipped values an 8-bit image would hold.
+            let quality = try ImageQuality(classifier: classifier, reference: test.images.rows(0 ..< 200))
+            let loud = test.images.rows(200 ..< 260)
+            let saturated = PointSet(count: loud.count, dimension: loud.dimension, values: loud.values.map { 3 * $0 })
+            let clipped = PointSet(count: loud.count, dimension: loud.dimension, values: saturated.values.map { min(1, max(-1, $0)) })
+            #expect(saturated.values.contains { abs($0) > 1 })
+            #expect(try quality.report(saturated) == quality.report(clipped))
         }
     }
 }
