@@ -1,10 +1,11 @@
 // matmul.cl: C[M,N] = epilogue(op(A)[M,K] . op(B)[K,N]) for any M, N, K, in two variants.
 //
 //   matmul_cpu    one work-item per work-group computing an MR x 32 block held in float16 accumulators, over
-//                 32-column panels of B: read in place when B is K x N with N a multiple of 32 (row stride N),
-//                 otherwise repacked by pack_b into zero-padded contiguous panels (row stride 32). POCL then compiles the body like
-//                 plain C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape
-//                 reaches OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
+//                 32-column panels of B that pack_b lays out zero-padded and contiguous (the kernel takes a
+//                 panel and row stride, so B could be read in place, but rows 1 or 4 KB apart alias in L1 and
+//                 the packed panel of a K = 256 product fits it whole). POCL then compiles the body like plain
+//                 C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape reaches
+//                 OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
 //   matmul_tiled  the GPU variant: TM x TN tiles of C per work-group, TK-deep slabs of A and B staged through
 //                 local memory with coalesced loads, WM x WN outputs per work-item in registers.
 //

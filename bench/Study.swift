@@ -96,6 +96,8 @@ final class Study {
                                        batch: settings.batch, learningRate: settings.learningRate, logEvery: 10)
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
             try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
+            // The CLI's default for this data (`steplab sample --clip`), so the study's samples are the ones a user gets.
+            let clip = spec.sampleClip
 
             if seed == 0 { extras.reference = reference.dimension == 2 ? reference.values : [] }
             func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
@@ -134,10 +136,12 @@ final class Study {
             let ema = diffusion.ema?.values
             let vp = VPSampler(model: diffusionModel)
             for steps in Self.diffusionSteps {
-                try record("diffusion", segments: steps, steps: steps, sampler: "ddim", samples: vp.sample(noise: noise, steps: steps, parameters: ema),
+                try record("diffusion", segments: steps, steps: steps, sampler: "ddim",
+                           samples: vp.sample(noise: noise, steps: steps, parameters: ema, clip: clip),
                            training: steps == 1 ? diffusionRecord : nil, evaluations: Double(steps))
                 try record("diffusion", segments: steps, steps: steps, sampler: "addim",
-                           samples: vp.sample(noise: noise, steps: steps, method: .addim, parameters: ema), training: nil, evaluations: Double(steps))
+                           samples: vp.sample(noise: noise, steps: steps, method: .addim, parameters: ema, clip: clip), training: nil,
+                           evaluations: Double(steps))
             }
             if seed == 0 { firstTeacher = diffusion; firstModels.append(("diffusion", 64, diffusionModel, false)) }
 
@@ -162,7 +166,7 @@ final class Study {
                         model: model, config: MultistepConfig(segments: segments, annealSteps: settings.iterations / 2),
                         teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
                     let (result, training) = try trainer.train(objective)
-                    let samples = try VPSampler(model: model).sample(noise: noise, steps: segments, parameters: result.ema?.values)
+                    let samples = try VPSampler(model: model).sample(noise: noise, steps: segments, parameters: result.ema?.values, clip: clip)
                     try record(method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
                                evaluations: Double(segments))
                     if seed == 0 {

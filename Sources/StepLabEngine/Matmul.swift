@@ -69,14 +69,15 @@ extension Engine {
             }
             // Row blocks per band (see matmul_cpu): as many as keep the band's A rows, MR x (K per work-item)
             // floats each, within the tuned cache budget.
-            let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * (chunks > 1 ? chunkLength : k)))))
+            let kPerItem = chunks > 1 ? chunkLength : k
+            let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * kPerItem))))
             if chunks == 1 {
                 try launch(files: files, "matmul_cpu", global: [rowBlocks * panels, 1, 1], local: [1, 1, 1],
                            options: options, mI, nI, kI, kI, band, aBuffer, aOffset, packed, Int32(0), Int32(32 * k),
                            Int32(32), c.storage, c.kernelOffset, bias.storage, bias.kernelOffset, pre.storage,
                            pre.kernelOffset, storePre, gate.storage, gate.kernelOffset, activation.rawValue)
             } else {
-                let partialOffset = Int32(panels * 32 * k)
+                let partialOffset = Int32(packedBCount)
                 try launch(files: files, "matmul_cpu", global: [rowBlocks * panels, 1, chunks], local: [1, 1, 1],
                            options: options + " -D SPLITK=1", mI, nI, kI, Int32(chunkLength), band, aBuffer, aOffset,
                            packed, Int32(0), Int32(32 * k), Int32(32), packed, partialOffset, bias.storage,

@@ -41,6 +41,12 @@ public enum DataSpec {
         if case let .fashionMNIST(train, _) = self { train.side } else { nil }
     }
 
+    /// The x-prediction clamp DDIM and aDDIM apply by default: 1 for images, whose pixels lie in [-1, 1] (DDPM's
+    /// clip_denoised), none for standardised data, which has no bound.
+    public var sampleClip: Float { imageSide == nil ? 0 : 1 }
+    /// `sampleClip` for the data a run names (`RunConfig.data`), without loading it.
+    public static func sampleClip(data name: String) -> Float { name == fashionMNISTName ? 1 : 0 }
+
     /// `count` reference points (fresh draws for a built-in set, a seeded subsample or the whole file otherwise).
     public func referencePoints(count: Int, seed: UInt64) -> PointSet {
         switch self {

@@ -23,6 +23,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Starting noise: a CSV/NPY file of COUNT x d standard normal values (same noise -> comparable samples).") var noise: String?
     @Option(help: "Seed of the starting noise when --noise is not given.") var seed: UInt64 = 0
     @Flag(help: "Sample with the raw weights instead of the EMA.") var raw = false
+    @Option(help: "ddim and addim: clamp every step's x-prediction to [-C, C] in the model's units, as DDPM's clip_denoised does (default 1 for images, whose pixels lie in [-1, 1]; 0 for other data; 0 disables).")
+    var clip: Float?
     @Option(help: "Output file, .csv or .npy.") var out: String
     @Option(help: "Also write a PNG (no external tools): a grid of the first 100 samples for image data, a scatter plot over the training data for 2-D data.")
     var plot: String?
@@ -47,6 +49,7 @@ struct SampleCommand: ParsableCommand {
         if plot != nil && config.dimension != 2 && config.data != DataSpec.fashionMNISTName {
             throw CLIError("--plot draws 2-D points or images; this run's data has dimension \(config.dimension)")
         }
+        if let clip, !(clip >= 0) { throw CLIError("--clip must be 0 (off) or positive (got \(clip))") }
         let steps = steps ?? (samplerName == defaults.name ? defaults.steps : 32)
         if config.method.isEDM == false && steps > 4096 { throw CLIError("--steps \(steps) is beyond the schedule (at most 4096)") }
         do {
@@ -93,7 +96,8 @@ struct SampleCommand: ParsableCommand {
         switch sampler {
         case "ddim", "addim":
             let method: VPSampler.Method = sampler == "ddim" ? .ddim : .addim
-            return (try VPSampler(model: model).sample(noise: noise, steps: steps, method: method), Double(steps))
+            let bound = clip ?? DataSpec.sampleClip(data: config.data)
+            return (try VPSampler(model: model).sample(noise: noise, steps: steps, method: method, clip: bound), Double(steps))
         case "early-exit":
             let result = try VPSampler(model: model).sampleEarlyExit(noise: noise, steps: steps)
             return (result.samples, result.meanEvaluations)

@@ -86,6 +86,7 @@ import Testing
         let cases: [([String], [String])] = [
             (sample + ["--out", samples.path, "--steps", "5000"], ["--steps 5000 is beyond the schedule (at most 4096)"]),
             (sample + ["--out", samples.path, "--sampler", "nope"], ["sampler 'nope' does not fit a diffusion model", "ddim"]),
+            (sample + ["--out", samples.path, "--clip=-1"], ["--clip must be 0 (off) or positive (got -1.0)"]),
             (sample + ["--out", samples.path, "--device", "no-such-device-xyz"], ["no OpenCL device matches 'no-such-device-xyz'"]),
             (sample + ["--out", file.appendingPathComponent("s.csv").path, "--device", "0"], ["cannot write", "a-file/s.csv"]),
             (["train", "--data", "two-moons", "--out", file.appendingPathComponent("run").path, "--iterations", "1"],
