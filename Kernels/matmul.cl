@@ -6,6 +6,7 @@
 //                 the packed panel of a K = 256 product fits it whole). POCL then compiles the body like plain
 //                 C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape reaches
 //                 OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
+//   matmul_narrow the CPU variant's path for A^T . B at most 4 wide: 16 rows per work-item, nothing packed.
 //   matmul_tiled  the GPU variant: TM x TN tiles of C per work-group, TK-deep slabs of A and B staged through
 //                 local memory with coalesced loads, WM x WN outputs per work-item in registers.
 //
@@ -203,6 +204,46 @@ void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const 
             for (int j = 0; j < NR && n0 + j < N; j++) EPILOGUE_SCALAR(tmp[j], m, n0 + j);
 #endif
         }
+    }
+}
+
+// C = epilogue(A^T . op(B)) for outputs at most NARROW wide (the weight gradient of a network's last layer on
+// 2-D data): 16 rows of C per work-item as float16 accumulators, one per column, over the whole of K, with
+// op(B)[k, n] broadcast. op(A)'s 16 values of one k are adjacent in the K x M matrix `a`, so nothing is
+// packed, where the panel path would pack both operands and waste 30 of every 32 FMAs at N = 2. (Untransposed
+// A would need 16 loads K floats apart per k: slower than the panel path, which therefore keeps that case.)
+// Range: [ceil(M / 16)].
+#define NARROW 4
+__kernel void matmul_narrow(const int M, const int N, const int K,
+                            __global const float *a, const int a_off,
+                            __global const float *b, const int b_off,
+                            __global float *c, const int c_off,
+                            __global const float *bias, const int bias_off,
+                            __global float *pre, const int pre_off, const int store_pre,
+                            __global const float *gate, const int gate_off, const int act) {
+    const int m0 = get_global_id(0) * 16;
+    float16 acc[NARROW];
+    #pragma unroll
+    for (int n = 0; n < NARROW; n++) acc[n] = (float16)(0.0f);
+    // Rows past M read row M - 1 and are never stored.
+    int rows[16];
+    #pragma unroll
+    for (int r = 0; r < 16; r++) rows[r] = min(m0 + r, M - 1);
+    for (int k = 0; k < K; k++) {
+        float16 column;
+        if (m0 + 16 <= M) column = vload16(0, a + a_off + (size_t)k * M + m0);
+        else {
+            float values[16];
+            for (int r = 0; r < 16; r++) values[r] = a[a_off + (size_t)k * M + rows[r]];
+            column = vload16(0, values);
+        }
+        #pragma unroll
+        for (int n = 0; n < NARROW; n++) if (n < N) acc[n] = fma(column, (float16)(B_AT(k, n)), acc[n]);
+    }
+    for (int n = 0; n < N; n++) {
+        float values[16];
+        vstore16(acc[n], 0, values);
+        for (int r = 0; r < 16 && m0 + r < M; r++) EPILOGUE_SCALAR(values[r], m0 + r, n);
     }
 }
 

@@ -44,6 +44,12 @@ extension Engine {
         let (mI, nI, kI) = (Int32(m), Int32(n), Int32(k))
 
         switch tuning.variant {
+        case .cpu where n <= 4 && transposeA:
+            // A 32-wide panel would waste most of its FMAs and need both operands packed; see matmul_narrow.
+            try launch(files: files, "matmul_narrow", global: [(m + 15) / 16], options: options, mI, nI, kI,
+                       a.storage, a.kernelOffset, b.storage, b.kernelOffset, c.storage, c.kernelOffset,
+                       bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
+                       gate.storage, gate.kernelOffset, activation.rawValue)
         case .cpu:
             let panels = (n + 31) / 32
             // Split long products so each work-item's share of its B panel stays in cache (see SPLITK).

@@ -7,7 +7,7 @@ import Testing
     /// Shapes off every tile size: 1, primes, and sizes just past powers of two.
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 17, 31), (17, 3, 1), (31, 64, 17), (64, 31, 3), (257, 33, 65), (1000, 3, 17), (5, 257, 64),
-        (17, 33, 257), (3, 5, 1031),
+        (17, 33, 257), (3, 5, 1031), (48, 4, 300), (33, 2, 70),
     ]
     static let layouts: [(Bool, Bool)] = [(false, false), (false, true), (true, false), (true, true)]
     static let variants: [MatmulTuning] = [
@@ -77,6 +77,31 @@ import Testing
                                                     transposeB: false, gate: gatev, activation: activation)
                     expectClose(try c.download(), backward.c, rtol: Self.rtol, atol: Self.atol, "dact \(activation)")
                 }
+            }
+        }
+    }
+
+    /// The cpu variant's narrow path (A transposed, at most 4 columns) with both epilogues, rows off multiples of 16.
+    @Test func narrowTransposedProductsWithEpiloguesMatchTheReference() throws {
+        try Shared.withEngine { engine in
+            let saved = engine.matmulTuning
+            defer { engine.matmulTuning = saved }
+            engine.matmulTuning = MatmulTuning(variant: .cpu)
+            for (m, n, k) in [(37, 2, 19), (16, 4, 3), (5, 1, 40)] {
+                var random = TestRandom(seed: UInt64(m * 100 + n * 10 + k))
+                let av = random.array(k * m), bv = random.array(k * n), biasv = random.array(n), gatev = random.array(m * n, -3, 3)
+                let a = try engine.tensor(av, rows: k, columns: m), b = try engine.tensor(bv, rows: k, columns: n)
+                let bias = try engine.tensor(biasv, rows: 1, columns: n), gate = try engine.tensor(gatev, rows: m, columns: n)
+                let c = try engine.tensor(filled: .nan, rows: m, columns: n), z = try engine.tensor(filled: .nan, rows: m, columns: n)
+                try engine.matmul(a, transposeA: true, b, into: c, epilogue: .biasActivation(bias: bias, activation: .silu, preActivation: z))
+                let forward = Reference.matmul(av, rows: k, columns: m, transposeA: true, bv, rows: k, columns: n, transposeB: false,
+                                               bias: biasv, activation: .silu)
+                expectClose(try z.download(), forward.pre, rtol: Self.rtol, atol: Self.atol, "narrow pre \(m)x\(n)x\(k)")
+                expectClose(try c.download(), forward.c, rtol: Self.rtol, atol: Self.atol, "narrow silu \(m)x\(n)x\(k)")
+                try engine.matmul(a, transposeA: true, b, into: c, epilogue: .activationGradient(preActivation: gate, activation: .silu))
+                let backward = Reference.matmul(av, rows: k, columns: m, transposeA: true, bv, rows: k, columns: n, transposeB: false,
+                                                gate: gatev, activation: .silu)
+                expectClose(try c.download(), backward.c, rtol: Self.rtol, atol: Self.atol, "narrow silu' \(m)x\(n)x\(k)")
             }
         }
     }
