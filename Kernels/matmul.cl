@@ -73,6 +73,14 @@
 #define B_AT(k, n) b[b_off + (k) * N + (n)]
 #endif
 
+// The output and epilogue operands every matmul kernel takes, in the order the host passes them (Matmul.swift);
+// EPILOGUE_SCALAR and the vector epilogues read them by these names.
+#define OUTPUT_AND_EPILOGUE_PARAMS                                                     \
+    __global float *c, const int c_off,                                                \
+    __global const float *bias, const int bias_off,                                    \
+    __global float *pre, const int pre_off, const int store_pre,                       \
+    __global const float *gate, const int gate_off, const int act
+
 // Epilogue for one scalar output.
 #define EPILOGUE_SCALAR(acc, m, n) do {                                              \
     const int ci_ = c_off + (m) * N + (n);                                            \
@@ -114,10 +122,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const int band,
                 __global const float *a, const int a_off,
                 __global const float *panels, const int panels_off, const int panel_stride, const int row_stride,
-                __global float *c, const int c_off,
-                __global const float *bias, const int bias_off,
-                __global float *pre, const int pre_off, const int store_pre,
-                __global const float *gate, const int gate_off, const int act) {
+                OUTPUT_AND_EPILOGUE_PARAMS) {
     const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
     const int id = get_global_id(0);
     const int band_first = id / (band * panel_count) * band;
@@ -217,24 +222,18 @@ void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const 
 __kernel void matmul_narrow(const int M, const int N, const int K,
                             __global const float *a, const int a_off,
                             __global const float *b, const int b_off,
-                            __global float *c, const int c_off,
-                            __global const float *bias, const int bias_off,
-                            __global float *pre, const int pre_off, const int store_pre,
-                            __global const float *gate, const int gate_off, const int act) {
+                            OUTPUT_AND_EPILOGUE_PARAMS) {
     const int m0 = get_global_id(0) * 16;
     float16 acc[NARROW];
     #pragma unroll
     for (int n = 0; n < NARROW; n++) acc[n] = (float16)(0.0f);
-    // Rows past M read row M - 1 and are never stored.
-    int rows[16];
-    #pragma unroll
-    for (int r = 0; r < 16; r++) rows[r] = min(m0 + r, M - 1);
     for (int k = 0; k < K; k++) {
         float16 column;
         if (m0 + 16 <= M) column = vload16(0, a + a_off + (size_t)k * M + m0);
         else {
+            // Rows past M read row M - 1 and are never stored.
             float values[16];
-            for (int r = 0; r < 16; r++) values[r] = a[a_off + (size_t)k * M + rows[r]];
+            for (int r = 0; r < 16; r++) values[r] = a[a_off + (size_t)k * M + min(m0 + r, M - 1)];
             column = vload16(0, values);
         }
         #pragma unroll
@@ -250,10 +249,7 @@ __kernel void matmul_narrow(const int M, const int N, const int K,
 // C = epilogue(sum over chunks of partial[chunk]), chunks in order. Range: [N, M].
 __kernel void splitk_finish(const int M, const int N, const int chunks,
                             __global const float *partial, const int partial_off,
-                            __global float *c, const int c_off,
-                            __global const float *bias, const int bias_off,
-                            __global float *pre, const int pre_off, const int store_pre,
-                            __global const float *gate, const int gate_off, const int act) {
+                            OUTPUT_AND_EPILOGUE_PARAMS) {
     const int n = get_global_id(0), m = get_global_id(1);
     float acc = 0.0f;
     for (int s = 0; s < chunks; s++) acc += partial[partial_off + (size_t)s * M * N + m * N + n];
@@ -266,10 +262,7 @@ __kernel __attribute__((reqd_work_group_size(TN / WN, TM / WM, 1)))
 void matmul_tiled(const int M, const int N, const int K,
                   __global const float *a, const int a_off,
                   __global const float *b, const int b_off,
-                  __global float *c, const int c_off,
-                  __global const float *bias, const int bias_off,
-                  __global float *pre, const int pre_off, const int store_pre,
-                  __global const float *gate, const int gate_off, const int act) {
+                  OUTPUT_AND_EPILOGUE_PARAMS) {
     __local float As[TK][TM + 1];
     __local float Bs[TK][TN + 1];
     const int tx = get_local_id(0), ty = get_local_id(1);

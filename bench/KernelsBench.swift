@@ -121,9 +121,8 @@ struct KernelsBench: ParsableCommand {
                 for (label, value, perRound) in [("PyTorch", result.pytorchStepsPerSecond, rates[0]),
                                                  ("torch.compile", result.pytorchCompileStepsPerSecond, rates[1])] {
                     guard let value else { line += ", \(label) failed"; continue }
-                    let ratios = zip(result.roundStepsPerSecond, perRound).compactMap { ours, theirs in theirs.map { ours / $0 } }
-                    line += String(format: ", %@ %.1f (x%.2f [%.2f-%.2f])", label, value, result.stepsPerSecond / value,
-                                   ratios.min() ?? .nan, ratios.max() ?? .nan)
+                    line += String(format: ", %@ %.1f (%@)", label, value,
+                                   Self.ratios(result.stepsPerSecond, value, rounds: result.roundStepsPerSecond, perRound))
                 }
                 if let peak = result.pytorchPeakBytes { line += ", PyTorch peak " + HostMemory.megabytes(peak) }
             }
@@ -138,11 +137,9 @@ struct KernelsBench: ParsableCommand {
                               result.samplesPerSecond, HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {
                 if let theirs = result.pytorchSamplesPerSecond {
-                    let ratios = zip(result.roundSamplesPerSecond, result.pytorchRoundSamplesPerSecond ?? []).compactMap { ours, theirs in
-                        theirs.map { ours / $0 }
-                    }
-                    line += String(format: ", PyTorch %8.0f (x%.2f [%.2f-%.2f]), PyTorch peak %@", theirs, result.samplesPerSecond / theirs,
-                                   ratios.min() ?? .nan, ratios.max() ?? .nan, HostMemory.megabytes(result.pytorchPeakBytes))
+                    let ratios = Self.ratios(result.samplesPerSecond, theirs, rounds: result.roundSamplesPerSecond,
+                                             result.pytorchRoundSamplesPerSecond ?? [])
+                    line += String(format: ", PyTorch %8.0f (%@), PyTorch peak %@", theirs, ratios, HostMemory.megabytes(result.pytorchPeakBytes))
                 } else {
                     line += ", PyTorch failed"
                 }
@@ -151,6 +148,13 @@ struct KernelsBench: ParsableCommand {
             print(line)
         }
         return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps, sampling: sampling)
+    }
+
+    /// "x1.23 [0.98-1.40]": the ratio of the medians, then the range of the rounds' own ratios (rounds where the
+    /// other side failed left out).
+    static func ratios(_ ours: Double, _ theirs: Double, rounds ourRounds: [Double], _ theirRounds: [Double?]) -> String {
+        let perRound = zip(ourRounds, theirRounds).compactMap { ours, theirs in theirs.map { ours / $0 } }
+        return String(format: "x%.2f [%.2f-%.2f]", ours / theirs, perRound.min() ?? .nan, perRound.max() ?? .nan)
     }
 
     /// The middle value (the mean of the middle two for an even count); nil when empty.

@@ -24,23 +24,38 @@ import time
 import torch
 
 
+def reference_network(width, device):
+    """MLP 18-W-W-W-2 with SiLU, as StepLab's Denoiser builds it for 2-D data with 8 frequencies."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(18, width), torch.nn.SiLU(),
+        torch.nn.Linear(width, width), torch.nn.SiLU(),
+        torch.nn.Linear(width, width), torch.nn.SiLU(),
+        torch.nn.Linear(width, 2),
+    ).to(device)
+
+
+def embedding_frequencies(device):
+    """f_i = exp(-ln(10000) i / 8), i = 0..7."""
+    return torch.exp(-math.log(10000.0) * torch.arange(8, device=device) / 8)
+
+
+def network_input(z, t, freqs):
+    """[z, sin(1000 t f), cos(1000 t f)]: the 18 network inputs of a batch (t is batch x 1)."""
+    angle = 1000.0 * t * freqs
+    return torch.cat([z, torch.sin(angle), torch.cos(angle)], dim=1)
+
+
 class Workload:
     """One model, optimizer and (optionally compiled) training step, warmed up on creation."""
 
     def __init__(self, width, batch, compile, device, warmup):
         torch.manual_seed(0)
         self.device = device
-        w = width
-        model = torch.nn.Sequential(
-            torch.nn.Linear(18, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, 2),
-        ).to(device)
+        model = reference_network(width, device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
         angles = torch.arange(8, device=device) * (math.pi / 4)
         centres = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(8, device=device) / 8)
+        freqs = embedding_frequencies(device)
 
         def step():
             k = torch.randint(0, 8, (batch,), device=device)
@@ -49,9 +64,7 @@ class Workload:
             abar = torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
             eps = torch.randn_like(x0)
             xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-            angle = 1000.0 * t * freqs
-            inp = torch.cat([xt, torch.sin(angle), torch.cos(angle)], dim=1)
-            loss = torch.mean((model(inp) - eps) ** 2)
+            loss = torch.mean((model(network_input(xt, t, freqs)) - eps) ** 2)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -87,14 +100,8 @@ class Sampling:
     def __init__(self, width, batch, device):
         torch.manual_seed(0)
         self.device, self.batch = device, batch
-        w = width
-        self.model = torch.nn.Sequential(
-            torch.nn.Linear(18, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, w), torch.nn.SiLU(),
-            torch.nn.Linear(w, 2),
-        ).to(device)
-        self.freqs = torch.exp(-math.log(10000.0) * torch.arange(8, device=device) / 8)
+        self.model = reference_network(width, device)
+        self.freqs = embedding_frequencies(device)
 
     def schedule(self, t):
         phi = (min(max(t, 0.0), self.T_MAX) + 0.008) / 1.008 * math.pi / 2
@@ -107,8 +114,7 @@ class Sampling:
         for i in range(steps, 0, -1):
             tv, sv = i / steps, (i - 1) / steps
             t.fill_(min(tv, self.T_MAX))
-            angle = 1000.0 * t * self.freqs
-            eps = self.model(torch.cat([z, torch.sin(angle), torch.cos(angle)], dim=1))
+            eps = self.model(network_input(z, t, self.freqs))
             alpha, sigma = self.schedule(tv)
             x0 = (z - sigma * eps) / alpha
             if i == 1:
