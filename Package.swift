@@ -10,6 +10,7 @@ let kernelFiles = [
     "diffusion.cl",
     "diffusion_batch.cl",
     "edm.cl",
+    "layernorm.cl",
     "elementwise.cl",
     "loss.cl",
     "matmul.cl",

@@ -15,6 +15,7 @@ public enum KernelLibrary {
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
         "diffusion_batch.cl": String(decoding: PackageResources.diffusion_batch_cl, as: UTF8.self),
         "edm.cl": String(decoding: PackageResources.edm_cl, as: UTF8.self),
+        "layernorm.cl": String(decoding: PackageResources.layernorm_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
@@ -24,6 +25,31 @@ public enum KernelLibrary {
         "sampling.cl": String(decoding: PackageResources.sampling_cl, as: UTF8.self),
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
     ]
+
+    /// The files each kernel file uses (helpers it calls), declared once: a program for `file` is the
+    /// concatenation of `program(file)`, helpers first.
+    public static let dependencies: [String: [String]] = [
+        "batch.cl": ["random.cl"],
+        "consistency.cl": ["random.cl", "schedule.cl"],
+        "datasets.cl": ["random.cl"],
+        "diffusion.cl": ["schedule.cl"],
+        "diffusion_batch.cl": ["random.cl", "schedule.cl", "diffusion.cl"],
+        "edm.cl": ["random.cl"],
+        "layernorm.cl": ["activations.cl"],
+        "matmul.cl": ["activations.cl"],
+    ]
+
+    /// `file` after its dependencies (and theirs), each once, in an order where a file follows what it uses.
+    public static func program(_ file: String) -> [String] {
+        var ordered: [String] = []
+        func visit(_ name: String) {
+            guard !ordered.contains(name) else { return }
+            for dependency in dependencies[name] ?? [] { visit(dependency) }
+            ordered.append(name)
+        }
+        visit(file)
+        return ordered
+    }
 
     /// The matmul tuning database as committed in `Kernels/tuning.json` (JSON; `bench tune` writes it).
     public static var tuningDatabase: Data { Data(PackageResources.tuning_json) }

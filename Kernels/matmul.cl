@@ -16,6 +16,8 @@
 //   EPI      0: C = acc
 //            1: Z = acc + bias[n]; C = act(Z); Z stored to `pre` when store_pre != 0
 //            2: C = acc * act'(gate[m, n])  (backward through an activation)
+//            3: C = acc + bias[n] + gate[m, n]  (a residual add fused into a linear layer)
+//            4: C = acc + gate[m, n]  (accumulation: the host passes C itself as `gate`, so C += op(A).op(B))
 // The activation `act` is a run-time argument (activations.cl, which the host prepends to this file).
 //   PACK_A   matmul_cpu only: 1 reads op(A) packed by pack_b into 32-row panels (the MR values of a k step
 //            adjacent) instead of in place; the host packs a transposed A, whose in-place rows lie M floats
@@ -90,6 +92,10 @@
         c[ci_] = act_forward(z_, act);                                                          \
     } else if (EPI == 2) {                                                           \
         c[ci_] = (acc) * act_derivative(gate[gate_off + (m) * N + (n)], act);                      \
+    } else if (EPI == 3) {                                                           \
+        c[ci_] = (acc) + bias[bias_off + (n)] + gate[gate_off + (m) * N + (n)];      \
+    } else if (EPI == 4) {                                                           \
+        c[ci_] = (acc) + gate[gate_off + (m) * N + (n)];                             \
     } else {                                                                         \
         c[ci_] = (acc);                                                              \
     }                                                                                \
@@ -194,6 +200,13 @@ void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const 
             const float16 g1 = vload16(0, gate + gate_off + m * N + n0 + 16);
             vstore16(lo[r] * act_derivative16(g0, act), 0, c + ci);
             vstore16(hi[r] * act_derivative16(g1, act), 0, c + ci + 16);
+#elif EPI == 3 || EPI == 4
+            const int ci = c_off + m * N + n0;
+            float16 s0 = lo[r] + vload16(0, gate + gate_off + m * N + n0);
+            float16 s1 = hi[r] + vload16(0, gate + gate_off + m * N + n0 + 16);
+            if (EPI == 3) { s0 += vload16(0, bias + bias_off + n0); s1 += vload16(0, bias + bias_off + n0 + 16); }
+            vstore16(s0, 0, c + ci);
+            vstore16(s1, 0, c + ci + 16);
 #else
             const int ci = c_off + m * N + n0;
             vstore16(lo[r], 0, c + ci);

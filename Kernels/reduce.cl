@@ -1,40 +1,42 @@
 // reduce.cl: deterministic reductions. Every sum runs in a fixed order that depends only on the shape and
 // the chunk size, never on scheduling, so the same inputs give the same bits on every run of a device.
-//   column_partials / column_finish   out[c] = alpha * sum_r x[r, c]   (bias gradients, batch means)
+//   column_partials / column_finish   out[c] = alpha * sum_r x[r, c] (+ out[c] when accumulating: bias gradients)
 //   row_sums                          out[r] = alpha * sum_c x[r, c]
 //   chunk_sums / chunk_finish         out = alpha * sum_i x[i] (or x[i]^2 when square != 0; norms)
 
-// partial[chunk, c] = sum of rows [chunk * rows_per_chunk, ...) of columns [16 g, 16 g + 16), times alpha when
-// chunks == 1. Whole groups of 16 columns load rows as float16 vectors; the last partial group goes scalar.
+// partial[chunk, c] = sum of rows [chunk * rows_per_chunk, ...) of columns [16 g, 16 g + 16), times alpha (plus
+// the old value when `accumulate`) when chunks == 1. Whole groups of 16 columns load rows as float16 vectors; the last partial group goes scalar.
 // Range: [ceil(C / 16), chunks].
-__kernel void column_partials(const int R, const int C, const int rows_per_chunk, const float alpha,
+__kernel void column_partials(const int R, const int C, const int rows_per_chunk, const float alpha, const int accumulate,
                               __global const float *x, const int x_off, __global float *partial, const int partial_off) {
     const int c0 = get_global_id(0) * 16;
     const int chunk = get_global_id(1);
     const int start = chunk * rows_per_chunk;
     const int end = min(R, start + rows_per_chunk);
-    const float scale = get_global_size(1) == 1 ? alpha : 1.0f;
+    const int single = get_global_size(1) == 1;
+    const float scale = single ? alpha : 1.0f;
+    const int add = single && accumulate;
     __global float *out = partial + partial_off + chunk * C + c0;
     if (c0 + 16 <= C) {
         float16 sum = (float16)(0.0f);
         for (int r = start; r < end; r++) sum += vload16(0, x + x_off + r * C + c0);
-        vstore16(scale * sum, 0, out);
+        vstore16(add ? scale * sum + vload16(0, out) : scale * sum, 0, out);
     } else {
         for (int c = 0; c0 + c < C; c++) {
             float sum = 0.0f;
             for (int r = start; r < end; r++) sum += x[x_off + r * C + c0 + c];
-            out[c] = scale * sum;
+            out[c] = add ? scale * sum + out[c] : scale * sum;
         }
     }
 }
 
-// out[c] = alpha * sum over chunks of partial[chunk, c], chunks in order. Range: [C].
-__kernel void column_finish(const int chunks, const int C, const float alpha, __global const float *partial,
-                            __global float *out, const int out_off) {
+// out[c] = alpha * sum over chunks of partial[chunk, c], chunks in order (+ out[c] when `accumulate`). Range: [C].
+__kernel void column_finish(const int chunks, const int C, const float alpha, const int accumulate,
+                            __global const float *partial, __global float *out, const int out_off) {
     const int c = get_global_id(0);
     float sum = 0.0f;
     for (int k = 0; k < chunks; k++) sum += partial[k * C + c];
-    out[out_off + c] = alpha * sum;
+    out[out_off + c] = accumulate ? alpha * sum + out[out_off + c] : alpha * sum;
 }
 
 // Range: [R].

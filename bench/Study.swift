@@ -161,7 +161,7 @@ final class Study {
             for method in ["mct", "mcd"] {
                 for segments in Self.segmentCounts {
                     let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
-                    try model.network.parameters.values.storage.copy(from: teacher.network.parameters.values.storage)
+                    try model.parameters.assign(from: teacher.parameters.values)
                     let objective = try MultistepConsistencyObjective(
                         model: model, config: MultistepConfig(segments: segments, annealSteps: settings.iterations / 2),
                         teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
@@ -172,7 +172,7 @@ final class Study {
                     if seed == 0 {
                         // Keep the EMA weights in the model for the diagnostics.
                         if let weights = result.ema?.values {
-                            try model.network.parameters.values.storage.copy(from: weights.storage)
+                            try model.parameters.assign(from: weights)
                         }
                         firstModels.append((method, segments, model, false))
                     }

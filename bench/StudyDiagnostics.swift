@@ -97,8 +97,8 @@ struct StudyDiagnostics {
         let batches = 32
         return try [1, 2, 4, 8, 16].map { segments in
             let model = try Denoiser(engine: engine, config: study.denoiser, seed: 0)
-            let weights = teacher.ema?.values ?? teacher.model.network.parameters.values
-            try model.network.parameters.values.storage.copy(from: weights.storage)
+            let weights = teacher.ema?.values ?? teacher.model.parameters.values
+            try model.parameters.assign(from: weights)
             let objective = try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: segments, annealSteps: 1),
                                                               batch: study.settings.batch, seed: 31)
             let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 32)
@@ -107,7 +107,7 @@ struct StudyDiagnostics {
             for b in 0 ..< batches {
                 try source.fill(x0, step: 1000 + b)
                 _ = try objective.computeGradients(x0: x0, step: 1000 + b)
-                gradients.append(try model.network.parameters.gradients.download().map(Double.init))
+                gradients.append(try model.parameters.gradients.download().map(Double.init))
             }
             let n = gradients[0].count
             let mean = (0 ..< n).map { i in gradients.map { $0[i] }.reduce(0, +) / Double(batches) }

@@ -73,9 +73,8 @@ struct StudyTrainer {
     /// models from a diffusion model.
     func copy(of trainer: Trainer, seed: UInt64) throws -> Denoiser {
         let model = try newModel(seed: seed)
-        let weights = trainer.ema?.values ?? trainer.model.network.parameters.values
-        try model.network.parameters.values.storage.copy(from: weights.storage, sourceOffset: weights.offset, offset: 0,
-                                                         length: weights.count)
+        let weights = trainer.ema?.values ?? trainer.model.parameters.values
+        try model.parameters.assign(from: weights)
         return model
     }
 }

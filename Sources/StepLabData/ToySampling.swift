@@ -10,7 +10,7 @@ extension Engine {
             throw .invalidRequest("sample \(set.rawValue): the tensor must be n x 2, not \(points.rows)x\(points.columns)")
         }
         let counter = key.philoxCounter, words = key.philoxKey
-        try launch(files: ["random.cl", "datasets.cl"], set.kernelName, global: [points.rows],
+        try launch("datasets.cl", set.kernelName, global: [points.rows],
                    points.storage, Int32(points.offset), counter.x, counter.y, counter.z, counter.w, words.x, words.y)
     }
 }

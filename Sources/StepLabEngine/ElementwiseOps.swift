@@ -53,9 +53,7 @@ extension Engine {
     }
 }
 
-/// Plain-Swift references for the kernels: the executable documentation of what each kernel computes,
-/// used by the tests.
-public enum Reference {
+extension Reference {
     public static func scale(_ a: Float, _ x: [Float]) -> [Float] { x.map { a * $0 } }
     public static func axpy(_ a: Float, _ x: [Float], _ y: [Float]) -> [Float] { zip(x, y).map { $1.addingProduct(a, $0) } }
     public static func axpby(_ a: Float, _ x: [Float], _ b: Float, _ y: [Float]) -> [Float] { zip(x, y).map { a * $0 + b * $1 } }

@@ -60,11 +60,12 @@ public final class Engine {
                     arguments: arguments)
     }
 
-    /// Launches `function` of `file` over `global` work-items.
+    /// Launches `function` of `file` (built after the files it depends on, `KernelLibrary.dependencies`) over
+    /// `global` work-items.
     @discardableResult
     public func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
-        try enqueue(kernel(files: [file], function, options: options), options: options, global: global, local: local,
+        try enqueue(kernel(files: KernelLibrary.program(file), function, options: options), options: options, global: global, local: local,
                     arguments: arguments)
     }
 

@@ -8,6 +8,10 @@ public enum MatmulEpilogue {
     case biasActivation(bias: Tensor, activation: Activation, preActivation: Tensor?)
     /// C = (A.B) * act'(Z), elementwise with the stored pre-activation Z: the backward through an activation.
     case activationGradient(preActivation: Tensor, activation: Activation)
+    /// C = A.B + bias + R: a linear layer whose output joins a residual stream R (R may be C itself).
+    case biasResidual(bias: Tensor, residual: Tensor)
+    /// C += A.B: accumulation into C (gradients of a parameter used more than once add up).
+    case accumulate
 }
 
 extension Engine {
@@ -37,16 +41,21 @@ extension Engine {
         case let .activationGradient(z, act):
             try requireSameShape("matmul activation gradient", z, c)
             gate = z; activation = act; mode = 2
+        case let .biasResidual(b, r):
+            guard b.count == n else { throw .invalidRequest("matmul: bias of \(b.count) values for \(n) columns") }
+            try requireSameShape("matmul residual", r, c)
+            bias = b; gate = r; mode = 3
+        case .accumulate:
+            mode = 4
         }
         let tuning = matmulTuning
         let options = "-D TRANS_A=\(transposeA ? 1 : 0) -D TRANS_B=\(transposeB ? 1 : 0) -D EPI=\(mode) \(tuning.defines)"
-        let files = ["activations.cl", "matmul.cl"]
         let (mI, nI, kI) = (Int32(m), Int32(n), Int32(k))
 
         switch tuning.variant {
         case .cpu where n <= 4 && transposeA:
             // A 32-wide panel would waste most of its FMAs and need both operands packed; see matmul_narrow.
-            try launch(files: files, "matmul_narrow", global: [(m + 15) / 16], options: options, mI, nI, kI,
+            try launch("matmul.cl", "matmul_narrow", global: [(m + 15) / 16], options: options, mI, nI, kI,
                        a.storage, a.kernelOffset, b.storage, b.kernelOffset, c.storage, c.kernelOffset,
                        bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
                        gate.storage, gate.kernelOffset, activation.rawValue)
@@ -61,14 +70,14 @@ extension Engine {
             let packA = transposeA
             let packedBCount = panels * 32 * k, partialCount = chunks > 1 ? chunks * m * n : 0
             let packed = try scratch(count: packedBCount + partialCount + (packA ? (m + 31) / 32 * 32 * k : 0))
-            try launch(files: files, "pack_b", global: [k, panels], options: options,
+            try launch("matmul.cl", "pack_b", global: [k, panels], options: options,
                        kI, nI, b.storage, b.kernelOffset, packed, Int32(0))
             var (aBuffer, aOffset) = (a.storage, a.kernelOffset)
             var options = options
             if packA {
                 // op(A)'s rows are the columns of the K x M matrix `a`: pack_b's panels, untransposed.
                 aOffset = Int32(packedBCount + partialCount)
-                try launch(files: files, "pack_b", global: [k, (m + 31) / 32], options: "-D TRANS_B=0",
+                try launch("matmul.cl", "pack_b", global: [k, (m + 31) / 32], options: "-D TRANS_B=0",
                            kI, mI, a.storage, a.kernelOffset, packed, aOffset)
                 aBuffer = packed
                 options += " -D PACK_A=1"
@@ -78,18 +87,18 @@ extension Engine {
             let kPerItem = chunks > 1 ? chunkLength : k
             let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * kPerItem))))
             if chunks == 1 {
-                try launch(files: files, "matmul_cpu", global: [rowBlocks * panels, 1, 1], local: [1, 1, 1],
+                try launch("matmul.cl", "matmul_cpu", global: [rowBlocks * panels, 1, 1], local: [1, 1, 1],
                            options: options, mI, nI, kI, kI, band, aBuffer, aOffset, packed, Int32(0), Int32(32 * k),
                            Int32(32), c.storage, c.kernelOffset, bias.storage, bias.kernelOffset, pre.storage,
                            pre.kernelOffset, storePre, gate.storage, gate.kernelOffset, activation.rawValue)
             } else {
                 let partialOffset = Int32(packedBCount)
-                try launch(files: files, "matmul_cpu", global: [rowBlocks * panels, 1, chunks], local: [1, 1, 1],
+                try launch("matmul.cl", "matmul_cpu", global: [rowBlocks * panels, 1, chunks], local: [1, 1, 1],
                            options: options + " -D SPLITK=1", mI, nI, kI, Int32(chunkLength), band, aBuffer, aOffset,
                            packed, Int32(0), Int32(32 * k), Int32(32), packed, partialOffset, bias.storage,
                            bias.kernelOffset, pre.storage, pre.kernelOffset, storePre, gate.storage, gate.kernelOffset,
                            activation.rawValue)
-                try launch(files: files, "splitk_finish", global: [n, m], options: options, mI, nI, Int32(chunks),
+                try launch("matmul.cl", "splitk_finish", global: [n, m], options: options, mI, nI, Int32(chunks),
                            packed, partialOffset, c.storage, c.kernelOffset,
                            bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset, storePre,
                            gate.storage, gate.kernelOffset, activation.rawValue)
@@ -97,7 +106,7 @@ extension Engine {
         case .tiled:
             let groups = [(n + tuning.tn - 1) / tuning.tn, (m + tuning.tm - 1) / tuning.tm]
             let local = tuning.tiledLocal
-            try launch(files: files, "matmul_tiled", global: [groups[0] * local[0], groups[1] * local[1]], local: local,
+            try launch("matmul.cl", "matmul_tiled", global: [groups[0] * local[0], groups[1] * local[1]], local: local,
                        options: options, mI, nI, kI, a.storage, a.kernelOffset, b.storage, b.kernelOffset,
                        c.storage, c.kernelOffset, bias.storage, bias.kernelOffset, pre.storage, pre.kernelOffset,
                        storePre, gate.storage, gate.kernelOffset, activation.rawValue)
@@ -106,10 +115,12 @@ extension Engine {
 }
 
 extension Reference {
-    /// op(A) . op(B) in float64 accumulation, row-major, with the same epilogues as the kernel.
+    /// op(A) . op(B) in float64 accumulation, row-major, with the same epilogues as the kernel; `add` (M x N)
+    /// is added after the bias (the residual and accumulate epilogues).
     public static func matmul(_ a: [Float], rows aRows: Int, columns aColumns: Int, transposeA: Bool,
                               _ b: [Float], rows bRows: Int, columns bColumns: Int, transposeB: Bool,
-                              bias: [Float]? = nil, gate: [Float]? = nil, activation: Activation = .identity)
+                              bias: [Float]? = nil, gate: [Float]? = nil, activation: Activation = .identity,
+                              add: [Float]? = nil)
         -> (c: [Float], pre: [Float]) {
         let (m, k) = transposeA ? (aColumns, aRows) : (aRows, aColumns)
         let n = transposeB ? bRows : bColumns
@@ -123,7 +134,9 @@ extension Reference {
                     let bv = transposeB ? b[j * bColumns + p] : b[p * bColumns + j]
                     sum += Double(av) * Double(bv)
                 }
-                if let bias {
+                if let add {
+                    c[i * n + j] = Float(sum + Double(bias?[j] ?? 0) + Double(add[i * n + j]))
+                } else if let bias {
                     let z = sum + Double(bias[j])
                     pre[i * n + j] = Float(z)
                     c[i * n + j] = Float(activation.forward(z))

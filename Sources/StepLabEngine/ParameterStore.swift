@@ -32,6 +32,12 @@ public final class ParameterStore {
         gradients = try engine.tensor(filled: 0, rows: 1, columns: offset)
     }
 
+    /// The parameters `layout` declares, initialised as it says from a generator seeded by `seed`.
+    public convenience init(engine: Engine, layout: ParameterLayout, seed: UInt64) throws(OpenCLError) {
+        try self.init(engine: engine, shapes: layout.declarations.map { ($0.name, $0.rows, $0.columns) })
+        try load(layout.initialValues(seed: seed))
+    }
+
     /// Total number of scalars.
     public var count: Int { values.count }
 
@@ -46,7 +52,21 @@ public final class ParameterStore {
         return entries.map { ($0.name, $0.rows, $0.columns, Array(all[$0.offset ..< $0.offset + $0.count])) }
     }
 
-    /// Loads named arrays into `flat` (default: the values). Every entry must be present with its exact size.
+    /// Sets every gradient to zero (once per step: layers add their gradients in).
+    public func zeroGradients(engine: Engine) throws(OpenCLError) { try engine.fill(gradients, 0) }
+
+    /// Copies all values from `source` (the values or EMA of a store with the same layout) into `flat`
+    /// (default: the values), on the device.
+    public func assign(from source: Tensor, into flat: Tensor? = nil) throws(OpenCLError) {
+        let target = flat ?? values
+        guard source.count == count, target.count == count else {
+            throw .invalidRequest("parameter copy of \(source.count) values into a network of \(count)")
+        }
+        try target.storage.copy(from: source.storage, sourceOffset: source.offset, offset: target.offset, length: count)
+    }
+
+    /// Loads named arrays into `flat` (default: the values). Every entry must be present with its exact size, and
+    /// no other name may appear; the first difference in layout order is named.
     public func load(_ named: [String: [Float]], into flat: Tensor? = nil) throws(OpenCLError) {
         var all = [Float](repeating: 0, count: count)
         for entry in entries {
@@ -56,6 +76,10 @@ public final class ParameterStore {
                                       + "(\(entry.rows)x\(entry.columns))")
             }
             all.replaceSubrange(entry.offset ..< entry.offset + entry.count, with: array)
+        }
+        let known = Set(entries.map(\.name))
+        if let stranger = named.keys.sorted().first(where: { !known.contains($0) }) {
+            throw .invalidRequest("unexpected parameter \(stranger): this network has no such tensor")
         }
         try (flat ?? values).upload(all)
     }

@@ -8,22 +8,23 @@ extension Engine {
     /// Elements per work-item of a flat sum.
     static let elementsPerChunk = 8192
 
-    /// out[c] = alpha * sum_r x[r, c]; `out` holds `x.columns` values.
-    public func columnSums(_ x: Tensor, alpha: Float = 1, into out: Tensor) throws(OpenCLError) {
+    /// out[c] = alpha * sum_r x[r, c] (added to `out` when `accumulate`); `out` holds `x.columns` values.
+    public func columnSums(_ x: Tensor, alpha: Float = 1, accumulate: Bool = false, into out: Tensor) throws(OpenCLError) {
         guard out.count == x.columns else {
             throw .invalidRequest("columnSums: \(out.count) outputs for \(x.columns) columns")
         }
         let chunks = (x.rows + Self.rowsPerChunk - 1) / Self.rowsPerChunk
         let (rI, cI) = (Int32(x.rows), Int32(x.columns))
+        let add: Int32 = accumulate ? 1 : 0
         if chunks == 1 {
             try launch("reduce.cl", "column_partials", global: [(x.columns + 15) / 16, 1], rI, cI, Int32(Self.rowsPerChunk), alpha,
-                       x.storage, x.kernelOffset, out.storage, out.kernelOffset)
+                       add, x.storage, x.kernelOffset, out.storage, out.kernelOffset)
             return
         }
         let partial = try scratch(count: chunks * x.columns)
         try launch("reduce.cl", "column_partials", global: [(x.columns + 15) / 16, chunks], rI, cI, Int32(Self.rowsPerChunk), alpha,
-                   x.storage, x.kernelOffset, partial, Int32(0))
-        try launch("reduce.cl", "column_finish", global: [x.columns], Int32(chunks), cI, alpha, partial,
+                   Int32(0), x.storage, x.kernelOffset, partial, Int32(0))
+        try launch("reduce.cl", "column_finish", global: [x.columns], Int32(chunks), cI, alpha, add, partial,
                    out.storage, out.kernelOffset)
     }
 

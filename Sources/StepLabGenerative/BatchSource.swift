@@ -31,7 +31,7 @@ public final class DeviceDataset: BatchSource {
         }
         let k = key.at(counter: UInt64(step))
         let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
-        try engine.launch(files: ["random.cl", "batch.cl"], "gather_random_rows", global: [batch.rows],
+        try engine.launch("batch.cl", "gather_random_rows", global: [batch.rows],
                           Int32(data.rows), Int32(dimension), data.storage, data.kernelOffset,
                           batch.storage, batch.kernelOffset, counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
     }

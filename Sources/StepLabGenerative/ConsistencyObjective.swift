@@ -64,7 +64,7 @@ public final class ConsistencyObjective: TrainingObjective {
     let huberC: Float
     let sigmaHi, sigmaLo, weight, perSample: Tensor
     let eps, xHi, xLo, fHi, fLo, gradient, slope, xEuler, denoised: Tensor
-    let workspace, targetWorkspace: EDMWorkspace
+    let tape, targetTape: Tape
     var gridBuffers: (size: Int, cdf: Buffer<Float>, grid: Buffer<Float>)?
 
     enum Stream { static let pairs: UInt32 = 21, noise: UInt32 = 22 }
@@ -82,8 +82,8 @@ public final class ConsistencyObjective: TrainingObjective {
         sigmaHi = try column(); sigmaLo = try column(); weight = try column(); perSample = try column()
         eps = try matrix(); xHi = try matrix(); xLo = try matrix(); fHi = try matrix(); fLo = try matrix()
         gradient = try matrix(); slope = try matrix(); xEuler = try matrix(); denoised = try matrix()
-        workspace = try edm.makeWorkspace(batch: batch)
-        targetWorkspace = try edm.makeWorkspace(batch: batch)
+        tape = edm.makeTape()
+        targetTape = edm.makeTape()
     }
 
     /// The grid and pair CDF for N(k), uploaded when N changes.
@@ -99,10 +99,11 @@ public final class ConsistencyObjective: TrainingObjective {
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
+        try model.parameters.zeroGradients(engine: engine)
         let buffers = try grid(at: step)
         let pairsKey = RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter)
         let (c, k) = (pairsKey.philoxCounter, pairsKey.philoxKey)
-        try engine.launch(files: ["random.cl", "edm.cl"], "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
+        try engine.launch("edm.cl", "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
                           buffers.cdf, buffers.grid, c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
                           sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
         try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
@@ -110,23 +111,23 @@ public final class ConsistencyObjective: TrainingObjective {
         if let teacher {
             // CD: one Heun step of the teacher's probability-flow ODE from sigma_i+1 down to sigma_i.
             try teacher.denoise(xHi, sigma: sigmaHi, into: denoised)
-            try engine.launch(files: ["random.cl", "edm.cl"], "edm_euler", global: [xHi.count], Int32(xHi.columns),
+            try engine.launch("edm.cl", "edm_euler", global: [xHi.count], Int32(xHi.columns),
                               xHi.storage, xHi.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
                               sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, slope.storage, slope.kernelOffset,
                               xEuler.storage, xEuler.kernelOffset)
             try teacher.denoise(xEuler, sigma: sigmaLo, into: denoised)
-            try engine.launch(files: ["random.cl", "edm.cl"], "edm_heun", global: [xHi.count], Int32(xHi.columns),
+            try engine.launch("edm.cl", "edm_heun", global: [xHi.count], Int32(xHi.columns),
                               xHi.storage, xHi.kernelOffset, slope.storage, slope.kernelOffset, xEuler.storage,
                               xEuler.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
                               sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, xLo.storage, xLo.kernelOffset)
         } else {
             try engine.edmNoise(x0, eps, sigma: sigmaLo, into: xLo)
         }
-        try edm.denoise(xLo, sigma: sigmaLo, workspace: targetWorkspace, parameters: teacherParameters, into: fLo)
-        try edm.denoise(xHi, sigma: sigmaHi, workspace: workspace, into: fHi)
+        try edm.denoise(xLo, sigma: sigmaLo, tape: targetTape, parameters: teacherParameters, recording: false, into: fLo)
+        try edm.denoise(xHi, sigma: sigmaHi, tape: tape, into: fHi)
         try engine.loss(.pseudoHuber(c: huberC), prediction: fHi, target: fLo, weights: weight, perSample: perSample,
                         gradient: gradient)
-        try edm.backward(gradient, workspace: workspace)
+        try edm.backward(gradient, tape: tape)
         return perSample
     }
 }

@@ -1,16 +1,27 @@
 import OpenCLKit
 import StepLabEngine
 
-/// The network every method trains: an MLP on `[z, emb(t)]` (the sinusoidal embedding of `Engine.networkInput`)
-/// that outputs a d-dimensional prediction.
+/// The network families a denoiser can be built from.
+public enum NetworkArchitecture: String, Sendable, Codable, CaseIterable {
+    /// A plain MLP on `[z, emb(t)]`, time entering at the input only (`MLP`).
+    case mlp
+    /// A residual MLP on `[z, emb(t)]` whose every block is FiLM-conditioned on t (`ResidualMLP`).
+    case resmlp
+}
+
+/// The network every method trains: a network on `[z, emb(t)]` (the sinusoidal embedding of
+/// `Engine.networkInput`) that outputs a d-dimensional prediction.
 public struct DenoiserConfig: Sendable, Equatable, Codable {
     /// Data dimension d.
     public var dimension: Int
+    public var architecture: NetworkArchitecture
     /// F: the embedding has 2F features (sin and cos).
     public var frequencies: Int = 8
     public var width: Int = 256
-    /// Hidden layers.
+    /// Hidden layers of an `mlp`.
     public var depth: Int = 3
+    /// Residual blocks of a `resmlp`.
+    public var blocks: Int = 3
     public var activation: Activation = .silu
     /// What the output means on the VP schedule; `predictX` converts it to an x-prediction. Neither choice
     /// won everywhere in our measurements (see the README), so callers that care pin it.
@@ -20,60 +31,82 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
     /// learns through slowly.
     public var timeScale: Float = 1000
 
-    public init(dimension: Int, frequencies: Int = 8, width: Int = 256, depth: Int = 3, activation: Activation = .silu,
-                prediction: Prediction = .v, timeScale: Float = 1000) {
-        self.dimension = dimension; self.frequencies = frequencies; self.width = width; self.depth = depth
-        self.activation = activation; self.prediction = prediction; self.timeScale = timeScale
+    public init(dimension: Int, architecture: NetworkArchitecture = .mlp, frequencies: Int = 8, width: Int = 256, depth: Int = 3,
+                blocks: Int = 3, activation: Activation = .silu, prediction: Prediction = .v, timeScale: Float = 1000) {
+        self.dimension = dimension; self.architecture = architecture; self.frequencies = frequencies; self.width = width
+        self.depth = depth; self.blocks = blocks; self.activation = activation; self.prediction = prediction; self.timeScale = timeScale
     }
+
+    /// Columns of the network input `[z, emb(t)]`.
+    public var inputs: Int { dimension + 2 * frequencies }
 
     public var mlp: MLPConfig {
-        MLPConfig(inputs: dimension + 2 * frequencies, width: width, depth: depth, outputs: dimension, activation: activation)
+        MLPConfig(inputs: inputs, width: width, depth: depth, outputs: dimension, activation: activation)
+    }
+
+    public var resmlp: ResidualMLPConfig {
+        ResidualMLPConfig(inputs: inputs, width: width, blocks: blocks, outputs: dimension, activation: activation,
+                          frequencies: frequencies, timeScale: timeScale)
+    }
+
+    /// The architecture in words (`resmlp 256x3 blocks`), for logs and errors.
+    public var summary: String {
+        switch architecture {
+        case .mlp: "mlp \(width)x\(depth)"
+        case .resmlp: "resmlp \(width)x\(blocks) blocks"
+        }
     }
 }
 
-/// Buffers for one call site of `Denoiser.forward` at a fixed batch size.
-public final class DenoiserWorkspace {
-    public let input: Tensor
-    public let network: MLPWorkspace
-    init(input: Tensor, network: MLPWorkspace) { self.input = input; self.network = network }
-    /// The raw network output of the last forward.
-    public var output: Tensor { network.output }
-}
-
-/// An MLP denoiser f(z, t) on the device.
+/// A denoiser f(z, t) on the device.
 public final class Denoiser {
     public let config: DenoiserConfig
-    public let network: MLP
+    public let network: any Network
     public var engine: Engine { network.engine }
+    public var parameters: ParameterStore { network.parameters }
 
     public init(engine: Engine, config: DenoiserConfig, seed: UInt64) throws(OpenCLError) {
         self.config = config
-        network = try MLP(engine: engine, config: config.mlp, seed: seed)
+        switch config.architecture {
+        case .mlp: network = try MLP(engine: engine, config: config.mlp, seed: seed)
+        case .resmlp: network = try ResidualMLP(engine: engine, config: config.resmlp, seed: seed)
+        }
     }
 
-    public func makeWorkspace(batch: Int) throws(OpenCLError) -> DenoiserWorkspace {
-        try DenoiserWorkspace(input: engine.tensor(rows: batch, columns: config.mlp.inputs),
-                              network: network.makeWorkspace(batch: batch))
-    }
+    /// A tape for one call site (its arena follows the batch size).
+    public func makeTape() -> Tape { network.makeTape() }
 
-    /// The network output for noisy points `z` (batch x d) at times `t` (batch x 1), with the live parameters
-    /// or `parameters` (an EMA copy, same layout).
+    /// Begins a pass on `tape` and returns the network output for noisy points `z` (batch x d) at times `t`
+    /// (batch x 1), with the live parameters or `parameters` (an EMA copy, same layout); `recording` keeps what
+    /// `backward` needs.
     @discardableResult
-    public func forward(_ z: Tensor, t: Tensor, workspace: DenoiserWorkspace, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
-        try engine.networkInput(z, t: t, scale: config.timeScale, into: workspace.input)
-        return try network.forward(workspace.input, workspace: workspace.network, parameters: parameters)
+    public func run(_ z: Tensor, t: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = true) throws(OpenCLError) -> Tensor {
+        try tape.begin(batch: z.rows, parameters: parameters, recording: recording)
+        return try forward(z, t: t, tape: tape)
     }
 
-    /// The x-prediction at (`z`, `t`) on the VP schedule, written to `xhat` (the raw output stays in the
-    /// workspace for `backward`).
-    public func predictX(_ z: Tensor, t: Tensor, workspace: DenoiserWorkspace, parameters: Tensor? = nil, clip: Float = 0,
+    /// The network output for `z` at `t` within the pass already begun on `tape`.
+    public func forward(_ z: Tensor, t: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
+        let input = try tape.allocate(columns: config.inputs)
+        try engine.networkInput(z, t: t, scale: config.timeScale, into: input)
+        return try forward(networkInput: input, t: t, tape: tape)
+    }
+
+    /// The network output for a network input `[z, emb(t)]` already written (by a fused batch kernel) in the
+    /// pass begun on `tape`.
+    public func forward(networkInput input: Tensor, t: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
+        try network.forward(input, time: t, tape: tape)
+    }
+
+    /// The x-prediction at (`z`, `t`) on the VP schedule, written to `xhat`, in a new pass on `tape`.
+    public func predictX(_ z: Tensor, t: Tensor, tape: Tape, parameters: Tensor? = nil, clip: Float = 0, recording: Bool = true,
                          into xhat: Tensor) throws(OpenCLError) {
-        let output = try forward(z, t: t, workspace: workspace, parameters: parameters)
+        let output = try run(z, t: t, tape: tape, parameters: parameters, recording: recording)
         try engine.predictionToX(config.prediction, output: output, z: z, t: t, clip: clip, into: xhat)
     }
 
-    /// Backpropagates dL/d(output) of the last `forward` on `workspace` into the parameter gradients.
-    public func backward(outputGradient: Tensor, workspace: DenoiserWorkspace) throws(OpenCLError) {
-        try network.backward(outputGradient: outputGradient, workspace: workspace.network)
+    /// Adds dL/dθ for dL/d(output) of the last recorded pass on `tape` into the parameter gradients.
+    public func backward(outputGradient: Tensor, tape: Tape) throws(OpenCLError) {
+        _ = try network.backward(outputGradient, tape: tape, inputGradient: false)
     }
 }

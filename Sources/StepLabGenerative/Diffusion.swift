@@ -26,7 +26,7 @@ extension Engine {
         guard x.sameShape(as: eps), x.sameShape(as: target), t.count == x.rows, weight.count == x.rows else {
             throw .invalidRequest("diffusionTarget: x, eps, target must match and t, weight need one value per row")
         }
-        try launch(files: ["schedule.cl", "diffusion.cl"], "diffusion_target", global: [x.rows], prediction.rawValue,
+        try launch("diffusion.cl", "diffusion_target", global: [x.rows], prediction.rawValue,
                    weighting.rawValue, Int32(x.columns), t.storage, t.kernelOffset, x.storage, x.kernelOffset,
                    eps.storage, eps.kernelOffset, target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
     }
@@ -45,7 +45,7 @@ extension Engine {
         }
         let (tc, tk) = (timeKey.philoxCounter, timeKey.philoxKey), (ec, ek) = (noiseKey.philoxCounter, noiseKey.philoxKey)
         let epsOut = eps ?? target
-        try launch(files: ["random.cl", "schedule.cl", "diffusion.cl", "diffusion_batch.cl"], "diffusion_batch", global: [(x.rows + 3) / 4], Int32(x.rows), prediction.rawValue,
+        try launch("diffusion_batch.cl", "diffusion_batch", global: [(x.rows + 3) / 4], Int32(x.rows), prediction.rawValue,
                    weighting.rawValue, Int32(x.columns), Int32(extra / 2), scale, x.storage, x.kernelOffset,
                    tc.y, tc.z, tc.w, tk.x, tk.y, ec.y, ec.z, ec.w, ek.x, ek.y, t.storage, t.kernelOffset,
                    epsOut.storage, epsOut.kernelOffset, Int32(eps == nil ? 0 : 1), input.storage, input.kernelOffset,
@@ -57,7 +57,7 @@ extension Engine {
         guard xGradient.sameShape(as: outputGradient), t.count == xGradient.rows else {
             throw .invalidRequest("predictionGradient: gradients must match and t needs one value per row")
         }
-        try launch(files: ["schedule.cl", "diffusion.cl"], "prediction_gradient", global: [xGradient.count],
+        try launch("diffusion.cl", "prediction_gradient", global: [xGradient.count],
                    prediction.rawValue, Int32(xGradient.columns), t.storage, t.kernelOffset,
                    xGradient.storage, xGradient.kernelOffset, outputGradient.storage, outputGradient.kernelOffset)
     }
@@ -68,7 +68,7 @@ extension Engine {
         guard output.sameShape(as: z), z.sameShape(as: xhat), t.count == z.rows else {
             throw .invalidRequest("predictionToX: output, z and xhat must match and t needs one value per row")
         }
-        try launch(files: ["schedule.cl", "diffusion.cl"], "prediction_to_x", global: [z.count], prediction.rawValue,
+        try launch("diffusion.cl", "prediction_to_x", global: [z.count], prediction.rawValue,
                    Int32(z.columns), clip, t.storage, t.kernelOffset, z.storage, z.kernelOffset,
                    output.storage, output.kernelOffset, xhat.storage, xhat.kernelOffset)
     }

@@ -5,7 +5,7 @@ import StepLabEngine
 public protocol TrainingObjective: AnyObject {
     /// The network being trained.
     var model: Denoiser { get }
-    /// Writes dL/dθ of this step's loss into `model.network.parameters.gradients` and returns the per-sample
+    /// Writes dL/dθ of this step's loss into `model.parameters.gradients` (zeroing them first) and returns the per-sample
     /// losses (batch x 1, on the device).
     func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor
 }
@@ -19,7 +19,7 @@ public final class DiffusionObjective: TrainingObjective {
     public let weighting: DiffusionWeighting
     public let key: RandomKey
     let t, target, weight, perSample, gradient: Tensor
-    let workspace: DenoiserWorkspace
+    let tape: Tape
 
     /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
     enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
@@ -37,21 +37,24 @@ public final class DiffusionObjective: TrainingObjective {
         weight = try engine.tensor(rows: batch, columns: 1)
         perSample = try engine.tensor(rows: batch, columns: 1)
         gradient = try engine.tensor(rows: batch, columns: d)
-        workspace = try model.makeWorkspace(batch: batch)
+        tape = model.makeTape()
     }
 
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
+        try model.parameters.zeroGradients(engine: engine)
+        try tape.begin(batch: x0.rows, recording: true)
+        let input = try tape.allocate(columns: model.config.inputs)
         // Noise, times, network input and target in one launch (it matters where launches dominate the step).
         try engine.diffusionBatch(prediction, weighting: weighting, x: x0,
                                   timeKey: RandomKey(seed: key.seed, stream: Stream.time, counter: counter),
                                   noiseKey: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter),
-                                  scale: model.config.timeScale, t: t, input: workspace.input, target: target, weight: weight)
-        let output = try model.network.forward(workspace.input, workspace: workspace.network)
+                                  scale: model.config.timeScale, t: t, input: input, target: target, weight: weight)
+        let output = try model.forward(networkInput: input, t: t, tape: tape)
         try engine.loss(.squaredError, prediction: output, target: target,
                         weights: weighting == .none ? nil : weight, perSample: perSample, gradient: gradient)
-        try model.backward(outputGradient: gradient, workspace: workspace)
+        try model.backward(outputGradient: gradient, tape: tape)
         return perSample
     }
 }

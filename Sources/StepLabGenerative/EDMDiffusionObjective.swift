@@ -10,7 +10,7 @@ public final class EDMDiffusionObjective: TrainingObjective {
     public let pMean: Float, pStd: Float
     public let key: RandomKey
     let sigma, weight, perSample, eps, noisy, denoised, gradient: Tensor
-    let workspace: EDMWorkspace
+    let tape: Tape
 
     enum Stream { static let sigma: UInt32 = 31, noise: UInt32 = 32 }
 
@@ -25,20 +25,21 @@ public final class EDMDiffusionObjective: TrainingObjective {
         perSample = try engine.tensor(rows: batch, columns: 1)
         eps = try engine.tensor(rows: batch, columns: d); noisy = try engine.tensor(rows: batch, columns: d)
         denoised = try engine.tensor(rows: batch, columns: d); gradient = try engine.tensor(rows: batch, columns: d)
-        workspace = try edm.makeWorkspace(batch: batch)
+        tape = edm.makeTape()
     }
 
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
+        try model.parameters.zeroGradients(engine: engine)
         try engine.lognormal(into: sigma, key: RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), mean: pMean, std: pStd)
         try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
         try engine.edmNoise(x0, eps, sigma: sigma, into: noisy)
-        try engine.launch(files: ["random.cl", "edm.cl"], "edm_loss_weight", global: [x0.rows], edm.config.sigmaData,
+        try engine.launch("edm.cl", "edm_loss_weight", global: [x0.rows], edm.config.sigmaData,
                           sigma.storage, sigma.kernelOffset, weight.storage, weight.kernelOffset)
-        try edm.denoise(noisy, sigma: sigma, workspace: workspace, into: denoised)
+        try edm.denoise(noisy, sigma: sigma, tape: tape, into: denoised)
         try engine.loss(.squaredError, prediction: denoised, target: x0, weights: weight, perSample: perSample, gradient: gradient)
-        try edm.backward(gradient, workspace: workspace)
+        try edm.backward(gradient, tape: tape)
         return perSample
     }
 }

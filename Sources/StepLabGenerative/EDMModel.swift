@@ -20,20 +20,6 @@ public struct EDMConfig: Sendable, Equatable, Codable {
     }
 }
 
-/// Buffers for one call site of `EDMModel`.
-public final class EDMWorkspace {
-    let network: DenoiserWorkspace
-    let xin, cnoise, netGradient: Tensor
-    var sigma: Tensor?
-    init(model: Denoiser, batch: Int) throws(OpenCLError) {
-        let engine = model.engine
-        network = try model.makeWorkspace(batch: batch)
-        xin = try engine.tensor(rows: batch, columns: model.config.dimension)
-        cnoise = try engine.tensor(rows: batch, columns: 1)
-        netGradient = try engine.tensor(rows: batch, columns: model.config.dimension)
-    }
-}
-
 /// A denoiser in EDM sigma space: f(x, sigma) = c_skip x + c_out F([c_in x, emb(c_noise)]) (`Kernels/edm.cl`).
 /// With `boundary` the consistency-model scalings make f(x, sigma_min) = x exactly.
 public final class EDMModel {
@@ -46,37 +32,42 @@ public final class EDMModel {
         self.network = network; self.config = config; self.boundary = boundary
     }
 
-    public func makeWorkspace(batch: Int) throws(OpenCLError) -> EDMWorkspace { try EDMWorkspace(model: network, batch: batch) }
+    /// A tape for one call site of `denoise`.
+    public func makeTape() -> Tape { network.makeTape() }
 
     var flag: Int32 { boundary ? 1 : 0 }
 
-    /// f(x, sigma) into `out`; `sigma` is a column (rows x 1).
-    public func denoise(_ x: Tensor, sigma: Tensor, workspace: EDMWorkspace, parameters: Tensor? = nil, into out: Tensor) throws(OpenCLError) {
+    /// f(x, sigma) into `out` in a new pass on `tape`; `sigma` is a column (rows x 1).
+    public func denoise(_ x: Tensor, sigma: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = true,
+                        into out: Tensor) throws(OpenCLError) {
         let d = Int32(x.columns)
-        try engine.launch(files: ["random.cl", "edm.cl"], "edm_precondition", global: [x.count], d, config.sigmaData,
-                          x.storage, x.kernelOffset, sigma.storage, sigma.kernelOffset, workspace.xin.storage,
-                          workspace.xin.kernelOffset, workspace.cnoise.storage, workspace.cnoise.kernelOffset)
-        let net = try network.forward(workspace.xin, t: workspace.cnoise, workspace: workspace.network, parameters: parameters)
-        try engine.launch(files: ["random.cl", "edm.cl"], "edm_output", global: [x.count], d, config.sigmaData, config.sigmaMin,
+        try tape.begin(batch: x.rows, parameters: parameters, recording: recording)
+        let xin = try tape.allocate(columns: x.columns), cnoise = try tape.allocate(columns: 1)
+        try engine.launch("edm.cl", "edm_precondition", global: [x.count], d, config.sigmaData,
+                          x.storage, x.kernelOffset, sigma.storage, sigma.kernelOffset, xin.storage,
+                          xin.kernelOffset, cnoise.storage, cnoise.kernelOffset)
+        let net = try network.forward(xin, t: cnoise, tape: tape)
+        try engine.launch("edm.cl", "edm_output", global: [x.count], d, config.sigmaData, config.sigmaMin,
                           flag, x.storage, x.kernelOffset, net.storage, net.kernelOffset, sigma.storage, sigma.kernelOffset,
                           out.storage, out.kernelOffset)
-        workspace.sigma = sigma
+        tape.save([sigma], for: self)
     }
 
-    /// Backpropagates dL/df of the last `denoise` on `workspace` into the network's parameter gradients.
-    public func backward(_ gradient: Tensor, workspace: EDMWorkspace) throws(OpenCLError) {
-        guard let sigma = workspace.sigma else { throw .invalidRequest("EDM backward before denoise") }
-        try engine.launch(files: ["random.cl", "edm.cl"], "edm_output_gradient", global: [gradient.count], Int32(gradient.columns),
+    /// Adds dL/dθ for dL/df of the last recorded `denoise` on `tape` into the network's parameter gradients.
+    public func backward(_ gradient: Tensor, tape: Tape) throws(OpenCLError) {
+        let sigma = try tape.saved(for: self)[0]
+        let netGradient = try tape.allocate(columns: gradient.columns)
+        try engine.launch("edm.cl", "edm_output_gradient", global: [gradient.count], Int32(gradient.columns),
                           config.sigmaData, config.sigmaMin, flag, sigma.storage, sigma.kernelOffset,
-                          gradient.storage, gradient.kernelOffset, workspace.netGradient.storage, workspace.netGradient.kernelOffset)
-        try network.backward(outputGradient: workspace.netGradient, workspace: workspace.network)
+                          gradient.storage, gradient.kernelOffset, netGradient.storage, netGradient.kernelOffset)
+        try network.backward(outputGradient: netGradient, tape: tape)
     }
 }
 
 extension Engine {
     /// out = x + sigma eps, sigma per row.
     public func edmNoise(_ x: Tensor, _ eps: Tensor, sigma: Tensor, into out: Tensor) throws(OpenCLError) {
-        try launch(files: ["random.cl", "edm.cl"], "edm_noise", global: [x.count], Int32(x.columns), x.storage, x.kernelOffset,
+        try launch("edm.cl", "edm_noise", global: [x.count], Int32(x.columns), x.storage, x.kernelOffset,
                    eps.storage, eps.kernelOffset, sigma.storage, sigma.kernelOffset, out.storage, out.kernelOffset)
     }
 }
@@ -86,18 +77,18 @@ extension Engine {
 public final class VPAsEDMDenoiser {
     public let model: Denoiser
     let z, t: Tensor
-    let workspace: DenoiserWorkspace
+    let tape: Tape
     public init(model: Denoiser, batch: Int) throws(OpenCLError) {
         self.model = model
         z = try model.engine.tensor(rows: batch, columns: model.config.dimension)
         t = try model.engine.tensor(rows: batch, columns: 1)
-        workspace = try model.makeWorkspace(batch: batch)
+        tape = model.makeTape()
     }
 
     public func denoise(_ x: Tensor, sigma: Tensor, into out: Tensor) throws(OpenCLError) {
-        try model.engine.launch(files: ["random.cl", "edm.cl"], "edm_to_vp", global: [x.count], Int32(x.columns),
+        try model.engine.launch("edm.cl", "edm_to_vp", global: [x.count], Int32(x.columns),
                                 Float(NoiseSchedule.offset), x.storage, x.kernelOffset, sigma.storage, sigma.kernelOffset,
                                 z.storage, z.kernelOffset, t.storage, t.kernelOffset)
-        try model.predictX(z, t: t, workspace: workspace, into: out)
+        try model.predictX(z, t: t, tape: tape, recording: false, into: out)
     }
 }

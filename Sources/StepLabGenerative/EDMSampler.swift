@@ -9,11 +9,13 @@ public final class EDMSampler {
 
     public let model: EDMModel
     public var engine: Engine { model.engine }
-    private let workspaces: WorkspaceCache<EDMWorkspace>
+    /// Keeps its arena between calls: at large batches a pass's tensors are hundreds of MB, and allocating
+    /// (and first touching) them on every call costs as much as a network evaluation.
+    private let tape: Tape
 
     public init(model: EDMModel) {
         self.model = model
-        workspaces = WorkspaceCache { batch throws(OpenCLError) in try model.makeWorkspace(batch: batch) }
+        tape = model.makeTape()
     }
 
     /// Diffusion sampling from `noise` (unit normal, n x d) with `steps` steps down a Karras grid to 0.
@@ -25,21 +27,20 @@ public final class EDMSampler {
         let x = try engine.tensor(rows: n, columns: d), next = try engine.tensor(rows: n, columns: d)
         let denoised = try engine.tensor(rows: n, columns: d), slope = try engine.tensor(rows: n, columns: d)
         let from = try engine.tensor(rows: n, columns: 1), to = try engine.tensor(rows: n, columns: 1)
-        let workspace = try workspaces.workspace(batch: n)
         try engine.scale(sigmas[0], noise, into: x)
         var evaluations = 0
         for i in 0 ..< steps {
             try engine.fill(from, sigmas[i])
             try engine.fill(to, sigmas[i + 1])
-            try model.denoise(x, sigma: from, workspace: workspace, parameters: parameters, into: denoised)
+            try model.denoise(x, sigma: from, tape: tape, parameters: parameters, recording: false, into: denoised)
             evaluations += 1
-            try engine.launch(files: ["random.cl", "edm.cl"], "edm_euler", global: [x.count], Int32(d), x.storage, x.kernelOffset,
+            try engine.launch("edm.cl", "edm_euler", global: [x.count], Int32(d), x.storage, x.kernelOffset,
                               denoised.storage, denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
                               slope.storage, slope.kernelOffset, next.storage, next.kernelOffset)
             if method == .heun && sigmas[i + 1] > 0 {
-                try model.denoise(next, sigma: to, workspace: workspace, parameters: parameters, into: denoised)
+                try model.denoise(next, sigma: to, tape: tape, parameters: parameters, recording: false, into: denoised)
                 evaluations += 1
-                try engine.launch(files: ["random.cl", "edm.cl"], "edm_heun", global: [x.count], Int32(d), x.storage, x.kernelOffset,
+                try engine.launch("edm.cl", "edm_heun", global: [x.count], Int32(d), x.storage, x.kernelOffset,
                                   slope.storage, slope.kernelOffset, next.storage, next.kernelOffset, denoised.storage,
                                   denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
                                   x.storage, x.kernelOffset)
@@ -59,7 +60,6 @@ public final class EDMSampler {
         let taus = Array(model.config.karrasGrid(count: steps + 1).reversed().prefix(steps))
         let x = try engine.tensor(rows: n, columns: d), noisy = try engine.tensor(rows: n, columns: d)
         let fresh = try engine.tensor(rows: n, columns: d), sigma = try engine.tensor(rows: n, columns: 1)
-        let workspace = try workspaces.workspace(batch: n)
         try engine.scale(taus[0], noise, into: noisy)
         for (k, tau) in taus.enumerated() {
             if k > 0 {
@@ -68,7 +68,7 @@ public final class EDMSampler {
                 try engine.axpby(1, x, (tau * tau - minimum * minimum).squareRoot(), fresh, into: noisy)
             }
             try engine.fill(sigma, tau)
-            try model.denoise(noisy, sigma: sigma, workspace: workspace, parameters: parameters, into: x)
+            try model.denoise(noisy, sigma: sigma, tape: tape, parameters: parameters, recording: false, into: x)
         }
         return x
     }

@@ -47,7 +47,7 @@ public final class ImageClassifier {
         let network = try MLP(engine: engine, config: config(pixels: train.images.dimension, classes: classes, recipe: recipe),
                               seed: recipe.seed)
         let data = try LabelledDataset(engine: engine, dataset: train, seed: recipe.seed)
-        let workspace = try network.makeWorkspace(batch: recipe.batch)
+        let tape = network.makeTape()
         let batch = try engine.tensor(rows: recipe.batch, columns: train.images.dimension)
         let labels = try engine.context.buffer(Int32.self, count: recipe.batch)
         let perSample = try engine.tensor(rows: recipe.batch, columns: 1), correct = try engine.tensor(rows: recipe.batch, columns: 1)
@@ -56,9 +56,10 @@ public final class ImageClassifier {
         let mean = try engine.tensor(rows: 1, columns: 1)
         for step in 0 ..< recipe.steps {
             try data.fill(batch, labels: labels, step: step)
-            let logits = try network.forward(batch, workspace: workspace)
+            let logits = try network.run(batch, tape: tape)
             try engine.softmaxCrossEntropy(logits: logits, labels: labels, perSample: perSample, gradient: gradient, correct: correct)
-            try network.backward(outputGradient: gradient, workspace: workspace)
+            try network.parameters.zeroGradients(engine: engine)
+            _ = try network.backward(gradient, tape: tape)
             // Cosine decay to zero: the last steps settle instead of bouncing on the final minibatches.
             let lr = recipe.learningRate * Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(recipe.steps))))
             try optimizer.update(lr: lr)
@@ -81,19 +82,14 @@ public final class ImageClassifier {
         let engine = network.engine
         var features: [Float] = [], predictions: [Int] = []
         features.reserveCapacity(images.count * featureDimension)
-        var workspaces: [Int: MLPWorkspace] = [:]
+        let tape = network.makeTape()
         var start = 0
         while start < images.count {
             let rows = Swift.min(chunk, images.count - start)
-            let workspace: MLPWorkspace
-            if let reused = workspaces[rows] { workspace = reused } else {
-                workspace = try network.makeWorkspace(batch: rows)
-                workspaces[rows] = workspace
-            }
             let input = try engine.tensor(Array(images.values[start * images.dimension ..< (start + rows) * images.dimension]),
                                           rows: rows, columns: images.dimension)
-            let logits = try network.forward(input, workspace: workspace).download()
-            features += try workspace.features.download()
+            let logits = try network.run(input, tape: tape).download()
+            features += try network.features(tape: tape).download()
             for i in 0 ..< rows {
                 let row = logits[i * classes ..< (i + 1) * classes]
                 predictions.append(row.firstIndex(of: row.max()!)! - i * classes)

@@ -24,7 +24,7 @@ public final class LabelledDataset {
         }
         let k = key.at(counter: UInt64(step))
         let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
-        try engine.launch(files: ["random.cl", "batch.cl"], "gather_random_labelled_rows", global: [batch.rows],
+        try engine.launch("batch.cl", "gather_random_labelled_rows", global: [batch.rows],
                           Int32(images.rows), Int32(images.columns), images.storage, images.kernelOffset, labels, Int32(0),
                           batch.storage, batch.kernelOffset, batchLabels, Int32(0),
                           counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])

@@ -52,8 +52,13 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var std: [Float]
     public var iterations: Int
     public var batch: Int
+    /// The network; absent in run folders written before `resmlp` existed, which are all `mlp`.
+    public var architecture: NetworkArchitecture?
     public var width: Int
+    /// Hidden layers of an `mlp`.
     public var depth: Int
+    /// Residual blocks of a `resmlp`.
+    public var blocks: Int?
     public var frequencies: Int = 8
     public var activation: String = "silu"
     public var prediction: String = "v"
@@ -79,7 +84,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     }
 
     public var denoiser: DenoiserConfig {
-        DenoiserConfig(dimension: dimension, frequencies: frequencies, width: width, depth: depth,
+        DenoiserConfig(dimension: dimension, architecture: architecture ?? .mlp, frequencies: frequencies, width: width, depth: depth,
+                       blocks: blocks ?? 3,
                        activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v,
                        timeScale: timeScale)
     }

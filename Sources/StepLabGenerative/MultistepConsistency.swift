@@ -47,8 +47,8 @@ public final class MultistepConsistencyObjective: TrainingObjective {
     public let key: RandomKey
     let huberC: Float
     let t, s, tStep, eps, zt, zs, xhat, xref, xTeacher, xVar, target, weight, perSample, xGradient, outputGradient: Tensor
-    let workspace, referenceWorkspace: DenoiserWorkspace
-    let teacherWorkspace: DenoiserWorkspace?
+    let tape, referenceTape: Tape
+    let teacherTape: Tape?
 
     enum Stream { static let times: UInt32 = 11, noise: UInt32 = 12 }
 
@@ -69,25 +69,26 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         perSample = try column()
         eps = try matrix(); zt = try matrix(); zs = try matrix(); xhat = try matrix(); xref = try matrix()
         xTeacher = try matrix(); target = try matrix(); xGradient = try matrix(); outputGradient = try matrix()
-        workspace = try model.makeWorkspace(batch: batch)
-        referenceWorkspace = try model.makeWorkspace(batch: batch)
-        teacherWorkspace = try teacher?.makeWorkspace(batch: batch)
+        tape = model.makeTape()
+        referenceTape = model.makeTape()
+        teacherTape = teacher?.makeTape()
     }
 
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
+        try model.parameters.zeroGradients(engine: engine)
         let times = RandomKey(seed: key.seed, stream: Stream.times, counter: counter)
         let (c, k) = (times.philoxCounter, times.philoxKey)
-        try engine.launch(files: ["random.cl", "schedule.cl", "consistency.cl"], "mcm_times", global: [x0.rows],
+        try engine.launch("consistency.cl", "mcm_times", global: [x0.rows],
                           Int32(config.segments), Int32(config.stepsPerSegment(at: step)), c[1], c[2], c[3], k[0], k[1],
                           t.storage, t.kernelOffset, s.storage, s.kernelOffset, tStep.storage, tStep.kernelOffset)
         try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
         try engine.addNoise(x0, eps, t: t, into: zt)
-        if let teacher, let teacherWorkspace {
+        if let teacher, let teacherTape {
             // CD: one aDDIM step of the teacher from z_t, with the empirical variance of its x-prediction.
-            try teacher.predictX(zt, t: t, workspace: teacherWorkspace, into: xTeacher)
-            try engine.launch(files: ["random.cl", "schedule.cl", "consistency.cl"], "row_variance", global: [x0.rows],
+            try teacher.predictX(zt, t: t, tape: teacherTape, recording: false, into: xTeacher)
+            try engine.launch("consistency.cl", "row_variance", global: [x0.rows],
                               Int32(x0.columns), config.xVarFraction, xTeacher.storage, xTeacher.kernelOffset,
                               x0.storage, x0.kernelOffset, xVar.storage, xVar.kernelOffset)
             try engine.aDDIMStep(xhat: xTeacher, zt: zt, xVar: xVar, t: t, s: s, into: zs)
@@ -95,17 +96,17 @@ public final class MultistepConsistencyObjective: TrainingObjective {
             // CT: the exact forward process at s with the same noise (aDDIM with x_var = 0 is DDIM).
             try engine.addNoise(x0, eps, t: s, into: zs)
         }
-        try model.predictX(zs, t: s, workspace: referenceWorkspace, into: xref)
-        try engine.launch(files: ["random.cl", "schedule.cl", "consistency.cl"], "mcm_target", global: [x0.rows],
+        try model.predictX(zs, t: s, tape: referenceTape, recording: false, into: xref)
+        try engine.launch("consistency.cl", "mcm_target", global: [x0.rows],
                           Int32(x0.columns), xref.storage, xref.kernelOffset, zs.storage, zs.kernelOffset,
                           zt.storage, zt.kernelOffset, t.storage, t.kernelOffset, s.storage, s.kernelOffset,
                           tStep.storage, tStep.kernelOffset, target.storage, target.kernelOffset,
                           weight.storage, weight.kernelOffset)
-        try model.predictX(zt, t: t, workspace: workspace, into: xhat)
+        try model.predictX(zt, t: t, tape: tape, into: xhat)
         try engine.loss(.pseudoHuber(c: huberC), prediction: xhat, target: target, weights: weight,
                         perSample: perSample, gradient: xGradient)
         try engine.predictionGradient(model.config.prediction, t: t, xGradient: xGradient, into: outputGradient)
-        try model.backward(outputGradient: outputGradient, workspace: workspace)
+        try model.backward(outputGradient: outputGradient, tape: tape)
         return perSample
     }
 }

@@ -35,7 +35,7 @@ public final class Trainer {
             throw .invalidRequest("data has dimension \(source.dimension), the model expects \(objective.model.config.dimension)")
         }
         let engine = objective.model.engine
-        let parameters = objective.model.network.parameters
+        let parameters = objective.model.parameters
         self.objective = objective
         self.source = source
         self.batch = batch
@@ -82,14 +82,14 @@ public final class Trainer {
 
     /// The current state (host reads).
     public func state() throws(OpenCLError) -> State {
-        State(step: step, parameters: try model.network.parameters.values.download(), ema: try ema?.values.download(),
+        State(step: step, parameters: try model.parameters.values.download(), ema: try ema?.values.download(),
               emaUpdates: ema?.updates ?? 0, firstMoment: try optimizer.firstMoment.download(),
               secondMoment: try optimizer.secondMoment.download(), optimizerStep: optimizer.step)
     }
 
     /// Continues from `state` (as saved by `state()` on a trainer of the same configuration).
     public func restore(_ state: State) throws(OpenCLError) {
-        try model.network.parameters.values.upload(state.parameters)
+        try model.parameters.values.upload(state.parameters)
         if let ema, let values = state.ema { try ema.restore(values: values, updates: state.emaUpdates) }
         try optimizer.restore(step: state.optimizerStep, firstMoment: state.firstMoment, secondMoment: state.secondMoment)
         step = state.step

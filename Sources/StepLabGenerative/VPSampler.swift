@@ -18,11 +18,13 @@ public final class VPSampler {
     public let model: Denoiser
     public var engine: Engine { model.engine }
 
-    private let workspaces: WorkspaceCache<DenoiserWorkspace>
+    /// Keeps its arena between calls: at large batches a pass's tensors are hundreds of MB, and allocating
+    /// (and first touching) them on every call costs as much as a network evaluation.
+    private let tape: Tape
 
     public init(model: Denoiser) {
         self.model = model
-        workspaces = WorkspaceCache { batch throws(OpenCLError) in try model.makeWorkspace(batch: batch) }
+        tape = model.makeTape()
     }
 
     /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the
@@ -36,11 +38,10 @@ public final class VPSampler {
         try z.storage.copy(from: noise.storage, sourceOffset: noise.offset, offset: 0, length: noise.count)
         let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
         let xVar = try engine.tensor(rows: n, columns: 1)
-        let workspace = try workspaces.workspace(batch: n)
         for i in stride(from: steps, through: 1, by: -1) {
             let tv = Float(i) / Float(steps), sv = Float(i - 1) / Float(steps)
             try engine.fill(t, tv)
-            try model.predictX(z, t: t, workspace: workspace, parameters: parameters, clip: clip, into: xhat)
+            try model.predictX(z, t: t, tape: tape, parameters: parameters, clip: clip, recording: false, into: xhat)
             try observe?(i, z, xhat)
             if i == 1 { return xhat }
             try engine.fill(s, sv)
@@ -78,12 +79,11 @@ public final class VPSampler {
         let previous = try engine.tensor(filled: 0, rows: n, columns: d), result = try engine.tensor(filled: 0, rows: n, columns: d)
         let done = try engine.tensor(filled: 0, rows: n, columns: 1), evals = try engine.tensor(filled: 0, rows: n, columns: 1)
         let t = try engine.tensor(rows: n, columns: 1), s = try engine.tensor(rows: n, columns: 1)
-        let workspace = try workspaces.workspace(batch: n)
         let total = try engine.tensor(rows: 1, columns: 1)
         var batchSteps = 0
         for i in stride(from: steps, through: 1, by: -1) {
             try engine.fill(t, Float(i) / Float(steps))
-            try model.predictX(z, t: t, workspace: workspace, parameters: parameters, into: xhat)
+            try model.predictX(z, t: t, tape: tape, parameters: parameters, recording: false, into: xhat)
             batchSteps += 1
             let progress = Double(steps - i) / Double(steps)
             try engine.launch("sampling.cl", "early_exit_update", global: [n], Int32(d), Float(threshold(progress)),

@@ -66,8 +66,8 @@ struct RunFolder {
 
     /// Writes raw and EMA weights as `raw/NAME` and `ema/NAME`, with the step and config in the metadata.
     func saveWeights(model: Denoiser, ema: EMA?, step: Int, config: RunConfig) throws {
-        var tensors = try model.network.parameters.safeTensors(prefix: "raw/")
-        if let ema { tensors.merge(try model.network.parameters.safeTensors(prefix: "ema/", from: ema.values)) { $1 } }
+        var tensors = try model.parameters.safeTensors(prefix: "raw/")
+        if let ema { tensors.merge(try model.parameters.safeTensors(prefix: "ema/", from: ema.values)) { $1 } }
         let configJSON = String(decoding: try RunFolder.sortedEncoder.encode(config), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: ["format": "steplab-1", "step": String(step), "config": configJSON], to: weightsURL)
     }
@@ -80,7 +80,7 @@ struct RunFolder {
         let prefix = ema && file.tensors.keys.contains(where: { $0.hasPrefix("ema/") }) ? "ema/" : "raw/"
         var named: [String: [Float]] = [:]
         for (name, tensor) in file.tensors where name.hasPrefix(prefix) { named[String(name.dropFirst(prefix.count))] = tensor.values }
-        do { try model.network.parameters.load(named) } catch {
+        do { try model.parameters.load(named) } catch {
             throw CLIError("\(weightsURL.path) does not fit the architecture in \(configURL.lastPathComponent): \(error.description)")
         }
         return model

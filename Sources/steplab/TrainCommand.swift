@@ -30,8 +30,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: .hidden) var stopAfter: Int?
     @Option(help: "Training iterations.") var iterations = 10000
     @Option(help: "Batch size.") var batch = 512
-    @Option(help: "Hidden width of the MLP (default 256; 1024 for image data).") var width: Int?
-    @Option(help: "Number of hidden layers.") var depth = 3
+    @Option(help: "Network: \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: "|")) (default resmlp; mlp for image data).")
+    var arch: String?
+    @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
+    @Option(help: "Hidden layers of an mlp.") var depth = 3
+    @Option(help: "Residual blocks of a resmlp.") var blocks = 3
     @Option(help: "AdamW learning rate.") var lr: Float = 2e-3
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
     @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model).") var segments = 4
@@ -59,6 +62,10 @@ struct TrainCommand: ParsableCommand {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive (got \(iterations))") }
         guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
         guard width ?? 1 > 0, depth > 0 else { throw ValidationError("--width and --depth must be positive") }
+        if let arch, NetworkArchitecture(rawValue: arch) == nil {
+            throw ValidationError("unknown --arch '\(arch)': use one of \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard blocks > 0 else { throw ValidationError("--blocks must be positive (got \(blocks))") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") }
         guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
@@ -100,6 +107,16 @@ struct TrainCommand: ParsableCommand {
             config.prediction = prediction ?? "v"
         }
         config.timeScale = timeScale
+        config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .mlp)
+        config.blocks = config.architecture == .resmlp ? blocks : nil
+        // An initialised run takes the network of the run it starts from unless told otherwise.
+        if let initFrom = `init`, arch == nil {
+            let source = try RunFolder(initFrom).loadConfig()
+            config.architecture = source.architecture ?? .mlp
+            config.blocks = source.blocks
+            config.depth = source.depth
+            if width == nil { config.width = source.width }
+        }
         try train(config, spec: spec, folder: folder, resuming: false)
     }
 
@@ -111,13 +128,15 @@ struct TrainCommand: ParsableCommand {
             if let initFrom = config.initFrom, !resuming {
                 let source = RunFolder(initFrom)
                 let initConfig = try source.loadConfig()
-                guard initConfig.denoiser.mlp == config.denoiser.mlp, initConfig.prediction == config.prediction else {
-                    throw CLIError("--init \(initFrom) has a different architecture (\(initConfig.width)x\(initConfig.depth), "
-                                   + "dimension \(initConfig.dimension), \(initConfig.prediction)-prediction) from this run "
-                                   + "(\(config.width)x\(config.depth), dimension \(config.dimension), \(config.prediction)-prediction)")
+                let (a, b) = (initConfig.denoiser, config.denoiser)
+                guard a.summary == b.summary, a.dimension == b.dimension, a.frequencies == b.frequencies,
+                      a.activation == b.activation, initConfig.prediction == config.prediction else {
+                    throw CLIError("--init \(initFrom) has a different architecture (\(a.summary), "
+                                   + "dimension \(a.dimension), \(initConfig.prediction)-prediction) from this run "
+                                   + "(\(b.summary), dimension \(b.dimension), \(config.prediction)-prediction); pass the same --arch, --width, --depth/--blocks")
                 }
                 let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
-                try model.network.parameters.values.storage.copy(from: initial.network.parameters.values.storage)
+                try model.parameters.assign(from: initial.parameters.values)
             }
             var teacherModel: Denoiser?
             if let teacher = config.teacher {
@@ -139,7 +158,7 @@ struct TrainCommand: ParsableCommand {
                                       config: OptimizationConfig(learningRate: config.learningRate, adam: adam, emaDecay: config.emaDecay))
             var resumedAt: Int?
             if resuming {
-                let state = try folder.loadLatestCheckpoint(parameterCount: model.network.parameters.count)
+                let state = try folder.loadLatestCheckpoint(parameterCount: model.parameters.count)
                 try trainer.restore(state)
                 resumedAt = state.step
                 print("resuming \(folder.url.path) at step \(state.step)")
@@ -147,7 +166,7 @@ struct TrainCommand: ParsableCommand {
                 try folder.saveConfig(config)
             }
             print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
-                  + "batch \(config.batch), MLP \(config.width)x\(config.depth), device \(engine.device.name)")
+                  + "batch \(config.batch), \(config.denoiser.summary), device \(engine.device.name)")
             print("config: " + Self.summary(of: config) + " (all of it in \(folder.configURL.path))")
             let log = try MetricsLog(folder: folder, resumingAt: resumedAt)
             let start = Date(), firstStep = trainer.step

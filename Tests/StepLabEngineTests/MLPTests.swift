@@ -1,6 +1,7 @@
 import Foundation
 import StepLabTestSupport
 import Testing
+import OpenCLKit
 @testable import StepLabEngine
 
 @Suite struct MLPTests {
@@ -41,13 +42,13 @@ import Testing
             let input = try engine.tensor(x, rows: batch, columns: config.inputs)
             let target = try engine.tensor(y, rows: batch, columns: config.outputs)
             let weights = try engine.tensor(w, rows: batch, columns: 1)
-            let workspace = try mlp.makeWorkspace(batch: batch)
+            let tape = mlp.makeTape()
             let perSample = try engine.tensor(rows: batch, columns: 1)
             let outGrad = try engine.tensor(rows: batch, columns: config.outputs)
-            let inGrad = try engine.tensor(rows: batch, columns: config.inputs)
-            let out = try mlp.forward(input, workspace: workspace)
+            let out = try mlp.run(input, tape: tape)
             try engine.loss(.squaredError, prediction: out, target: target, weights: weights, perSample: perSample, gradient: outGrad)
-            try mlp.backward(outputGradient: outGrad, workspace: workspace, inputGradient: inGrad)
+            try mlp.parameters.zeroGradients(engine: engine)
+            let inGrad = try #require(try mlp.backward(outGrad, tape: tape, inputGradient: true))
             let analytic = try mlp.parameters.gradients.download()
             let analyticInput = try inGrad.download()
 
@@ -78,7 +79,7 @@ import Testing
             let xs = (0 ..< batch).map { -3 + 6 * Float($0) / Float(batch - 1) }
             let input = try engine.tensor(xs, rows: batch, columns: 1)
             let target = try engine.tensor(xs.map { Float(sin(Double($0))) }, rows: batch, columns: 1)
-            let workspace = try mlp.makeWorkspace(batch: batch)
+            let tape = mlp.makeTape()
             let perSample = try engine.tensor(rows: batch, columns: 1), grad = try engine.tensor(rows: batch, columns: 1)
             let mean = try engine.tensor(rows: 1, columns: 1)
             let adam = try AdamW(parameters: mlp.parameters, engine: engine)
@@ -88,10 +89,11 @@ import Testing
             }
             var initial: Float = 0
             for step in 0 ..< 600 {
-                let out = try mlp.forward(input, workspace: workspace)
+                let out = try mlp.run(input, tape: tape)
                 try engine.loss(.squaredError, prediction: out, target: target, perSample: perSample, gradient: grad)
                 if step == 0 { initial = try loss() }
-                try mlp.backward(outputGradient: grad, workspace: workspace)
+                try mlp.parameters.zeroGradients(engine: engine)
+                _ = try mlp.backward(grad, tape: tape)
                 try adam.update(lr: 3e-3)
             }
             let final = try loss()
@@ -113,6 +115,11 @@ import Testing
             var wrong = named
             wrong["layers.1.bias"] = [1, 2]
             #expect(throws: (any Error).self) { try b.parameters.load(wrong) }
+            var extra = named
+            extra["layers.2.weight"] = [0]
+            #expect(throws: OpenCLError.invalidRequest("unexpected parameter layers.2.weight: this network has no such tensor")) {
+                try b.parameters.load(extra)
+            }
         }
     }
 }

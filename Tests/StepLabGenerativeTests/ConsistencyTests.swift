@@ -24,7 +24,7 @@ import Testing
             let x = random.array(17 * 3, -3, 3)
             let tx = try engine.tensor(x, rows: 17, columns: 3), out = try engine.tensor(rows: 17, columns: 3)
             let sigma = try engine.tensor(filled: EDMConfig().sigmaMin, rows: 17, columns: 1)
-            try model.denoise(tx, sigma: sigma, workspace: model.makeWorkspace(batch: 17), into: out)
+            try model.denoise(tx, sigma: sigma, tape: model.makeTape(), into: out)
             #expect(try out.download() == x)
         }
     }

@@ -58,10 +58,10 @@ import Testing
             }
             let tTensor = try engine.tensor(grid.map(\.0), rows: grid.count, columns: 1)
             let zTensor = try engine.tensor(grid.map(\.1), rows: grid.count, columns: 1)
-            let workspace = try model.makeWorkspace(batch: grid.count)
+            let tape = model.makeTape()
             let xhat = try engine.tensor(rows: grid.count, columns: 1)
             func error() throws -> Double {
-                let out = try model.forward(zTensor, t: tTensor, workspace: workspace)
+                let out = try model.run(zTensor, t: tTensor, tape: tape)
                 try engine.predictionToX(.x, output: out, z: zTensor, t: tTensor, into: xhat)
                 let got = try xhat.download()
                 return zip(grid, got).map { pair, value in

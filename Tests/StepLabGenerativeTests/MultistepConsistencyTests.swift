@@ -20,7 +20,7 @@ import Testing
             try engine.addNoise(tx, te, t: ts, into: zs)
             let xref = try engine.tensor(junk, rows: rows, columns: d)
             let target = try engine.tensor(rows: rows, columns: d), weight = try engine.tensor(rows: rows, columns: 1)
-            try engine.launch(files: ["random.cl", "schedule.cl", "consistency.cl"], "mcm_target", global: [rows], Int32(d),
+            try engine.launch("consistency.cl", "mcm_target", global: [rows], Int32(d),
                               xref.storage, xref.kernelOffset, zs.storage, zs.kernelOffset, zt.storage, zt.kernelOffset,
                               tt.storage, tt.kernelOffset, ts.storage, ts.kernelOffset, ts.storage, ts.kernelOffset,
                               target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)

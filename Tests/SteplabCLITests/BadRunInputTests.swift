@@ -33,6 +33,32 @@ import Testing
         #expect(!result.err.contains("Fatal error") && !result.err.contains("Stack dump"))
     }
 
+    /// A run folder written before `resmlp` existed has no architecture in its config.json: it is an mlp, and
+    /// loads as one; mlp weights under a resmlp configuration name the first tensor that differs.
+    @Test func runFoldersWithoutAnArchitectureAreMLPs() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let old = folder.appendingPathComponent("old")
+        let result = try CommandLineTests.run(["train", "--out", old.path, "--arch", "mlp", "--width", "8"] + Self.tiny)
+        #expect(result.status == 0, "\(result.err)")
+        let configURL = old.appendingPathComponent("config.json")
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        #expect(config["architecture"] as? String == "mlp")
+        config["architecture"] = nil
+        config["blocks"] = nil
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let sample = try CommandLineTests.run(["sample", "--run", old.path, "--count", "10", "--device", "0",
+                                               "--out", folder.appendingPathComponent("s.csv").path])
+        #expect(sample.status == 0, "\(sample.err)")
+
+        config["architecture"] = "resmlp"
+        config["blocks"] = 1
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let mismatched = try CommandLineTests.run(["sample", "--run", old.path, "--count", "10", "--device", "0",
+                                                   "--out", folder.appendingPathComponent("s2.csv").path])
+        Self.expectOneLineError(mismatched, "does not fit the architecture in config.json", "parameter time.0.weight is missing")
+    }
+
     @Test func weightsAndCheckpointsOfAnotherArchitectureAreRefused() throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -56,7 +82,7 @@ import Testing
         // train --init from a width-16 run into a width-8 one.
         let initialised = folder.appendingPathComponent("initialised")
         let initRun = try CommandLineTests.run(["train", "--out", initialised.path, "--init", wide.path, "--width", "8"] + Self.tiny)
-        Self.expectOneLineError(initRun, "--init \(wide.path) has a different architecture (16x1")
+        Self.expectOneLineError(initRun, "--init \(wide.path) has a different architecture (resmlp 16x3 blocks")
         #expect(try Self.snapshot(folder) == before)
 
         // train --resume of a width-8 run whose newest checkpoint came from the width-16 run.
