@@ -84,7 +84,8 @@ struct KernelsBench: ParsableCommand {
             }
             print(line)
         }
-        print("\ntraining step (DESIGN.md reference workload: eps-diffusion on eight Gaussians, MLP 18-W-W-W-2 SiLU, AdamW)")
+        print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
+              + "mlp 18-W-W-W-2 SiLU, and resmlp with 3 FiLM blocks of width W)")
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         var steps: [TrainStepResult] = []
         if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
@@ -94,21 +95,24 @@ struct KernelsBench: ParsableCommand {
         let servers = withTorch ? [false, true].map { PyTorchReference.Server(compile: $0, threads: threads) } : [nil, nil]
         print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
             + "[min-max] of the rounds' ratios)" : ")"))
-        for (width, batch) in [(256, 4096), (1024, 1024), (64, 256)] {
+        let workloads: [(NetworkArchitecture, Int, Int)] = [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256),
+                                                            (.resmlp, 256, 4096), (.resmlp, 64, 256)]
+        for (architecture, width, batch) in workloads {
             let source = try EightGaussiansSource(engine: engine)
             var ours: [TrainStepResult] = []
             var theirs: [[PyTorchReference.Measurement?]] = [[], []]
             for _ in 0 ..< rounds {
-                ours.append(try TrainStepBench.run(engine: engine, width: width, batch: batch, seconds: 2 * seconds, source: source))
+                ours.append(try TrainStepBench.run(engine: engine, architecture: architecture, width: width, batch: batch,
+                                                   seconds: 2 * seconds, source: source))
                 for (mode, server) in servers.enumerated() {
-                    theirs[mode].append(server?.measure(width: width, batch: batch, seconds: 2 * seconds))
+                    theirs[mode].append(server?.measure(architecture: architecture.rawValue, width: width, batch: batch, seconds: 2 * seconds))
                 }
             }
             var result = ours.sorted { $0.stepsPerSecond < $1.stepsPerSecond }[ours.count / 2]
             result.roundStepsPerSecond = ours.map(\.stepsPerSecond)
             result.deviceBytes = ours.map(\.deviceBytes).max() ?? 0
             result.hostPeakBytes = ours.compactMap(\.hostPeakBytes).max()
-            var line = String(format: "  width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", width, batch,
+            var line = String(format: "  %@ width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", architecture.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0), width, batch,
                               result.stepsPerSecond, result.milliseconds)
             line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {

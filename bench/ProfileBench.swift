@@ -13,6 +13,7 @@ struct ProfileBench: ParsableCommand {
 
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.")
     var device: String?
+    @Option(help: "Network: mlp or resmlp (3 blocks).") var arch = "mlp"
     @Option(help: "Hidden width.") var width = 256
     @Option(help: "Batch size.") var batch = 4096
     @Option(help: "Steps to profile (after 5 warm-up steps).") var steps = 20
@@ -25,7 +26,9 @@ struct ProfileBench: ParsableCommand {
                 throw ValidationError("--activation must be one of \(Activation.allCases.map(\.description).joined(separator: ", "))")
             }
             let engine = try Engine(device: device, profiling: true)
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width, activation: act, prediction: .eps),
+            guard let architecture = NetworkArchitecture(rawValue: arch) else { throw ValidationError("--arch must be mlp or resmlp") }
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: architecture, width: width,
+                                                                            activation: act, prediction: .eps),
                                      seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
             let trainer = try Trainer(objective: objective, source: try EightGaussiansSource(engine: engine), batch: batch,

@@ -53,8 +53,8 @@ enum PyTorchReference {
 
         /// Times the training workload for `seconds` (warming it up on first use); nil when the server failed or
         /// answered with an error.
-        func measure(width: Int, batch: Int, seconds: Double) -> Measurement? {
-            guard let reply = request(["width": width, "batch": batch, "seconds": seconds, "compile": compile]),
+        func measure(architecture: String = "mlp", width: Int, batch: Int, seconds: Double) -> Measurement? {
+            guard let reply = request(["arch": architecture, "width": width, "batch": batch, "seconds": seconds, "compile": compile]),
                   let rate = reply["steps_per_s"] as? Double else { return nil }
             return Measurement(stepsPerSecond: rate, peakBytes: reply["max_rss_bytes"] as? Int)
         }

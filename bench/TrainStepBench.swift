@@ -3,9 +3,13 @@ import OpenCLKit
 import StepLabEngine
 import StepLabGenerative
 
-/// The reference training workload of DESIGN.md: eps-prediction diffusion on eight Gaussians, MLP
-/// 18-W-W-W-2 with SiLU, AdamW lr 1e-3, unweighted squared error, float32; steady-state steps per second.
+/// The reference training workload: eps-prediction diffusion on eight Gaussians (centres at radius 2, angles
+/// k pi / 4, std 0.1), t ~ U(0, 1) on the VP cosine schedule, network input [z, emb(t)] with 8 frequencies and
+/// t scaled by 1000, unweighted squared error against eps, AdamW lr 1e-3 without weight decay or EMA, float32,
+/// batch 4096; the network is an MLP 18-256-256-256-2 with SiLU (`mlp`), or a `resmlp` of width 256 with 3 blocks.
+/// Reported as steady-state steps per second (`bench/pytorch_reference.py` runs the same in PyTorch).
 struct TrainStepResult: Codable {
+    var architecture = "mlp"
     var width: Int
     var batch: Int
     var stepsPerSecond: Double
@@ -26,7 +30,7 @@ struct TrainStepResult: Codable {
 
     enum CodingKeys: String, CodingKey {
         case deviceBytes = "device_bytes", hostPeakBytes = "host_peak_bytes", pytorchPeakBytes = "pytorch_peak_bytes"
-        case width, batch
+        case architecture, width, batch
         case stepsPerSecond = "steps_per_s"
         case milliseconds = "ms_per_step"
         case finalLoss = "final_loss"
@@ -39,11 +43,13 @@ struct TrainStepResult: Codable {
 }
 
 enum TrainStepBench {
-    static func run(engine: Engine, width: Int, batch: Int, seconds: Double, source: any BatchSource) throws -> TrainStepResult {
+    static func run(engine: Engine, architecture: NetworkArchitecture = .mlp, width: Int, batch: Int, seconds: Double,
+                    source: any BatchSource) throws -> TrainStepResult {
         engine.context.memory.resetPeak()
         let hostReset = HostMemory.resetPeak()
-        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, frequencies: 8, width: width, depth: 3,
-                                                                        activation: .silu, prediction: .eps), seed: 0)
+        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: architecture, frequencies: 8,
+                                                                        width: width, depth: 3, blocks: 3, activation: .silu,
+                                                                        prediction: .eps), seed: 0)
         let objective = try DiffusionObjective(model: model, batch: batch, weighting: .none, seed: 0)
         let trainer = try Trainer(objective: objective, source: source, batch: batch,
                                   config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))
@@ -52,7 +58,7 @@ enum TrainStepBench {
             for _ in 0 ..< 10 { try trainer.trainStep() }
             try engine.synchronize()
         } / 10
-        var result = TrainStepResult(width: width, batch: batch, stepsPerSecond: 1 / perStep, milliseconds: perStep * 1e3,
+        var result = TrainStepResult(architecture: architecture.rawValue, width: width, batch: batch, stepsPerSecond: 1 / perStep, milliseconds: perStep * 1e3,
                                      finalLoss: try trainer.meanLoss())
         result.deviceBytes = engine.context.memory.peakBytes
         result.hostPeakBytes = hostReset ? HostMemory.peakBytes() : nil

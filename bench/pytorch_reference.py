@@ -23,6 +23,8 @@ import time
 
 import torch
 
+from steplab_networks import ResidualMLP
+
 
 def reference_network(width, device):
     """MLP 18-W-W-W-2 with SiLU, as StepLab's Denoiser builds it for 2-D data with 8 frequencies."""
@@ -46,13 +48,21 @@ def network_input(z, t, freqs):
 
 
 class Workload:
-    """One model, optimizer and (optionally compiled) training step, warmed up on creation."""
+    """One model, optimizer and (optionally compiled) training step, warmed up on creation. `arch` "resmlp" trains
+    StepLab's residual denoiser (3 FiLM blocks of `width`, steplab_networks.py) instead of the reference MLP."""
 
-    def __init__(self, width, batch, compile, device, warmup):
+    def __init__(self, width, batch, compile, device, warmup, arch="mlp"):
         torch.manual_seed(0)
         self.device = device
-        model = reference_network(width, device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        if arch == "resmlp":
+            net = ResidualMLP(18, width, 3, 2).to(device)
+            model = lambda x, t: net(x, t)
+            parameters = net.parameters()
+        else:
+            mlp = reference_network(width, device)
+            model = lambda x, t: mlp(x)
+            parameters = mlp.parameters()
+        optimizer = torch.optim.AdamW(parameters, lr=1e-3, weight_decay=0.0)
         angles = torch.arange(8, device=device) * (math.pi / 4)
         centres = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         freqs = embedding_frequencies(device)
@@ -64,7 +74,7 @@ class Workload:
             abar = torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
             eps = torch.randn_like(x0)
             xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-            loss = torch.mean((model(network_input(xt, t, freqs)) - eps) ** 2)
+            loss = torch.mean((model(network_input(xt, t, freqs), t) - eps) ** 2)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -176,11 +186,11 @@ def serve(args, device):
                 reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[1], "batch": key[2], "steps": int(request["steps"])})
                 print(json.dumps(reply), flush=True)
                 continue
-            key = (int(request["width"]), int(request["batch"]), bool(request.get("compile", False)))
+            key = (int(request["width"]), int(request["batch"]), bool(request.get("compile", False)), request.get("arch", "mlp"))
             if key not in workloads:
-                workloads[key] = Workload(key[0], key[1], key[2], device, args.warmup)
+                workloads[key] = Workload(key[0], key[1], key[2], device, args.warmup, key[3])
             reply = workloads[key].measure(float(request.get("seconds", args.seconds)))
-            reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[0], "batch": key[1], "compile": key[2]})
+            reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[0], "batch": key[1], "compile": key[2], "arch": key[3]})
         except Exception as error:  # one bad request must not end the session
             reply = {"error": f"{type(error).__name__}: {error}"}
         print(json.dumps(reply), flush=True)
