@@ -64,7 +64,8 @@ let package = Package(
                 "OpenCLKit", "StepLabEngine", "StepLabData", "StepLabGenerative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "bench"
+            path: "bench",
+            exclude: ["RESULTS-GPU.md", "results", "pytorch_reference.py", "steplab_networks.py", "steplab_sample.py"]
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
         // Runs the built `steplab` in subprocesses (so it depends on no module of it).

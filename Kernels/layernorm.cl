@@ -7,11 +7,17 @@
 // computes all of them. Its CPU twin is Reference.layerNorm / layerNormBackward (LayerNormOps.swift).
 //
 // One work-item per row: rows are a few hundred floats, and the 2-core CPU wants one long loop per item.
+// The activation is the compile-time ACT (activations.cl's numbering; the host passes -D ACT=n): with the
+// run-time switch inside the row loops the kernels took 2.1x as long (bench profile --arch resmlp, batch 512:
+// 8.5 against 4.0 ms per step for the eight launches). One work-group per row (reqd_work_group_size(1, 1, 1),
+// as matmul_cpu does) changed nothing measurable, so the default work-groups stay.
 // (A GPU would prefer a work-group per row with a local reduction; this file has none yet.)
-// The activation `act` is a run-time argument (activations.cl, which the host prepends).
+#ifndef ACT
+#define ACT 0
+#endif
 
 // Range: [R]. stats[2r] = mean, stats[2r + 1] = rstd (what the backward needs).
-__kernel void layernorm_forward(const int C, const float eps, const int act, const int has_mod,
+__kernel void layernorm_forward(const int C, const float eps, const int has_mod,
                                 __global const float *x, const int x_off, __global float *y, const int y_off,
                                 __global float *stats, const int stats_off,
                                 __global const float *mod, const int mod_off, const int mod_stride) {
@@ -30,7 +36,7 @@ __kernel void layernorm_forward(const int C, const float eps, const int act, con
     for (int j = 0; j < C; j++) {
         const float xhat = (xr[j] - mean) * rstd;
         const float m = has_mod ? xhat * (1.0f + mr[j]) + mr[C + j] : xhat;
-        yr[j] = act_forward(m, act);
+        yr[j] = act_forward(m, ACT);
     }
 }
 
@@ -40,7 +46,7 @@ __kernel void layernorm_forward(const int C, const float eps, const int act, con
 // dx is added to what is already there when `accumulate` (the skip path of a residual block), and the
 // modulation's gradient goes to dmod in the modulation's layout (overwritten: it is an activation's gradient).
 // Range: [R].
-__kernel void layernorm_backward(const int C, const int act, const int has_mod, const int accumulate,
+__kernel void layernorm_backward(const int C, const int has_mod, const int accumulate,
                                  __global const float *dy, const int dy_off, __global const float *x, const int x_off,
                                  __global const float *stats, const int stats_off,
                                  __global const float *mod, const int mod_off, const int mod_stride,
@@ -57,7 +63,7 @@ __kernel void layernorm_backward(const int C, const int act, const int has_mod, 
         const float xhat = (xr[j] - mean) * rstd;
         const float s = has_mod ? mr[j] : 0.0f;
         const float m = has_mod ? xhat * (1.0f + s) + mr[C + j] : xhat;
-        const float g = dyr[j] * act_derivative(m, act);
+        const float g = dyr[j] * act_derivative(m, ACT);
         if (has_mod) { dmr[j] = g * xhat; dmr[C + j] = g; }
         const float dxhat = g * (1.0f + s);
         sum_dxhat += dxhat;
@@ -68,7 +74,7 @@ __kernel void layernorm_backward(const int C, const int act, const int has_mod, 
         const float xhat = (xr[j] - mean) * rstd;
         const float s = has_mod ? mr[j] : 0.0f;
         const float m = has_mod ? xhat * (1.0f + s) + mr[C + j] : xhat;
-        const float dxhat = dyr[j] * act_derivative(m, act) * (1.0f + s);
+        const float dxhat = dyr[j] * act_derivative(m, ACT) * (1.0f + s);
         const float v = rstd * (dxhat - a - xhat * b);
         dxr[j] = accumulate ? dxr[j] + v : v;
     }

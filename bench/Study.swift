@@ -37,7 +37,9 @@ final class Study {
     }
 
     var denoiser: DenoiserConfig {
-        DenoiserConfig(dimension: spec.dimension, width: settings.width, depth: settings.depth, prediction: settings.prediction)
+        // Vectors train the time-conditioned resmlp (depth = its blocks); images keep the MLP until a U-Net exists.
+        DenoiserConfig(dimension: spec.dimension, architecture: spec.imageSide == nil ? .resmlp : .mlp, width: settings.width,
+                       depth: settings.depth, blocks: settings.depth, prediction: settings.prediction)
     }
 
     /// Image metrics of samples in the data's units (nil for non-image data).
@@ -81,7 +83,7 @@ final class Study {
         // Evaluations per seed: 14 diffusion samplings, CT, CD, and 2 x 5 multistep models.
         let total = settings.seeds * (2 * Self.diffusionSteps.count + 2 + 2 * Self.segmentCounts.count)
         var completed = 0
-        log("study: \(settings.seeds) seeds x \(settings.iterations) iterations, batch \(settings.batch), MLP \(settings.width)x\(settings.depth), "
+        log("study: \(settings.seeds) seeds x \(settings.iterations) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
             let reference = reference(seed: seed)
@@ -184,7 +186,7 @@ final class Study {
                                  energy: floors.map(\.energy).reduce(0, +) / Double(floors.count), count: settings.samples)
         var results = StudyResults(device: engine.device.name, commit: Self.commit(), date: ISO8601DateFormatter().string(from: Date()),
                                    config: ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
-                                            "batch": String(settings.batch), "width": String(settings.width),
+                                            "batch": String(settings.batch), "network": denoiser.summary, "width": String(settings.width),
                                             "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
                                             "ema": "0.995", "budget": "2 x iterations for every model",
                                             "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],

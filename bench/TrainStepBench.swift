@@ -50,7 +50,7 @@ enum TrainStepBench {
         let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: architecture, frequencies: 8,
                                                                         width: width, depth: 3, blocks: 3, activation: .silu,
                                                                         prediction: .eps), seed: 0)
-        let objective = try DiffusionObjective(model: model, batch: batch, weighting: .none, seed: 0)
+        let objective = try DiffusionObjective(model: model, batch: batch, weighting: DiffusionWeighting.none, seed: 0)
         let trainer = try Trainer(objective: objective, source: source, batch: batch,
                                   config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))
         let perStep = try secondsPerCall(warmup: 5, minSeconds: seconds, minRepeats: 5) {

@@ -62,9 +62,9 @@ extension Engine {
     }
 }
 
-/// Throws unless `column` is a (rows x 1) tensor.
-func requireColumn(_ op: String, _ column: Tensor, rows: Int) throws(OpenCLError) {
-    guard column.rows == rows, column.columns == 1 else {
+/// Throws unless every tensor is a (rows x 1) column; `op` names the operation in the message.
+public func requireColumn(_ op: String, _ columns: Tensor..., rows: Int) throws(OpenCLError) {
+    for column in columns where column.rows != rows || column.columns != 1 {
         throw .invalidRequest("\(op): expected a \(rows)x1 column, got \(column.rows)x\(column.columns)")
     }
 }

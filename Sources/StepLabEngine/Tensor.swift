@@ -84,7 +84,7 @@ extension Engine {
 }
 
 /// Throws unless the shapes agree; `op` names the operation in the message.
-func requireSameShape(_ op: String, _ tensors: Tensor...) throws(OpenCLError) {
+public func requireSameShape(_ op: String, _ tensors: Tensor...) throws(OpenCLError) {
     guard let first = tensors.first else { return }
     for tensor in tensors.dropFirst() where !tensor.sameShape(as: first) {
         throw .invalidRequest("\(op): shape \(tensor.rows)x\(tensor.columns) does not match \(first.rows)x\(first.columns)")

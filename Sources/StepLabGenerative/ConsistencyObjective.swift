@@ -111,15 +111,9 @@ public final class ConsistencyObjective: TrainingObjective {
         if let teacher {
             // CD: one Heun step of the teacher's probability-flow ODE from sigma_i+1 down to sigma_i.
             try teacher.denoise(xHi, sigma: sigmaHi, into: denoised)
-            try engine.launch("edm.cl", "edm_euler", global: [xHi.count], Int32(xHi.columns),
-                              xHi.storage, xHi.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
-                              sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, slope.storage, slope.kernelOffset,
-                              xEuler.storage, xEuler.kernelOffset)
+            try engine.edmEulerStep(xHi, denoised: denoised, from: sigmaHi, to: sigmaLo, slope: slope, into: xEuler)
             try teacher.denoise(xEuler, sigma: sigmaLo, into: denoised)
-            try engine.launch("edm.cl", "edm_heun", global: [xHi.count], Int32(xHi.columns),
-                              xHi.storage, xHi.kernelOffset, slope.storage, slope.kernelOffset, xEuler.storage,
-                              xEuler.kernelOffset, denoised.storage, denoised.kernelOffset, sigmaHi.storage,
-                              sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, xLo.storage, xLo.kernelOffset)
+            try engine.edmHeunStep(xHi, slope: slope, xEuler: xEuler, denoised: denoised, from: sigmaHi, to: sigmaLo, into: xLo)
         } else {
             try engine.edmNoise(x0, eps, sigma: sigmaLo, into: xLo)
         }

@@ -35,8 +35,7 @@ public final class EDMDiffusionObjective: TrainingObjective {
         try engine.lognormal(into: sigma, key: RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), mean: pMean, std: pStd)
         try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
         try engine.edmNoise(x0, eps, sigma: sigma, into: noisy)
-        try engine.launch("edm.cl", "edm_loss_weight", global: [x0.rows], edm.config.sigmaData,
-                          sigma.storage, sigma.kernelOffset, weight.storage, weight.kernelOffset)
+        try engine.edmLossWeight(sigma: sigma, sigmaData: edm.config.sigmaData, into: weight)
         try edm.denoise(noisy, sigma: sigma, tape: tape, into: denoised)
         try engine.loss(.squaredError, prediction: denoised, target: x0, weights: weight, perSample: perSample, gradient: gradient)
         try edm.backward(gradient, tape: tape)

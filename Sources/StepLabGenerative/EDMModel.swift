@@ -35,21 +35,15 @@ public final class EDMModel {
     /// A tape for one call site of `denoise`.
     public func makeTape() -> Tape { network.makeTape() }
 
-    var flag: Int32 { boundary ? 1 : 0 }
-
     /// f(x, sigma) into `out` in a new pass on `tape`; `sigma` is a column (rows x 1).
     public func denoise(_ x: Tensor, sigma: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = true,
                         into out: Tensor) throws(OpenCLError) {
-        let d = Int32(x.columns)
         try tape.begin(batch: x.rows, parameters: parameters, recording: recording)
         let xin = try tape.allocate(columns: x.columns), cnoise = try tape.allocate(columns: 1)
-        try engine.launch("edm.cl", "edm_precondition", global: [x.count], d, config.sigmaData,
-                          x.storage, x.kernelOffset, sigma.storage, sigma.kernelOffset, xin.storage,
-                          xin.kernelOffset, cnoise.storage, cnoise.kernelOffset)
+        try engine.edmPrecondition(x, sigma: sigma, sigmaData: config.sigmaData, into: xin, cNoise: cnoise)
         let net = try network.forward(xin, t: cnoise, tape: tape)
-        try engine.launch("edm.cl", "edm_output", global: [x.count], d, config.sigmaData, config.sigmaMin,
-                          flag, x.storage, x.kernelOffset, net.storage, net.kernelOffset, sigma.storage, sigma.kernelOffset,
-                          out.storage, out.kernelOffset)
+        try engine.edmOutput(x, network: net, sigma: sigma, sigmaData: config.sigmaData, sigmaMin: config.sigmaMin,
+                             boundary: boundary, into: out)
         tape.save([sigma], for: self)
     }
 
@@ -57,18 +51,9 @@ public final class EDMModel {
     public func backward(_ gradient: Tensor, tape: Tape) throws(OpenCLError) {
         let sigma = try tape.saved(for: self)[0]
         let netGradient = try tape.allocate(columns: gradient.columns)
-        try engine.launch("edm.cl", "edm_output_gradient", global: [gradient.count], Int32(gradient.columns),
-                          config.sigmaData, config.sigmaMin, flag, sigma.storage, sigma.kernelOffset,
-                          gradient.storage, gradient.kernelOffset, netGradient.storage, netGradient.kernelOffset)
+        try engine.edmOutputGradient(sigma: sigma, outputGradient: gradient, sigmaData: config.sigmaData, sigmaMin: config.sigmaMin,
+                                     boundary: boundary, into: netGradient)
         try network.backward(outputGradient: netGradient, tape: tape)
-    }
-}
-
-extension Engine {
-    /// out = x + sigma eps, sigma per row.
-    public func edmNoise(_ x: Tensor, _ eps: Tensor, sigma: Tensor, into out: Tensor) throws(OpenCLError) {
-        try launch("edm.cl", "edm_noise", global: [x.count], Int32(x.columns), x.storage, x.kernelOffset,
-                   eps.storage, eps.kernelOffset, sigma.storage, sigma.kernelOffset, out.storage, out.kernelOffset)
     }
 }
 
@@ -86,9 +71,7 @@ public final class VPAsEDMDenoiser {
     }
 
     public func denoise(_ x: Tensor, sigma: Tensor, into out: Tensor) throws(OpenCLError) {
-        try model.engine.launch("edm.cl", "edm_to_vp", global: [x.count], Int32(x.columns),
-                                Float(NoiseSchedule.offset), x.storage, x.kernelOffset, sigma.storage, sigma.kernelOffset,
-                                z.storage, z.kernelOffset, t.storage, t.kernelOffset)
+        try model.engine.edmToVP(x, sigma: sigma, offset: Float(NoiseSchedule.offset), into: z, t: t)
         try model.predictX(z, t: t, tape: tape, recording: false, into: out)
     }
 }

@@ -34,16 +34,11 @@ public final class EDMSampler {
             try engine.fill(to, sigmas[i + 1])
             try model.denoise(x, sigma: from, tape: tape, parameters: parameters, recording: false, into: denoised)
             evaluations += 1
-            try engine.launch("edm.cl", "edm_euler", global: [x.count], Int32(d), x.storage, x.kernelOffset,
-                              denoised.storage, denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
-                              slope.storage, slope.kernelOffset, next.storage, next.kernelOffset)
+            try engine.edmEulerStep(x, denoised: denoised, from: from, to: to, slope: slope, into: next)
             if method == .heun && sigmas[i + 1] > 0 {
                 try model.denoise(next, sigma: to, tape: tape, parameters: parameters, recording: false, into: denoised)
                 evaluations += 1
-                try engine.launch("edm.cl", "edm_heun", global: [x.count], Int32(d), x.storage, x.kernelOffset,
-                                  slope.storage, slope.kernelOffset, next.storage, next.kernelOffset, denoised.storage,
-                                  denoised.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
-                                  x.storage, x.kernelOffset)
+                try engine.edmHeunStep(x, slope: slope, xEuler: next, denoised: denoised, from: from, to: to, into: x)
             } else {
                 try x.storage.copy(from: next.storage, sourceOffset: next.offset, offset: x.offset, length: x.count)
             }

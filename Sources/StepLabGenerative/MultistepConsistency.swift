@@ -88,20 +88,14 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         if let teacher, let teacherTape {
             // CD: one aDDIM step of the teacher from z_t, with the empirical variance of its x-prediction.
             try teacher.predictX(zt, t: t, tape: teacherTape, recording: false, into: xTeacher)
-            try engine.launch("consistency.cl", "row_variance", global: [x0.rows],
-                              Int32(x0.columns), config.xVarFraction, xTeacher.storage, xTeacher.kernelOffset,
-                              x0.storage, x0.kernelOffset, xVar.storage, xVar.kernelOffset)
+            try engine.rowVariance(xTeacher, x0, eta: config.xVarFraction, into: xVar)
             try engine.aDDIMStep(xhat: xTeacher, zt: zt, xVar: xVar, t: t, s: s, into: zs)
         } else {
             // CT: the exact forward process at s with the same noise (aDDIM with x_var = 0 is DDIM).
             try engine.addNoise(x0, eps, t: s, into: zs)
         }
         try model.predictX(zs, t: s, tape: referenceTape, recording: false, into: xref)
-        try engine.launch("consistency.cl", "mcm_target", global: [x0.rows],
-                          Int32(x0.columns), xref.storage, xref.kernelOffset, zs.storage, zs.kernelOffset,
-                          zt.storage, zt.kernelOffset, t.storage, t.kernelOffset, s.storage, s.kernelOffset,
-                          tStep.storage, tStep.kernelOffset, target.storage, target.kernelOffset,
-                          weight.storage, weight.kernelOffset)
+        try engine.mcmTarget(xref: xref, zs: zs, zt: zt, t: t, s: s, tStep: tStep, into: target, weight: weight)
         try model.predictX(zt, t: t, tape: tape, into: xhat)
         try engine.loss(.pseudoHuber(c: huberC), prediction: xhat, target: target, weights: weight,
                         perSample: perSample, gradient: xGradient)
