@@ -7,16 +7,6 @@ import Testing
 /// The ops the layers are built from against their CPU twins on awkward shapes, and every layer's backward
 /// (alone and composed into whole networks) against central differences of a float64 reference.
 @Suite struct LayerGradientTests {
-    /// d f / d point[i] by central differences with step 1e-5 (error ~1e-10 in float64).
-    static func centralDifferences(at point: [Double], _ f: ([Double]) -> Double) -> [Float] {
-        let h = 1e-5
-        return point.indices.map { i in
-            var plus = point, minus = point
-            plus[i] += h; minus[i] -= h
-            return Float((f(plus) - f(minus)) / (2 * h))
-        }
-    }
-
     /// sum(y * probe): a loss whose gradient with respect to y is `probe`.
     static func probed(_ y: [Double], _ probe: [Float]) -> Double { zip(y, probe).reduce(0) { $0 + $1.0 * Double($1.1) } }
 
@@ -113,9 +103,9 @@ import Testing
             Self.probed(Reference.layerNorm(x, rows: rows, columns: columns, scale: s, shift: b, activation: .silu).y, probe)
         }
         let (xd, sd, bd) = (x.map(Double.init), scale.map(Double.init), shift.map(Double.init))
-        expectClose(back.dx, Self.centralDifferences(at: xd) { loss($0, sd, bd) }, rtol: 1e-4, atol: 1e-6, "dx")
-        expectClose(back.dscale, Self.centralDifferences(at: sd) { loss(xd, $0, bd) }, rtol: 1e-4, atol: 1e-6, "dscale")
-        expectClose(back.dshift, Self.centralDifferences(at: bd) { loss(xd, sd, $0) }, rtol: 1e-4, atol: 1e-6, "dshift")
+        expectClose(back.dx, centralDifferences(at: xd) { loss($0, sd, bd) }, rtol: 1e-4, atol: 1e-6, "dx")
+        expectClose(back.dscale, centralDifferences(at: sd) { loss(xd, $0, bd) }, rtol: 1e-4, atol: 1e-6, "dscale")
+        expectClose(back.dshift, centralDifferences(at: bd) { loss(xd, sd, $0) }, rtol: 1e-4, atol: 1e-6, "dshift")
     }
 
     /// The whole resmlp (time MLP, FiLM-modulated blocks with residual adds, final norm) against central
@@ -144,11 +134,11 @@ import Testing
             expectClose(try out.download(),
                         Reference.residualMLPForward(config, parameters: named(flat), input: xd, t: t, batch: batch).map(Float.init),
                         rtol: 1e-4, atol: 1e-5, "forward")
-            let numeric = Self.centralDifferences(at: flat) {
+            let numeric = centralDifferences(at: flat) {
                 Self.probed(Reference.residualMLPForward(config, parameters: named($0), input: xd, t: t, batch: batch), probe)
             }
             expectClose(try network.parameters.gradients.download(), numeric, rtol: 2e-3, atol: 2e-5, "parameter gradients")
-            let numericInput = Self.centralDifferences(at: xd) {
+            let numericInput = centralDifferences(at: xd) {
                 Self.probed(Reference.residualMLPForward(config, parameters: named(flat), input: $0, t: t, batch: batch), probe)
             }
             expectClose(try dx.download(), numericInput, rtol: 2e-3, atol: 2e-5, "input gradients")

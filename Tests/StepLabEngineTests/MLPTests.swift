@@ -20,16 +20,6 @@ import OpenCLKit
         return total / Double(batch)
     }
 
-    /// d loss / d point[i] by central differences with step 1e-5 (error ~1e-10 in float64).
-    static func centralDifferences(at point: [Double], _ loss: ([Double]) -> Double) -> [Float] {
-        let h = 1e-5
-        return point.indices.map { i in
-            var plus = point, minus = point
-            plus[i] += h; minus[i] -= h
-            return Float((loss(plus) - loss(minus)) / (2 * h))
-        }
-    }
-
     @Test(arguments: Activation.allCases)
     func gradientsMatchFiniteDifferences(activation: Activation) throws {
         try Shared.withEngine { engine in
@@ -55,11 +45,11 @@ import OpenCLKit
             // Central differences of the float64 reference (error ~h^2, far below float32 noise).
             let flat = try mlp.parameters.values.download().map(Double.init)
             let xd = x.map(Double.init), yd = y.map(Double.init), wd = w.map(Double.init)
-            let numeric = Self.centralDifferences(at: flat) {
+            let numeric = centralDifferences(at: flat) {
                 Self.referenceLoss(config, mlp, flat: $0, input: xd, target: yd, weights: wd, batch: batch)
             }
             expectClose(analytic, numeric, rtol: 2e-3, atol: 2e-5, "\(activation) parameter gradients")
-            let numericInput = Self.centralDifferences(at: xd) {
+            let numericInput = centralDifferences(at: xd) {
                 Self.referenceLoss(config, mlp, flat: flat, input: $0, target: yd, weights: wd, batch: batch)
             }
             expectClose(analyticInput, numericInput, rtol: 2e-3, atol: 2e-5, "\(activation) input gradients")

@@ -98,12 +98,7 @@ import Testing
                                                 sigmaData: Double(sd), sigmaMin: Double(sigmaMin), boundary: boundary)
                     return zip(f, probe).reduce(0) { $0 + $1.0 * Double($1.1) }
                 }
-                let h = 1e-5, point = nv.map(Double.init)
-                let numeric = point.indices.map { i -> Float in
-                    var plus = point, minus = point
-                    plus[i] += h; minus[i] -= h
-                    return Float((loss(plus) - loss(minus)) / (2 * h))
-                }
+                let numeric = centralDifferences(at: nv.map(Double.init), loss)
                 let gnet = try Self.output(engine, rows: rows, columns: d)
                 try engine.edmOutputGradient(sigma: try Self.view(engine, sv, rows: rows, columns: 1),
                                              outputGradient: try Self.view(engine, probe, rows: rows, columns: d),

@@ -57,3 +57,14 @@ public func expectClose(_ actual: [Float], _ expected: [Float], rtol: Float = 1e
     #expect(ratio <= 1, "\(what): element \(index) is \(index >= 0 ? actual[index] : 0), expected \(index >= 0 ? expected[index] : 0) (rtol \(rtol), atol \(atol))",
             sourceLocation: sourceLocation)
 }
+
+/// d f / d point[i] by central differences with step 1e-5 (error ~1e-10 for a float64 f): the finite-difference
+/// side of every gradient check.
+public func centralDifferences(at point: [Double], _ f: ([Double]) -> Double) -> [Float] {
+    let h = 1e-5
+    return point.indices.map { i in
+        var plus = point, minus = point
+        plus[i] += h; minus[i] -= h
+        return Float((f(plus) - f(minus)) / (2 * h))
+    }
+}
