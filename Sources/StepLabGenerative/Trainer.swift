@@ -3,12 +3,15 @@ import StepLabEngine
 
 /// Optimisation settings shared by every method.
 public struct OptimizationConfig: Sendable, Equatable, Codable {
+    /// The base learning rate; `schedule` shapes it over the run.
     public var learningRate: Float = 1e-3
+    public var schedule: LearningRateSchedule = .constant
     public var adam = AdamW.Hyperparameters()
     /// Decay of the EMA of weights used for sampling; nil keeps no EMA.
     public var emaDecay: Float? = 0.999
-    public init(learningRate: Float = 1e-3, adam: AdamW.Hyperparameters = .init(), emaDecay: Float? = 0.999) {
-        self.learningRate = learningRate; self.adam = adam; self.emaDecay = emaDecay
+    public init(learningRate: Float = 1e-3, schedule: LearningRateSchedule = .constant, adam: AdamW.Hyperparameters = .init(),
+                emaDecay: Float? = 0.999) {
+        self.learningRate = learningRate; self.schedule = schedule; self.adam = adam; self.emaDecay = emaDecay
     }
 }
 
@@ -50,10 +53,13 @@ public final class Trainer {
     public func trainStep() throws(OpenCLError) {
         try source.fill(x0, step: step)
         lastPerSample = try objective.computeGradients(x0: x0, step: step)
-        try optimizer.update(lr: config.learningRate)
+        try optimizer.update(lr: learningRate)
         try ema?.update()
         step += 1
     }
+
+    /// The learning rate of the next step's update.
+    public var learningRate: Float { config.schedule.rate(base: config.learningRate, at: step) }
 
     /// The mean loss of the latest step (a host read: waits for the device).
     public func meanLoss() throws(OpenCLError) -> Float {

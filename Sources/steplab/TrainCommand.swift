@@ -35,7 +35,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Hidden layers of an mlp.") var depth = 3
     @Option(help: "Residual blocks of a resmlp.") var blocks = 3
-    @Option(help: "AdamW learning rate.") var lr: Float = 2e-3
+    @Option(help: "AdamW learning rate (default 2e-3 for diffusion and edm, 2e-4 for the consistency methods).") var lr: Float?
+    @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration).") var lrSchedule = "constant"
+    @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
     @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model).") var segments = 4
     @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
@@ -66,7 +68,11 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown --arch '\(arch)': use one of \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard blocks > 0 else { throw ValidationError("--blocks must be positive (got \(blocks))") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") }
+        if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") } }
+        guard LearningRateSchedule.Decay(rawValue: lrSchedule) != nil else {
+            throw ValidationError("unknown --lr-schedule '\(lrSchedule)': use constant or cosine")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative (got \(warmup))") }
         guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
         if let prediction, Prediction(name: prediction) == nil { throw ValidationError("--prediction must be x, v or eps (got \(prediction))") }
@@ -98,7 +104,7 @@ struct TrainCommand: ParsableCommand {
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
                                std: normalization.std, iterations: iterations, batch: batch,
                                width: width ?? (spec.imageSide == nil ? 256 : 1024), depth: depth,
-                               learningRate: lr, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
+                               learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
         if let initFrom = `init`, prediction == nil {
@@ -107,6 +113,8 @@ struct TrainCommand: ParsableCommand {
             config.prediction = prediction ?? "v"
         }
         config.timeScale = timeScale
+        config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
+        config.warmup = warmup
         config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .mlp)
         config.blocks = config.architecture == .resmlp ? blocks : nil
         // An initialised run takes the network of the run it starts from unless told otherwise.
@@ -155,7 +163,8 @@ struct TrainCommand: ParsableCommand {
             var adam = AdamW.Hyperparameters()
             adam.maxGradientNorm = config.maxGradientNorm
             let trainer = try Trainer(objective: objective, source: source, batch: config.batch,
-                                      config: OptimizationConfig(learningRate: config.learningRate, adam: adam, emaDecay: config.emaDecay))
+                                      config: OptimizationConfig(learningRate: config.learningRate, schedule: config.schedule, adam: adam,
+                                                                 emaDecay: config.emaDecay))
             var resumedAt: Int?
             if resuming {
                 let state = try folder.loadLatestCheckpoint(parameterCount: model.parameters.count)
@@ -192,7 +201,7 @@ struct TrainCommand: ParsableCommand {
                         let kept = folder.checkpointSteps().last.map { "the last good checkpoint (step \($0)) is kept" } ?? "no checkpoint was written"
                         throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); \(kept)")
                     }
-                    try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.learningRate, wallTime: wall)
+                    try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.schedule.rate(base: config.learningRate, at: trainer.step - 1), wallTime: wall)
                     Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
                 }
             }

@@ -59,6 +59,7 @@ import Testing
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--batch", "0"], "--batch must be positive"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--arch", "unet3d"], "unknown --arch 'unet3d': use one of mlp, resmlp"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--blocks", "0"], "--blocks must be positive (got 0)"),
+        (["train", "--data", "checkerboard", "--out", "/tmp/x", "--lr-schedule", "step"], "unknown --lr-schedule 'step': use constant or cosine"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--lr=-1"], "--lr must be a positive number"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--segments", "0"], "--segments must be at least 1"),
         (["train", "--method", "mcd", "--data", "checkerboard", "--out", "/tmp/x"], "needs --teacher"),
