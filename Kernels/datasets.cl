@@ -16,7 +16,7 @@
 #define ONE_THIRD_F 0.333333333333333333333f
 #define SQRT_2_F 1.41421356237309504880f
 
-// Eight Gaussians: centres on the radius-2 circle at angles k pi / 4, std 0.1 (DESIGN.md's reference workload).
+// Eight Gaussians: centres on the radius-2 circle at angles k pi / 4, std 0.1 (the reference training workload's data, bench/TrainStepBench.swift).
 __constant float2 EIGHT_CENTRES[8] = {
     (float2)(2.0f, 0.0f), (float2)(SQRT_2_F, SQRT_2_F), (float2)(0.0f, 2.0f), (float2)(-SQRT_2_F, SQRT_2_F),
     (float2)(-2.0f, 0.0f), (float2)(-SQRT_2_F, -SQRT_2_F), (float2)(0.0f, -2.0f), (float2)(SQRT_2_F, -SQRT_2_F),

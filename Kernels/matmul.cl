@@ -4,7 +4,7 @@
 //                 32-column panels of B that pack_b lays out zero-padded and contiguous (the kernel takes a
 //                 panel and row stride, so B could be read in place, but rows 1 or 4 KB apart alias in L1 and
 //                 the packed panel of a K = 256 product fits it whole). POCL then compiles the body like plain
-//                 C, without a loop over work-items or splits at barriers (see DESIGN.md: this shape reaches
+//                 C, without a loop over work-items or splits at barriers (bench kernels: this shape reaches
 //                 OpenBLAS speed on AVX-512, local-memory kernels with barriers stay far below).
 //   matmul_narrow the CPU variant's path for A^T . B at most 4 wide: 16 rows per work-item, nothing packed.
 //   matmul_tiled  the GPU variant: TM x TN tiles of C per work-group, TK-deep slabs of A and B staged through

@@ -9,9 +9,9 @@ import StepLabGenerative
 struct StudyPreset {
     var seeds: Int, iterations: Int, batch: Int, width: Int, depth: Int, samples: Int
     var learningRate: Float = 2e-3
-    /// x with the SNR + 1 weight on 2-D data, where v-prediction failed to learn small t in our runs; v on images,
-    /// where x gave blurred samples (FD 218 against 128 for v after 3000 steps, `steplab train` + `eval`).
-    var prediction: Prediction = .x
+    /// v: with the resmlp denoiser, x-prediction diffusion (SNR + 1 weight) was worse on every 2-D set (README,
+    /// "Defaults"); on images x gave blurred samples (FD 218 against 128 for v after 3000 steps, MLP).
+    var prediction: Prediction = .v
     static let quick = StudyPreset(seeds: 3, iterations: 1500, batch: 256, width: 128, depth: 3, samples: 2048)
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 4096)
     /// Fashion-MNIST: an image-sized MLP; one seed for quick (about 25 minutes on 2 CPU cores).

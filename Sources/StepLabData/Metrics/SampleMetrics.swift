@@ -1,6 +1,5 @@
-/// Distances between two samples of points, of any dimension, computed on the host in Double (DESIGN.md,
-/// "Measuring quality honestly"): sliced Wasserstein-2 (`SlicedWasserstein`), MMD^2 with a multi-bandwidth
-/// RBF kernel and energy distance (`PairwiseDiscrepancy`). Report them beside `noiseFloor`, the same
+/// Distances between two samples of points, of any dimension, computed on the host in Double: sliced
+/// Wasserstein-2 (`SlicedWasserstein`), MMD^2 with a multi-bandwidth RBF kernel and energy distance (`PairwiseDiscrepancy`). Report them beside `noiseFloor`, the same
 /// metrics between two independent reference samples: a model is as good as the data allow when its numbers
 /// reach that floor.
 ///
