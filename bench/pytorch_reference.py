@@ -198,6 +198,7 @@ def serve(args, device):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", choices=["mlp", "resmlp"], default="mlp")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
@@ -213,10 +214,10 @@ def main():
     if args.serve:
         serve(args, device)
         return
-    workload = Workload(args.width, args.batch, args.compile, device, args.warmup)
+    workload = Workload(args.width, args.batch, args.compile, device, args.warmup, args.arch)
     result = workload.measure(args.seconds)
     result.update({"max_rss_bytes": peak_rss_bytes(), "torch": torch.__version__, "threads": args.threads,
-                   "compile": args.compile, "width": args.width, "batch": args.batch, "device": args.device})
+                   "compile": args.compile, "arch": args.arch, "width": args.width, "batch": args.batch, "device": args.device})
     print(json.dumps(result))
 
 

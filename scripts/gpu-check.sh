@@ -339,16 +339,18 @@ run_checks() {
     step bench-kernels 150 "$bin/bench" kernels --device "$device" --json "$out/kernels.json"
     # Where the step time goes on this device, kernel by kernel (queue profiling); seconds on a GPU.
     step bench-profile 60 "$bin/bench" profile --device "$device"
+    step bench-profile-resmlp 60 "$bin/bench" profile --device "$device" --arch resmlp
 
     # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA; before the study
     # because these are short and bounded.
     if command -v python3 >/dev/null \
         && timeout 60 python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-        local wb width batch
-        for wb in 256:4096 1024:1024 64:256; do
+        local wb arch width batch
+        for wb in mlp:256:4096 mlp:1024:1024 mlp:64:256 resmlp:256:4096 resmlp:64:256; do
+            arch=${wb%%:*} wb=${wb#*:}
             width=${wb%:*} batch=${wb#*:}
-            STDOUT_TO="$out/pytorch-w$width-b$batch.json" step "pytorch-w$width-b$batch" 45 \
-                python3 bench/pytorch_reference.py --device cuda --seconds 5 --width "$width" --batch "$batch"
+            STDOUT_TO="$out/pytorch-$arch-w$width-b$batch.json" step "pytorch-$arch-w$width-b$batch" 45 \
+                python3 bench/pytorch_reference.py --device cuda --seconds 5 --arch "$arch" --width "$width" --batch "$batch"
         done
     else
         record pytorch skipped - "no python3 with torch and CUDA"
