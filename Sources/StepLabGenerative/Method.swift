@@ -42,11 +42,6 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The learning-rate decay `steplab train` uses unless told otherwise: cosine for diffusion, where it lowered
-    /// the 64-step SWD on four of the five 2-D sets (README, "Defaults"); constant for the consistency methods,
-    /// where it raised MCT's (two-moons: 2.68x to 3.67x the noise floor), and for edm, not measured.
-    public var defaultDecay: LearningRateSchedule.Decay { self == .diffusion ? .cosine : .constant }
-
     /// Samplers that fit this method's model.
     public var samplers: [String] {
         switch self {

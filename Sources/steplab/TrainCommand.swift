@@ -36,8 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden layers of an mlp.") var depth = 3
     @Option(help: "Residual blocks of a resmlp.") var blocks = 3
     @Option(help: "AdamW learning rate (default 2e-3 for diffusion and edm, 2e-4 for the consistency methods).") var lr: Float?
-    @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration); default cosine for diffusion, constant otherwise.")
-    var lrSchedule: String?
+    @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration).") var lrSchedule = "constant"
     @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
     @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model).") var segments = 4
@@ -70,7 +69,7 @@ struct TrainCommand: ParsableCommand {
         }
         guard blocks > 0 else { throw ValidationError("--blocks must be positive (got \(blocks))") }
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number (got \(lr))") } }
-        if let lrSchedule, LearningRateSchedule.Decay(rawValue: lrSchedule) == nil {
+        if LearningRateSchedule.Decay(rawValue: lrSchedule) == nil {
             throw ValidationError("unknown --lr-schedule '\(lrSchedule)': use constant or cosine")
         }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative (got \(warmup))") }
@@ -114,7 +113,7 @@ struct TrainCommand: ParsableCommand {
             config.prediction = prediction ?? "v"
         }
         config.timeScale = timeScale
-        config.lrSchedule = lrSchedule.flatMap(LearningRateSchedule.Decay.init(rawValue:)) ?? method.defaultDecay
+        config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .mlp)
         config.blocks = config.architecture == .resmlp ? blocks : nil
