@@ -5,7 +5,8 @@
 //   chunk_sums / chunk_finish         out = alpha * sum_i x[i] (or x[i]^2 when square != 0; norms)
 
 // partial[chunk, c] = sum of rows [chunk * rows_per_chunk, ...) of columns [16 g, 16 g + 16), times alpha (plus
-// the old value when `accumulate`) when chunks == 1. Whole groups of 16 columns load rows as float16 vectors; the last partial group goes scalar.
+// the old value when `accumulate`) when chunks == 1. Whole groups of 16 columns load rows as float16 vectors;
+// the last partial group goes scalar.
 // Range: [ceil(C / 16), chunks].
 __kernel void column_partials(const int R, const int C, const int rows_per_chunk, const float alpha, const int accumulate,
                               __global const float *x, const int x_off, __global float *partial, const int partial_off) {

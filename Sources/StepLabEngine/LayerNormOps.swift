@@ -19,9 +19,9 @@ extension Engine {
         try requireSameShape("layerNorm", x, y)
         guard stats.count == 2 * x.rows else { throw .invalidRequest("layerNorm: stats must hold 2 values per row") }
         let mod = try modulationArguments(modulation, rows: x.rows, features: x.columns, fallback: x)
-        try launch("layernorm.cl", "layernorm_forward", global: [x.rows], options: rowOptions(activation),
-                   Int32(x.columns), epsilon, mod.present, x.storage, x.kernelOffset, y.storage, y.kernelOffset, stats.storage, stats.kernelOffset,
-                   mod.tensor.storage, mod.offset, mod.stride)
+        try launch("layernorm.cl", "layernorm_forward", global: [x.rows], options: activationOption(activation),
+                   Int32(x.columns), epsilon, mod.present, x.storage, x.kernelOffset, y.storage, y.kernelOffset,
+                   stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride)
     }
 
     /// dL/dx of `layerNorm` from dL/dy, written to `dx` (added to it when `accumulate`); the modulation's
@@ -39,15 +39,14 @@ extension Engine {
             }
             dmod = gradient
         }
-        try launch("layernorm.cl", "layernorm_backward", global: [x.rows], options: rowOptions(activation),
-                   Int32(x.columns), mod.present,
-                   Int32(accumulate ? 1 : 0), dy.storage, dy.kernelOffset, x.storage, x.kernelOffset,
+        try launch("layernorm.cl", "layernorm_backward", global: [x.rows], options: activationOption(activation),
+                   Int32(x.columns), mod.present, Int32(accumulate ? 1 : 0), dy.storage, dy.kernelOffset, x.storage, x.kernelOffset,
                    stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride,
                    dmod.storage, dmod.kernelOffset + (modulation.map { Int32($0.column) } ?? 0), dx.storage, dx.kernelOffset)
     }
 
     /// The activation is compiled in (see the banner of `Kernels/layernorm.cl`).
-    private func rowOptions(_ activation: Activation) -> String { "-D ACT=\(activation.rawValue)" }
+    private func activationOption(_ activation: Activation) -> String { "-D ACT=\(activation.rawValue)" }
 
     private func modulationArguments(_ modulation: Modulation?, rows: Int, features: Int, fallback: Tensor) throws(OpenCLError)
         -> (present: Int32, tensor: Tensor, offset: Int32, stride: Int32) {

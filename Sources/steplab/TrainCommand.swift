@@ -107,19 +107,15 @@ struct TrainCommand: ParsableCommand {
                                learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
-        if let initFrom = `init`, prediction == nil {
-            config.prediction = try RunFolder(initFrom).loadConfig().prediction
-        } else {
-            config.prediction = prediction ?? "v"
-        }
+        // An initialised run takes the prediction and network of the run it starts from unless told otherwise.
+        let initConfig = try `init`.map { try RunFolder($0).loadConfig() }
+        config.prediction = prediction ?? initConfig?.prediction ?? "v"
         config.timeScale = timeScale
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .mlp)
         config.blocks = config.architecture == .resmlp ? blocks : nil
-        // An initialised run takes the network of the run it starts from unless told otherwise.
-        if let initFrom = `init`, arch == nil {
-            let source = try RunFolder(initFrom).loadConfig()
+        if let source = initConfig, arch == nil {
             config.architecture = source.architecture ?? .mlp
             config.blocks = source.blocks
             config.depth = source.depth

@@ -13,10 +13,7 @@ import Testing
     @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, splitKChunk: 16, bandKilobytes: 1),
                       MatmulTuning(variant: .tiled)])
     func residualAndAccumulateEpiloguesMatchTheReference(tuning: MatmulTuning) throws {
-        try Shared.withEngine { engine in
-            let saved = engine.matmulTuning
-            defer { engine.matmulTuning = saved }
-            engine.matmulTuning = tuning
+        try Shared.withEngine(tuning: tuning) { engine in
             // (37, 2, 19) with A transposed takes the narrow path; (5, 7, 131) split-K with variants[1].
             for (m, n, k) in [(1, 1, 1), (3, 17, 31), (257, 33, 65), (5, 7, 131), (37, 2, 19)] {
                 for transposeA in [false, true] {

@@ -15,6 +15,16 @@ public enum Shared {
         if engine == nil { engine = try Engine() }
         return try body(engine!)
     }
+
+    /// `withEngine` with the matmul kernel and tunables set to `tuning` for `body`, restored afterwards.
+    public static func withEngine<R>(tuning: MatmulTuning, _ body: (Engine) throws -> R) throws -> R {
+        try withEngine { engine in
+            let saved = engine.matmulTuning
+            defer { engine.matmulTuning = saved }
+            engine.matmulTuning = tuning
+            return try body(engine)
+        }
+    }
 }
 
 /// Deterministic test data: a small LCG, so failures reproduce.
