@@ -10,13 +10,15 @@ public enum KernelLibrary {
     public static let embedded: [String: String] = [
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "batch.cl": String(decoding: PackageResources.batch_cl, as: UTF8.self),
+        "channels.cl": String(decoding: PackageResources.channels_cl, as: UTF8.self),
         "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),
+        "conv.cl": String(decoding: PackageResources.conv_cl, as: UTF8.self),
         "datasets.cl": String(decoding: PackageResources.datasets_cl, as: UTF8.self),
         "diffusion.cl": String(decoding: PackageResources.diffusion_cl, as: UTF8.self),
         "diffusion_batch.cl": String(decoding: PackageResources.diffusion_batch_cl, as: UTF8.self),
         "edm.cl": String(decoding: PackageResources.edm_cl, as: UTF8.self),
-        "layernorm.cl": String(decoding: PackageResources.layernorm_cl, as: UTF8.self),
         "elementwise.cl": String(decoding: PackageResources.elementwise_cl, as: UTF8.self),
+        "groupnorm.cl": String(decoding: PackageResources.groupnorm_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
         "optimizer.cl": String(decoding: PackageResources.optimizer_cl, as: UTF8.self),
@@ -35,7 +37,7 @@ public enum KernelLibrary {
         "diffusion.cl": ["schedule.cl"],
         "diffusion_batch.cl": ["random.cl", "schedule.cl", "diffusion.cl"],
         "edm.cl": ["random.cl"],
-        "layernorm.cl": ["activations.cl"],
+        "groupnorm.cl": ["activations.cl"],
         "matmul.cl": ["activations.cl"],
     ]
 

@@ -7,14 +7,14 @@ import OpenCLKit
 /// starts as the identity. Named `NAME.fc1`, `NAME.fc2`; the norm has no parameters. The residual add is fused
 /// into fc2's product, and the skip path's gradient into the norm's backward.
 public final class ResidualBlock: Layer {
-    public let norm: LayerNorm
+    public let norm: GroupNorm
     public let fc1: Linear
     public let fc2: Linear
 
     /// A block of `width` features whose modulation is columns `modulationColumn ..< modulationColumn + 2 * width`
     /// of the tape's conditioning (nil: no FiLM).
     public init(_ name: String, width: Int, hidden: Int, activation: Activation, modulationColumn: Int?, layout: inout ParameterLayout) {
-        norm = LayerNorm(features: width, modulationColumn: modulationColumn)
+        norm = GroupNorm.layerNorm(features: width, modulationColumn: modulationColumn)
         fc1 = Linear(name + ".fc1", inputs: width, outputs: hidden, activation: activation, layout: &layout)
         fc2 = Linear(name + ".fc2", inputs: hidden, outputs: width, zeroInitialised: true, layout: &layout)
     }

@@ -38,7 +38,7 @@ public final class ResidualMLP: Network {
     let time: Sequential
     let input: Linear
     let blocks: [ResidualBlock]
-    let finalNorm: LayerNorm
+    let finalNorm: GroupNorm
     let output: Linear
     public var inputs: Int { config.inputs }
     public var outputs: Int { config.outputs }
@@ -61,7 +61,7 @@ public final class ResidualMLP: Network {
         blocks = (0 ..< config.blocks).map { b in
             ResidualBlock("blocks.\(b)", width: w, hidden: w, activation: act, modulationColumn: 2 * w * b, layout: &layout)
         }
-        finalNorm = LayerNorm(features: w, activation: act)
+        finalNorm = GroupNorm.layerNorm(features: w, activation: act)
         output = Linear("output", inputs: w, outputs: config.outputs, layout: &layout)
         parameters = try ParameterStore(engine: engine, layout: layout, seed: seed)
     }

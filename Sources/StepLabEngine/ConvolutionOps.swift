@@ -1,0 +1,101 @@
+import OpenCLKit
+
+/// The data movement of a convolution as a product (`Kernels/conv.cl`): `im2col` lays each output pixel's
+/// receptive field out as a row, so `cols . W` is the convolution and `cols^T . dy` its weight gradient; `col2im`
+/// is its adjoint, which turns `dy . W^T` into the input gradient.
+extension Engine {
+    /// Writes the patches of `samples` images into `cols` ((samples * Ho * Wo) x patchSize). Each image is the first
+    /// H * W * Cin values of its sample's share of `x` (`x.count / samples` values: NHWC activations, or a network
+    /// input whose rows carry more columns after the image).
+    public func im2col(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, into cols: Tensor) throws(OpenCLError) {
+        try g.validate()
+        let stride = x.count / Swift.max(samples, 1)
+        guard samples > 0, x.count % samples == 0, stride >= g.height * g.width * g.inputChannels else {
+            throw .invalidRequest("im2col: \(x.rows)x\(x.columns) does not hold \(samples) images of \(g.height)x\(g.width)x\(g.inputChannels)")
+        }
+        let rows = samples * g.outputHeight * g.outputWidth
+        guard cols.rows == rows, cols.columns == g.patchSize else {
+            throw .invalidRequest("im2col: patches are \(rows)x\(g.patchSize), not \(cols.rows)x\(cols.columns)")
+        }
+        try launch("conv.cl", "im2col", global: [g.kernel * g.kernel, rows], Int32(g.height), Int32(g.width), Int32(g.inputChannels),
+                   Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth),
+                   x.storage, x.kernelOffset, cols.storage, cols.kernelOffset)
+    }
+
+    /// The adjoint of `im2col` into NHWC activations `dx` ((samples * H * W) x Cin): written, or added to when
+    /// `accumulate`.
+    public func col2im(_ dcols: Tensor, geometry g: ConvolutionGeometry, accumulate: Bool = false, into dx: Tensor) throws(OpenCLError) {
+        try g.validate()
+        let pixels = g.height * g.width
+        guard dx.columns == g.inputChannels, dx.rows % pixels == 0,
+              dcols.rows == dx.rows / pixels * g.outputHeight * g.outputWidth, dcols.columns == g.patchSize else {
+            throw .invalidRequest("col2im: \(dcols.rows)x\(dcols.columns) patches do not match \(dx.rows)x\(dx.columns) activations of \(g)")
+        }
+        try launch("conv.cl", "col2im", global: [dx.rows], Int32(g.height), Int32(g.width), Int32(g.inputChannels), Int32(g.kernel),
+                   Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth), Int32(accumulate ? 1 : 0),
+                   dcols.storage, dcols.kernelOffset, dx.storage, dx.kernelOffset)
+    }
+}
+
+extension Reference {
+    /// A direct convolution in float64 (no im2col): `x` holds `samples` images of H x W x Cin (NHWC, each the first
+    /// values of a `sampleStride`-value share), `weight` is patchSize x Cout ordered (kh, kw, cin); NHWC out.
+    public static func conv2d(_ x: [Double], samples: Int, sampleStride: Int? = nil, geometry g: ConvolutionGeometry,
+                              weight: [Double], bias: [Double]) -> [Double] {
+        let stride = sampleStride ?? g.height * g.width * g.inputChannels
+        let (ho, wo, cin, cout) = (g.outputHeight, g.outputWidth, g.inputChannels, g.outputChannels)
+        var y = [Double](repeating: 0, count: samples * ho * wo * cout)
+        for n in 0 ..< samples {
+            for yo in 0 ..< ho {
+                for xo in 0 ..< wo {
+                    let out = ((n * ho + yo) * wo + xo) * cout
+                    for o in 0 ..< cout { y[out + o] = bias[o] }
+                    for kh in 0 ..< g.kernel {
+                        let yi = yo * g.stride - g.padding + kh
+                        guard yi >= 0, yi < g.height else { continue }
+                        for kw in 0 ..< g.kernel {
+                            let xi = xo * g.stride - g.padding + kw
+                            guard xi >= 0, xi < g.width else { continue }
+                            for c in 0 ..< cin {
+                                let v = x[n * stride + (yi * g.width + xi) * cin + c]
+                                let row = ((kh * g.kernel + kw) * cin + c) * cout
+                                for o in 0 ..< cout { y[out + o] += v * weight[row + o] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// `Engine.im2col` in float64.
+    public static func im2col(_ x: [Float], samples: Int, sampleStride: Int, geometry g: ConvolutionGeometry) -> [Float] {
+        let (ho, wo, cin) = (g.outputHeight, g.outputWidth, g.inputChannels)
+        var cols = [Float](repeating: 0, count: samples * ho * wo * g.patchSize)
+        for r in 0 ..< samples * ho * wo {
+            let (n, yo, xo) = (r / (ho * wo), r / wo % ho, r % wo)
+            for tap in 0 ..< g.kernel * g.kernel {
+                let yi = yo * g.stride - g.padding + tap / g.kernel, xi = xo * g.stride - g.padding + tap % g.kernel
+                guard yi >= 0, yi < g.height, xi >= 0, xi < g.width else { continue }
+                for c in 0 ..< cin { cols[r * g.patchSize + tap * cin + c] = x[n * sampleStride + (yi * g.width + xi) * cin + c] }
+            }
+        }
+        return cols
+    }
+
+    /// `Engine.col2im` in float64: the transpose of `im2col`'s copy, summing every patch entry into its pixel.
+    public static func col2im(_ dcols: [Float], samples: Int, geometry g: ConvolutionGeometry) -> [Float] {
+        let (ho, wo, cin) = (g.outputHeight, g.outputWidth, g.inputChannels)
+        var dx = [Double](repeating: 0, count: samples * g.height * g.width * cin)
+        for r in 0 ..< samples * ho * wo {
+            let (n, yo, xo) = (r / (ho * wo), r / wo % ho, r % wo)
+            for tap in 0 ..< g.kernel * g.kernel {
+                let yi = yo * g.stride - g.padding + tap / g.kernel, xi = xo * g.stride - g.padding + tap % g.kernel
+                guard yi >= 0, yi < g.height, xi >= 0, xi < g.width else { continue }
+                for c in 0 ..< cin { dx[((n * g.height + yi) * g.width + xi) * cin + c] += Double(dcols[r * g.patchSize + tap * cin + c]) }
+            }
+        }
+        return dx.map(Float.init)
+    }
+}

@@ -1,0 +1,111 @@
+import OpenCLKit
+import StepLabTestSupport
+import Testing
+@testable import StepLabEngine
+
+/// im2col, col2im and the channel-slice copies against their CPU twins on awkward shapes, and the convolution
+/// layer's forward and backward against a direct float64 convolution and its central differences.
+@Suite struct ConvolutionTests {
+    /// Odd sizes, one channel, one sample, a 1x1 image, channel counts that fit no tile, both strides and kernels.
+    static let geometries: [(samples: Int, geometry: ConvolutionGeometry)] = [
+        (1, ConvolutionGeometry(height: 5, width: 7, inputChannels: 1, outputChannels: 3)),
+        (3, ConvolutionGeometry(height: 5, width: 7, inputChannels: 3, outputChannels: 5, stride: 2)),
+        (2, ConvolutionGeometry(height: 4, width: 4, inputChannels: 2, outputChannels: 33, kernel: 1)),
+        (2, ConvolutionGeometry(height: 6, width: 5, inputChannels: 4, outputChannels: 2, kernel: 1, stride: 2)),
+        (2, ConvolutionGeometry(height: 1, width: 1, inputChannels: 5, outputChannels: 3)),
+        (1, ConvolutionGeometry(height: 3, width: 2, inputChannels: 17, outputChannels: 1, stride: 2)),
+    ]
+
+    @Test func im2colAndCol2imMatchTheirReferences() throws {
+        try Shared.withEngine { engine in
+            for (index, (samples, g)) in Self.geometries.enumerated() {
+                var random = TestRandom(seed: UInt64(index + 1))
+                // Rows longer than one image: the patches must read only each row's first H * W * C values.
+                let stride = g.height * g.width * g.inputChannels + 3
+                let xv = random.array(samples * stride)
+                let x = try engine.tensor(xv, rows: samples, columns: stride)
+                let rows = samples * g.outputHeight * g.outputWidth
+                let cols = try engine.tensor(filled: .nan, rows: rows, columns: g.patchSize)
+                try engine.im2col(x, samples: samples, geometry: g, into: cols)
+                #expect(try cols.download() == Reference.im2col(xv, samples: samples, sampleStride: stride, geometry: g), "im2col \(g)")
+
+                let dv = random.array(rows * g.patchSize), start = random.array(samples * g.height * g.width * g.inputChannels)
+                let dcols = try engine.tensor(dv, rows: rows, columns: g.patchSize)
+                let dx = try engine.tensor(start, rows: samples * g.height * g.width, columns: g.inputChannels)
+                try engine.col2im(dcols, geometry: g, accumulate: true, into: dx)
+                let expected = zip(start, Reference.col2im(dv, samples: samples, geometry: g)).map { $0 + $1 }
+                expectClose(try dx.download(), expected, rtol: 1e-5, atol: 1e-6, "col2im \(g)")
+            }
+        }
+    }
+
+    @Test func convolutionForwardAndBackwardMatchADirectConvolution() throws {
+        try Shared.withEngine { engine in
+            for (index, (samples, g)) in Self.geometries.enumerated() {
+                var layout = ParameterLayout()
+                let conv = Conv2d("conv", geometry: g, layout: &layout)
+                let store = try ParameterStore(engine: engine, layout: layout, seed: UInt64(index))
+                var random = TestRandom(seed: UInt64(10 + index))
+                let xv = random.array(samples * g.height * g.width * g.inputChannels, -2, 2)
+                let probe = random.array(samples * g.outputHeight * g.outputWidth * g.outputChannels)
+                let tape = Tape(engine: engine, store: store)
+                try tape.begin(batch: samples, recording: true)
+                let x = try engine.tensor(xv, rows: samples * g.height * g.width, columns: g.inputChannels)
+                let y = try conv.forward(x, tape: tape)
+                try store.zeroGradients(engine: engine)
+                let dy = try engine.tensor(probe, rows: y.rows, columns: y.columns)
+                let dx = try #require(try conv.backward(dy, tape: tape, input: .plain))
+
+                let values = try store.values.download().map(Double.init)
+                let (wCount, xd) = (g.patchSize * g.outputChannels, xv.map(Double.init))
+                func output(_ x: [Double], _ p: [Double]) -> [Double] {
+                    Reference.conv2d(x, samples: samples, geometry: g, weight: Array(p[..<wCount]), bias: Array(p[wCount...]))
+                }
+                expectClose(try y.download(), output(xd, values).map(Float.init), rtol: 1e-4, atol: 1e-5, "forward \(g)")
+                let loss = { (x: [Double], p: [Double]) in LayerGradientTests.probed(output(x, p), probe) }
+                expectClose(try store.gradients.download(), centralDifferences(at: values) { loss(xd, $0) }, rtol: 1e-3, atol: 1e-4,
+                            "weight and bias gradients \(g)")
+                expectClose(try dx.download(), centralDifferences(at: xd) { loss($0, values) }, rtol: 1e-3, atol: 1e-4,
+                            "input gradient \(g)")
+            }
+        }
+    }
+
+    @Test(arguments: [(1, 3, 5, 1, 1, 0, 1), (2, 4, 6, 3, 7, 2, 2), (3, 2, 2, 5, 9, 4, 2), (2, 7, 3, 4, 4, 0, 1)])
+    func channelSlicesMatchTheirReferences(samples: Int, height: Int, width: Int, cs: Int, cd: Int, column: Int,
+                                           upsample: Int) throws {
+        try Shared.withEngine { engine in
+            var random = TestRandom(seed: UInt64(samples * 100 + height * 10 + cs))
+            let pixels = samples * height * width
+            let sv = random.array(pixels / (upsample * upsample) * cs), dv = random.array(pixels * cd)
+            let source = try engine.tensor(sv, rows: pixels / (upsample * upsample), columns: cs)
+            let destination = try engine.tensor(dv, rows: pixels, columns: cd)
+            try engine.placeChannels(source, into: destination, column: column, height: height, width: width, upsample: upsample)
+            var expected = dv.map(Double.init)
+            Reference.placeChannels(sv.map(Double.init), channels: cs, into: &expected, channels: cd, column: column,
+                                    height: height, width: width, upsample: upsample)
+            #expect(try destination.download() == expected.map(Float.init), "place")
+
+            let gradient = random.array(pixels * cd), start = random.array(source.count)
+            let dd = try engine.tensor(gradient, rows: pixels, columns: cd)
+            let ds = try engine.tensor(start, rows: source.rows, columns: cs)
+            try engine.gatherChannels(dd, column: column, height: height, width: width, upsample: upsample, accumulate: true, into: ds)
+            let gathered = Reference.gatherChannels(gradient.map(Double.init), channels: cd, column: column, channels: cs,
+                                                    height: height, width: width, upsample: upsample)
+            expectClose(try ds.download(), zip(start, gathered).map { Float(Double($0) + $1) }, rtol: 1e-5, atol: 1e-6, "gather")
+        }
+    }
+
+    @Test func badConvolutionShapesAreRefused() throws {
+        try Shared.withEngine { engine in
+            let g = ConvolutionGeometry(height: 4, width: 4, inputChannels: 2, outputChannels: 3)
+            let x = try engine.tensor(rows: 2 * 16, columns: 2), cols = try engine.tensor(rows: 2 * 16, columns: 17)
+            #expect(throws: OpenCLError.self) { try engine.im2col(x, samples: 2, geometry: g, into: cols) }
+            #expect(throws: OpenCLError.self) {
+                try engine.im2col(x, samples: 2, geometry: ConvolutionGeometry(height: 4, width: 4, inputChannels: 2,
+                                                                               outputChannels: 3, kernel: 5), into: cols)
+            }
+            #expect(throws: OpenCLError.self) { try engine.placeChannels(x, into: x, column: 1, height: 4, width: 4) }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import OpenCLKit
+import StepLabTestSupport
+import Testing
+@testable import StepLabEngine
+
+/// The whole U-Net against its float64 reference and central differences, on a configuration small enough for a
+/// debug build: two levels (so a downsample, an upsample and both kinds of skip), a 1x1 skip convolution, two image
+/// channels and network-input rows wider than the image.
+@Suite struct UNetTests {
+    static let config = UNetConfig(shape: UNetShape(height: 4, width: 4, imageChannels: 2, channels: 2, channelMult: [1, 2],
+                                                    blocksPerLevel: 1, groups: 2),
+                                   inputs: 4 * 4 * 2 + 3, frequencies: 2, timeScale: 3)
+
+    @Test func unetGradientsMatchFiniteDifferences() throws {
+        try Shared.withEngine { engine in
+            let config = Self.config, batch = 2
+            let network = try UNet(engine: engine, config: config, seed: 5)
+            var random = TestRandom(seed: 9)
+            // Random parameters: the zero-initialised convolutions would otherwise hide every gradient behind them.
+            try network.parameters.values.upload(random.array(network.parameters.count, -0.5, 0.5))
+            let x = random.array(batch * config.inputs, -2, 2), t = random.array(batch, 0, 1)
+            let probe = random.array(batch * network.outputs)
+            let input = try engine.tensor(x, rows: batch, columns: config.inputs), time = try engine.tensor(t, rows: batch, columns: 1)
+            let tape = network.makeTape()
+            let out = try network.run(input, time: time, tape: tape)
+            try network.parameters.zeroGradients(engine: engine)
+            let dx = try #require(try network.backward(engine.tensor(probe, rows: batch, columns: network.outputs), tape: tape,
+                                                       inputGradient: true))
+            let flat = try network.parameters.values.download().map(Double.init)
+            func named(_ flat: [Double]) -> [String: [Double]] {
+                Dictionary(uniqueKeysWithValues: network.parameters.entries.map { ($0.name, Array(flat[$0.offset ..< $0.offset + $0.count])) })
+            }
+            let xd = x.map(Double.init)
+            func loss(_ p: [Double], _ x: [Double]) -> Double {
+                LayerGradientTests.probed(Reference.unetForward(config, parameters: named(p), input: x, t: t, batch: batch), probe)
+            }
+            expectClose(try out.download(),
+                        Reference.unetForward(config, parameters: named(flat), input: xd, t: t, batch: batch).map(Float.init),
+                        rtol: 1e-4, atol: 1e-5, "forward")
+            // Three entries of every tensor (first, middle, last) by central differences.
+            let gradients = try network.parameters.gradients.download()
+            for entry in network.parameters.entries {
+                for i in Set([entry.offset, entry.offset + entry.count / 2, entry.offset + entry.count - 1]) {
+                    var plus = flat, minus = flat
+                    plus[i] += 1e-5; minus[i] -= 1e-5
+                    let numeric = Float((loss(plus, xd) - loss(minus, xd)) / 2e-5)
+                    expectClose([gradients[i]], [numeric], rtol: 2e-3, atol: 2e-5, "\(entry.name)[\(i - entry.offset)]")
+                }
+            }
+            let image = config.shape.dimension
+            let numericInput = centralDifferences(at: xd) { loss(flat, $0) }
+            let imageColumns = (0 ..< batch).flatMap { n in numericInput[n * config.inputs ..< n * config.inputs + image] }
+            expectClose(try dx.download(), Array(imageColumns), rtol: 2e-3, atol: 2e-5, "input gradients")
+            #expect((0 ..< batch).allSatisfy { n in numericInput[n * config.inputs + image ..< (n + 1) * config.inputs].allSatisfy { $0 == 0 } })
+        }
+    }
+
+    @Test func aNewUNetOutputsZeroAndNamesItsTensorsByLayer() throws {
+        try Shared.withEngine { engine in
+            let network = try UNet(engine: engine, config: Self.config, seed: 1)
+            let names = Set(network.parameters.entries.map(\.name))
+            for name in ["time.2.weight", "input.weight", "down.0.0.conv1.weight", "down.0.downsample.bias", "down.1.0.skip.weight",
+                         "middle.1.conv2.bias", "up.1.0.skip.weight", "up.0.0.conv1.weight", "output.weight"] {
+                #expect(names.contains(name), "\(name)")
+            }
+            let input = try engine.tensor(filled: 0.3, rows: 3, columns: Self.config.inputs)
+            let out = try network.run(input, time: engine.tensor(filled: 0.5, rows: 3, columns: 1), tape: network.makeTape())
+            #expect(try out.download().allSatisfy { $0 == 0 })
+        }
+    }
+
+    @Test func shapesThatCannotBeBuiltAreRefused() {
+        #expect(UNetShape(height: 28, width: 28, imageChannels: 1).problem == nil)
+        #expect(UNetShape(height: 28, width: 28, imageChannels: 1, channelMult: [1, 2, 2, 2]).problem != nil)
+        #expect(UNetShape(height: 28, width: 28, imageChannels: 1, channels: 12, groups: 8).problem != nil)
+        #expect(UNetShape.channelMult(parsing: "1,2,x") == nil)
+        #expect(UNetShape.channelMult(parsing: "1, 2,4") == [1, 2, 4])
+    }
+}
