@@ -36,6 +36,7 @@ public enum KernelLibrary {
         "datasets.cl": ["random.cl"],
         "diffusion.cl": ["schedule.cl"],
         "diffusion_batch.cl": ["random.cl", "schedule.cl", "diffusion.cl"],
+        "conv.cl": ["activations.cl", "matmul.cl"],
         "edm.cl": ["random.cl"],
         "groupnorm.cl": ["activations.cl"],
         "matmul.cl": ["activations.cl"],

@@ -55,3 +55,87 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
         out[c] = sum;
     }
 }
+
+// ---- Implicit products for the CPU variant (matmul.cl's panel kernel with the patches read in place) ----
+// im2col writes K * K times the activations and the product reads them back; for a 28x28 U-Net step that traffic
+// and col2im's took more time than the products (bench profile --arch unet, batch 64: 830 ms per step with im2col,
+// col2im and products on the patches). These kernels never form the patches:
+//   conv_cpu             y = patches(x) . W, matmul_cpu's MR x 32 blocks with A's rows gathered tap by tap
+//   pack_flipped_weight  the transposed convolution's weight, so dx = conv_cpu(dy) for stride 1
+// The weight gradient still forms the patches (im2col, then matmul's packed A^T . dy): packing patches^T straight
+// from x into the panels took 180-230 ms per step against 100 ms for im2col and pack_b, whose writes stream.
+
+// One MR x 32 block of y per work-item, over B panels packed by pack_b from W (K * K * C x N); rows of y are output
+// pixels (n, yo, xo), and row r's k-th value of A is x[n, yo * S - pad + kh, xo * S - pad + kw, c] for
+// k = (kh * K + kw) * C + c; a tap outside the image reads C values of `zeros` instead (no branch in the loop).
+// Bands as in matmul_cpu. Range: [ceil(M / MR) * ceil(N / 32)], local [1].
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void conv_cpu(const int M, const int N, const int band, const int H, const int W, const int C, const int sample_stride,
+              const int KS, const int S, const int pad, const int Ho, const int Wo,
+              __global const float *x, const int x_off, __global const float *zeros,
+              __global const float *panels, const int panels_off, OUTPUT_AND_EPILOGUE_PARAMS) {
+    const int K = KS * KS * C;
+    const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
+    const int id = get_global_id(0);
+    const int band_first = id / (band * panel_count) * band;
+    const int in_band = id - band_first * panel_count;
+    const int band_blocks = min(band, row_blocks - band_first);
+    const int panel = in_band / band_blocks;
+    const int m0 = (band_first + in_band % band_blocks) * MR;
+    const int n0 = panel * NR;
+    __global const float *bk = panels + panels_off + (size_t)panel * NR * K;
+
+    int y0[MR], x0[MR];
+    size_t image[MR];
+    #pragma unroll
+    for (int r = 0; r < MR; r++) {
+        const int row = min(m0 + r, M - 1);
+        const int xo = row % Wo, yo = (row / Wo) % Ho, n = row / (Wo * Ho);
+        y0[r] = yo * S - pad; x0[r] = xo * S - pad;
+        image[r] = x_off + (size_t)n * sample_stride;
+    }
+    float16 lo[MR], hi[MR];
+    #pragma unroll
+    for (int r = 0; r < MR; r++) { lo[r] = (float16)(0.0f); hi[r] = (float16)(0.0f); }
+
+    for (int kh = 0; kh < KS; kh++) {
+        for (int kw = 0; kw < KS; kw++) {
+            __global const float *src[MR];
+            #pragma unroll
+            for (int r = 0; r < MR; r++) {
+                const int yi = y0[r] + kh, xi = x0[r] + kw;
+                src[r] = yi >= 0 && yi < H && xi >= 0 && xi < W ? x + image[r] + ((size_t)yi * W + xi) * C : zeros;
+            }
+            for (int ch = 0; ch < C; ch++) {
+                const float16 b0 = vload16(0, bk);
+                const float16 b1 = vload16(0, bk + 16);
+                #pragma unroll
+                for (int r = 0; r < MR; r++) {
+                    const float av = src[r][ch];
+                    lo[r] = fma((float16)(av), b0, lo[r]);
+                    hi[r] = fma((float16)(av), b1, hi[r]);
+                }
+                bk += NR;
+            }
+        }
+    }
+    #pragma unroll
+    for (int r = 0; r < MR; r++) {
+        if (m0 + r >= M) break;
+        store_row(lo[r], hi[r], m0 + r, n0, M, N, 0, EPILOGUE_ARGS);
+    }
+}
+
+// The weight of the transposed convolution in pack_b's panels: B'[(t, co), ci] = W[(KK - 1 - t) * Cin + ci, co]
+// (the kernel flipped, input and output channels swapped), zero beyond Cin. For stride 1 and padding pad,
+// dx = conv(dy; B') with padding K - 1 - pad, which is conv_cpu on dy. Range: [KK * Cout, ceil(Cin / 32)].
+__kernel void pack_flipped_weight(const int KK, const int Cin, const int Cout, __global const float *w, const int w_off,
+                                  __global float *packed, const int packed_off) {
+    const int k = get_global_id(0), p = get_global_id(1);
+    const int tap = KK - 1 - k / Cout, co = k % Cout;
+    __global float *row = packed + packed_off + (size_t)p * NR * KK * Cout + (size_t)k * NR;
+    for (int j = 0; j < NR; j++) {
+        const int ci = p * NR + j;
+        row[j] = ci < Cin ? w[w_off + ((size_t)tap * Cin + ci) * Cout + co] : 0.0f;
+    }
+}

@@ -10,12 +10,17 @@
 // them. CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
 //
 // One work-item per (sample, group): a group is a few hundred to a few thousand floats, and the 2-core CPU wants one
-// long loop per item. The activation is the compile-time ACT (activations.cl's numbering; the host passes -D ACT=n):
-// with the run-time switch inside the loops the LayerNorm launches of a resmlp step took 2.1x as long (bench profile
-// --arch resmlp, batch 512: 8.5 against 4.0 ms). One work-group per item changed nothing measurable.
-// (A GPU would prefer a work-group per group with a local reduction; this file has none yet.)
+// long loop per item. Both kernels walk a group pixel by pixel (its channels adjacent), with the per-channel sums of
+// the backward in private arrays of the compile-time group width CG: walking channel by channel, C floats apart, made
+// the U-Net step's 17 backward launches take 163 ms (bench profile --arch unet, batch 64). The activation is the
+// compile-time ACT (activations.cl's numbering): with the run-time switch inside the loops the LayerNorm launches of
+// a resmlp step took 2.1x as long (bench profile --arch resmlp, batch 512: 8.5 against 4.0 ms). The host passes
+// -D ACT=n -D CG=C/G. (A GPU would prefer a work-group per group with a local reduction; this file has none yet.)
 #ifndef ACT
 #define ACT 0
+#endif
+#ifndef CG
+#define CG 1
 #endif
 
 // Range: [N * G]. stats[2 i] = mean, stats[2 i + 1] = rstd of group i = n * G + g (what the backward needs).
@@ -24,19 +29,19 @@ __kernel void groupnorm_forward(const int P, const int C, const int G, const flo
                                 __global float *stats, const int stats_off,
                                 __global const float *mod, const int mod_off, const int mod_stride) {
     const int item = get_global_id(0);
-    const int n = item / G, cg = C / G, c0 = (item % G) * cg;
+    const int n = item / G, cg = CG, c0 = (item % G) * cg;
     const size_t base = (size_t)n * P * C + c0;
     __global const float *xg = x + x_off + base;
     __global float *yg = y + y_off + base;
     const float count = (float)P * cg;
-    float sum = 0.0f;
+    // One pass over the group for both moments, shifted by its first value so that E[d^2] - E[d]^2 does not cancel.
+    const float shift = xg[0];
+    float sum = 0.0f, sq = 0.0f;
     for (int p = 0; p < P; p++)
-        for (int j = 0; j < cg; j++) sum += xg[(size_t)p * C + j];
-    const float mean = sum / count;
-    float sq = 0.0f;
-    for (int p = 0; p < P; p++)
-        for (int j = 0; j < cg; j++) { const float d = xg[(size_t)p * C + j] - mean; sq += d * d; }
-    const float rstd = rsqrt(sq / count + eps);
+        for (int j = 0; j < cg; j++) { const float d = xg[(size_t)p * C + j] - shift; sum += d; sq += d * d; }
+    const float dmean = sum / count;
+    const float mean = shift + dmean;
+    const float rstd = rsqrt(fmax(sq / count - dmean * dmean, 0.0f) + eps);
     stats[stats_off + 2 * item] = mean;
     stats[stats_off + 2 * item + 1] = rstd;
     __global const float *mn = mod + mod_off + (size_t)n * mod_stride + c0;
@@ -62,7 +67,7 @@ __kernel void groupnorm_backward(const int P, const int C, const int G, const in
                                  __global const float *mod, const int mod_off, const int mod_stride,
                                  __global float *dmod, const int dmod_off, __global float *dx, const int dx_off) {
     const int item = get_global_id(0);
-    const int n = item / G, cg = C / G, c0 = (item % G) * cg;
+    const int n = item / G, cg = CG, c0 = (item % G) * cg;
     const size_t base = (size_t)n * P * C + c0;
     __global const float *xg = x + x_off + base;
     __global const float *dyg = dy + dy_off + base;
@@ -70,25 +75,28 @@ __kernel void groupnorm_backward(const int P, const int C, const int G, const in
     __global const float *mn = mod + mod_off + (size_t)n * mod_stride + c0;
     __global float *dmn = dmod + dmod_off + (size_t)n * mod_stride + c0;
     const float mean = stats[stats_off + 2 * item], rstd = stats[stats_off + 2 * item + 1];
-    float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
-    for (int j = 0; j < cg; j++) {
-        const float s = has_mod ? mn[j] : 0.0f, b = has_mod ? mn[C + j] : 0.0f;
-        float dscale = 0.0f, dshift = 0.0f;
-        for (int p = 0; p < P; p++) {
+    float dscale[CG], dshift[CG];
+    for (int j = 0; j < CG; j++) { dscale[j] = 0.0f; dshift[j] = 0.0f; }
+    for (int p = 0; p < P; p++) {
+        for (int j = 0; j < CG; j++) {
             const size_t i = (size_t)p * C + j;
             const float xhat = (xg[i] - mean) * rstd;
-            const float q = dyg[i] * act_derivative(has_mod ? xhat * (1.0f + s) + b : xhat, ACT);
-            dscale += q * xhat;
-            dshift += q;
+            const float q = dyg[i] * act_derivative(has_mod ? xhat * (1.0f + mn[j]) + mn[C + j] : xhat, ACT);
+            dscale[j] += q * xhat;
+            dshift[j] += q;
         }
-        if (has_mod) { dmn[j] = dscale; dmn[C + j] = dshift; }
-        sum_dxhat += dshift * (1.0f + s);
-        sum_dxhat_xhat += dscale * (1.0f + s);
+    }
+    float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
+    for (int j = 0; j < CG; j++) {
+        const float s = has_mod ? mn[j] : 0.0f;
+        if (has_mod) { dmn[j] = dscale[j]; dmn[C + j] = dshift[j]; }
+        sum_dxhat += dshift[j] * (1.0f + s);
+        sum_dxhat_xhat += dscale[j] * (1.0f + s);
     }
     const float count = (float)P * cg;
     const float a = sum_dxhat / count, bb = sum_dxhat_xhat / count;
     for (int p = 0; p < P; p++) {
-        for (int j = 0; j < cg; j++) {
+        for (int j = 0; j < CG; j++) {
             const size_t i = (size_t)p * C + j;
             const float s = has_mod ? mn[j] : 0.0f;
             const float xhat = (xg[i] - mean) * rstd;

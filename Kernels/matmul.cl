@@ -120,6 +120,55 @@ __kernel void pack_b(const int K, const int N, __global const float *b, const in
     for (int j = 0; j < NR; j++) row[j] = n0 + j < N ? B_AT(k, n0 + j) : 0.0f;
 }
 
+// Stores row m, columns n0 ..< n0 + 32 of C (those below N) through the epilogue, or the raw partial product of
+// K chunk `chunk` with SPLITK: the end of every panel kernel (matmul_cpu here, conv_cpu in conv.cl).
+inline void store_row(const float16 lo, const float16 hi, const int m, const int n0, const int M, const int N, const int chunk,
+                      OUTPUT_AND_EPILOGUE_PARAMS) {
+    if (n0 + NR <= N) {
+#if SPLITK
+        const int ci = c_off + chunk * M * N + m * N + n0;
+        vstore16(lo, 0, c + ci);
+        vstore16(hi, 0, c + ci + 16);
+#elif EPI == 1
+        const int ci = c_off + m * N + n0;
+        const float16 z0 = lo + vload16(0, bias + bias_off + n0);
+        const float16 z1 = hi + vload16(0, bias + bias_off + n0 + 16);
+        if (store_pre) { vstore16(z0, 0, pre + pre_off + m * N + n0); vstore16(z1, 0, pre + pre_off + m * N + n0 + 16); }
+        vstore16(act_forward16(z0, act), 0, c + ci);
+        vstore16(act_forward16(z1, act), 0, c + ci + 16);
+#elif EPI == 2
+        const int ci = c_off + m * N + n0;
+        const float16 g0 = vload16(0, gate + gate_off + m * N + n0);
+        const float16 g1 = vload16(0, gate + gate_off + m * N + n0 + 16);
+        vstore16(lo * act_derivative16(g0, act), 0, c + ci);
+        vstore16(hi * act_derivative16(g1, act), 0, c + ci + 16);
+#elif EPI == 3 || EPI == 4
+        const int ci = c_off + m * N + n0;
+        float16 s0 = lo + vload16(0, gate + gate_off + m * N + n0);
+        float16 s1 = hi + vload16(0, gate + gate_off + m * N + n0 + 16);
+        if (EPI == 3) { s0 += vload16(0, bias + bias_off + n0); s1 += vload16(0, bias + bias_off + n0 + 16); }
+        vstore16(s0, 0, c + ci);
+        vstore16(s1, 0, c + ci + 16);
+#else
+        const int ci = c_off + m * N + n0;
+        vstore16(lo, 0, c + ci);
+        vstore16(hi, 0, c + ci + 16);
+#endif
+    } else {
+        float tmp[NR];
+        vstore16(lo, 0, tmp);
+        vstore16(hi, 0, tmp + 16);
+#if SPLITK
+        for (int j = 0; j < NR && n0 + j < N; j++) c[c_off + chunk * M * N + m * N + n0 + j] = tmp[j];
+#else
+        for (int j = 0; j < NR && n0 + j < N; j++) EPILOGUE_SCALAR(tmp[j], m, n0 + j);
+#endif
+    }
+}
+
+// The arguments store_row passes on.
+#define EPILOGUE_ARGS c, c_off, bias, bias_off, pre, pre_off, store_pre, gate, gate_off, act
+
 // One MR x 32 block of C per work-item. Range: [ceil(M / MR) * ceil(N / 32), 1, K chunks], local [1, 1, 1].
 // Work-items go through C in bands of `band` row blocks, panel by panel within a band: a band's rows of A
 // stay in cache while every panel passes over them, so A is fetched from memory once and each B panel
@@ -180,48 +229,8 @@ void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const 
 
     #pragma unroll
     for (int r = 0; r < MR; r++) {
-        const int m = m0 + r;
-        if (m >= M) break;
-        if (n0 + NR <= N) {
-#if SPLITK
-            const int ci = c_off + get_global_id(2) * M * N + m * N + n0;
-            vstore16(lo[r], 0, c + ci);
-            vstore16(hi[r], 0, c + ci + 16);
-#elif EPI == 1
-            const int ci = c_off + m * N + n0;
-            const float16 z0 = lo[r] + vload16(0, bias + bias_off + n0);
-            const float16 z1 = hi[r] + vload16(0, bias + bias_off + n0 + 16);
-            if (store_pre) { vstore16(z0, 0, pre + pre_off + m * N + n0); vstore16(z1, 0, pre + pre_off + m * N + n0 + 16); }
-            vstore16(act_forward16(z0, act), 0, c + ci);
-            vstore16(act_forward16(z1, act), 0, c + ci + 16);
-#elif EPI == 2
-            const int ci = c_off + m * N + n0;
-            const float16 g0 = vload16(0, gate + gate_off + m * N + n0);
-            const float16 g1 = vload16(0, gate + gate_off + m * N + n0 + 16);
-            vstore16(lo[r] * act_derivative16(g0, act), 0, c + ci);
-            vstore16(hi[r] * act_derivative16(g1, act), 0, c + ci + 16);
-#elif EPI == 3 || EPI == 4
-            const int ci = c_off + m * N + n0;
-            float16 s0 = lo[r] + vload16(0, gate + gate_off + m * N + n0);
-            float16 s1 = hi[r] + vload16(0, gate + gate_off + m * N + n0 + 16);
-            if (EPI == 3) { s0 += vload16(0, bias + bias_off + n0); s1 += vload16(0, bias + bias_off + n0 + 16); }
-            vstore16(s0, 0, c + ci);
-            vstore16(s1, 0, c + ci + 16);
-#else
-            const int ci = c_off + m * N + n0;
-            vstore16(lo[r], 0, c + ci);
-            vstore16(hi[r], 0, c + ci + 16);
-#endif
-        } else {
-            float tmp[NR];
-            vstore16(lo[r], 0, tmp);
-            vstore16(hi[r], 0, tmp + 16);
-#if SPLITK
-            for (int j = 0; j < NR && n0 + j < N; j++) c[c_off + get_global_id(2) * M * N + m * N + n0 + j] = tmp[j];
-#else
-            for (int j = 0; j < NR && n0 + j < N; j++) EPILOGUE_SCALAR(tmp[j], m, n0 + j);
-#endif
-        }
+        if (m0 + r >= M) break;
+        store_row(lo[r], hi[r], m0 + r, n0, M, N, get_global_id(2), EPILOGUE_ARGS);
     }
 }
 

@@ -13,9 +13,9 @@ struct ProfileBench: ParsableCommand {
 
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.")
     var device: String?
-    @Option(help: "Network: mlp or resmlp (3 blocks).") var arch = "mlp"
+    @Option(help: "Network: mlp, resmlp (3 blocks) or unet (28x28 images, channels 32/64/64).") var arch = "mlp"
     @Option(help: "Hidden width.") var width = 256
-    @Option(help: "Batch size.") var batch = 4096
+    @Option(help: "Batch size (default 4096; 64 for unet).") var batch: Int?
     @Option(help: "Steps to profile (after 5 warm-up steps).") var steps = 20
     @Option(help: "Activation: identity, relu, silu, gelu or tanh.") var activation = "silu"
     @Flag(help: "Report each kernel per global size and build options.") var bySize = false
@@ -26,12 +26,13 @@ struct ProfileBench: ParsableCommand {
                 throw ValidationError("--activation must be one of \(Activation.allCases.map(\.description).joined(separator: ", "))")
             }
             let engine = try Engine(device: device, profiling: true)
-            guard let architecture = NetworkArchitecture(rawValue: arch) else { throw ValidationError("--arch must be mlp or resmlp") }
-            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: architecture, width: width,
-                                                                            activation: act, prediction: .eps),
-                                     seed: 0)
+            guard let architecture = NetworkArchitecture(rawValue: arch) else { throw ValidationError("--arch must be mlp, resmlp or unet") }
+            var config = TrainStepBench.denoiser(architecture, width: width)
+            config.activation = act
+            let batch = self.batch ?? (architecture == .unet ? 64 : 4096)
+            let model = try Denoiser(engine: engine, config: config, seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
-            let trainer = try Trainer(objective: objective, source: try EightGaussiansSource(engine: engine), batch: batch,
+            let trainer = try Trainer(objective: objective, source: try TrainStepBench.source(architecture, engine: engine), batch: batch,
                                       config: OptimizationConfig(emaDecay: nil))
             for _ in 0 ..< 5 { try trainer.trainStep() }
             try engine.synchronize()

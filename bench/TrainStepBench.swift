@@ -7,6 +7,8 @@ import StepLabGenerative
 /// k pi / 4, std 0.1), t ~ U(0, 1) on the VP cosine schedule, network input [z, emb(t)] with 8 frequencies and
 /// t scaled by 1000, unweighted squared error against eps, AdamW lr 1e-3 without weight decay or EMA, float32,
 /// batch 4096; the network is an MLP 18-256-256-256-2 with SiLU (`mlp`), or a `resmlp` of width 256 with 3 blocks.
+/// The image workload (`unet`) is the same step on 28x28 grey images (uniform noise in [-1, 1]: the time of a step
+/// does not depend on the pixels) with the U-Net of channels 32/64/64, one block per level, at batch 64.
 /// Reported as steady-state steps per second (`bench/pytorch_reference.py` runs the same in PyTorch).
 struct TrainStepResult: Codable {
     var architecture = "mlp"
@@ -43,13 +45,30 @@ struct TrainStepResult: Codable {
 }
 
 enum TrainStepBench {
+    /// The image workload's images.
+    static let imageShape = UNetShape(height: 28, width: 28, imageChannels: 1)
+
+    /// The workload's network: `width` sizes the MLPs (the unet's channels are `imageShape`'s).
+    static func denoiser(_ architecture: NetworkArchitecture, width: Int) -> DenoiserConfig {
+        let unet = architecture == .unet ? imageShape : nil
+        return DenoiserConfig(dimension: unet?.dimension ?? 2, architecture: architecture, frequencies: 8, width: width, depth: 3,
+                              blocks: 3, activation: .silu, prediction: .eps, unet: unet)
+    }
+
+    /// The workload's data: eight Gaussians, or noise images for the unet.
+    static func source(_ architecture: NetworkArchitecture, engine: Engine) throws -> any BatchSource {
+        guard architecture == .unet else { return try EightGaussiansSource(engine: engine) }
+        var random = HostRandom(seed: 42)
+        let (count, dimension) = (256, imageShape.dimension)
+        return try DeviceDataset(engine: engine, values: (0 ..< count * dimension).map { _ in random.uniform(-1, 1) }, count: count,
+                                 dimension: dimension, seed: 1)
+    }
+
     static func run(engine: Engine, architecture: NetworkArchitecture = .mlp, width: Int, batch: Int, seconds: Double,
                     source: any BatchSource) throws -> TrainStepResult {
         engine.context.memory.resetPeak()
         let hostReset = HostMemory.resetPeak()
-        let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: architecture, frequencies: 8,
-                                                                        width: width, depth: 3, blocks: 3, activation: .silu,
-                                                                        prediction: .eps), seed: 0)
+        let model = try Denoiser(engine: engine, config: denoiser(architecture, width: width), seed: 0)
         let objective = try DiffusionObjective(model: model, batch: batch, weighting: DiffusionWeighting.none, seed: 0)
         let trainer = try Trainer(objective: objective, source: source, batch: batch,
                                   config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))

@@ -8,11 +8,7 @@ extension Engine {
     /// H * W * Cin values of its sample's share of `x` (`x.count / samples` values: NHWC activations, or a network
     /// input whose rows carry more columns after the image).
     public func im2col(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, into cols: Tensor) throws(OpenCLError) {
-        try g.validate()
-        let stride = x.count / Swift.max(samples, 1)
-        guard samples > 0, x.count % samples == 0, stride >= g.height * g.width * g.inputChannels else {
-            throw .invalidRequest("im2col: \(x.rows)x\(x.columns) does not hold \(samples) images of \(g.height)x\(g.width)x\(g.inputChannels)")
-        }
+        let stride = try imageStride(x, samples: samples, geometry: g)
         let rows = samples * g.outputHeight * g.outputWidth
         guard cols.rows == rows, cols.columns == g.patchSize else {
             throw .invalidRequest("im2col: patches are \(rows)x\(g.patchSize), not \(cols.rows)x\(cols.columns)")
@@ -34,6 +30,74 @@ extension Engine {
         try launch("conv.cl", "col2im", global: [dx.rows], Int32(g.height), Int32(g.width), Int32(g.inputChannels), Int32(g.kernel),
                    Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth), Int32(accumulate ? 1 : 0),
                    dcols.storage, dcols.kernelOffset, dx.storage, dx.kernelOffset)
+    }
+}
+
+/// The implicit products of the CPU variant (`Kernels/conv.cl`'s conv_cpu and packs): the patches are read in place
+/// and never stored. Other variants run the convolution as `im2col` and a product (`Conv2d` picks).
+extension Engine {
+    /// Whether the implicit products serve this engine (the CPU matmul variant).
+    public var convolvesInPlace: Bool { matmulTuning.variant == .cpu }
+
+    /// y = epilogue(patches(x) . W) for `samples` images in `x` (as `im2col` reads them); W is patchSize x Cout.
+    public func convolve(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, weight: Tensor, into y: Tensor,
+                         epilogue: MatmulEpilogue) throws(OpenCLError) {
+        let stride = try imageStride(x, samples: samples, geometry: g)
+        guard weight.rows == g.patchSize, weight.columns == g.outputChannels,
+              y.rows == samples * g.outputHeight * g.outputWidth, y.columns == g.outputChannels else {
+            throw .invalidRequest("convolve \(g): weight \(weight.rows)x\(weight.columns) or output \(y.rows)x\(y.columns) does not fit")
+        }
+        let panels = (g.outputChannels + 31) / 32
+        let packed = try scratch(count: panels * 32 * g.patchSize)
+        try launch("matmul.cl", "pack_b", global: [g.patchSize, panels], options: "-D TRANS_B=0", Int32(g.patchSize),
+                   Int32(g.outputChannels), weight.storage, weight.kernelOffset, packed, Int32(0))
+        try launchConv(x, stride: stride, geometry: g, panels: packed, into: y, epilogue: epilogue)
+    }
+
+    /// dL/dx of a stride-1 convolution from dL/dy, as the transposed convolution of dy (conv_cpu with the flipped
+    /// weight): written to `dx` ((samples * H * W) x Cin), or added to it when `accumulate`.
+    public func convolveTransposed(_ dy: Tensor, geometry g: ConvolutionGeometry, weight: Tensor, accumulate: Bool,
+                                   into dx: Tensor) throws(OpenCLError) {
+        guard g.stride == 1 else { throw .invalidRequest("convolveTransposed: stride \(g.stride); use col2im") }
+        let transposed = ConvolutionGeometry(height: g.height, width: g.width, inputChannels: g.outputChannels,
+                                             outputChannels: g.inputChannels, kernel: g.kernel)
+        let samples = dy.rows / Swift.max(1, g.outputHeight * g.outputWidth)
+        guard dy.columns == g.outputChannels, dx.rows == samples * g.height * g.width, dx.columns == g.inputChannels,
+              weight.rows == g.patchSize, weight.columns == g.outputChannels else {
+            throw .invalidRequest("convolveTransposed \(g): dy \(dy.rows)x\(dy.columns) or dx \(dx.rows)x\(dx.columns) does not fit")
+        }
+        let panels = (g.inputChannels + 31) / 32
+        let packed = try scratch(count: panels * 32 * transposed.patchSize)
+        try launch("conv.cl", "pack_flipped_weight", global: [transposed.patchSize, panels], Int32(g.kernel * g.kernel),
+                   Int32(g.inputChannels), Int32(g.outputChannels), weight.storage, weight.kernelOffset, packed, Int32(0))
+        // With padding K / 2 on both sides the transposed convolution's padding K - 1 - K / 2 is K / 2 again.
+        try launchConv(dy, stride: dy.count / samples, geometry: transposed, panels: packed, into: dx,
+                       epilogue: accumulate ? .accumulate : .none)
+    }
+
+    private func launchConv(_ x: Tensor, stride: Int, geometry g: ConvolutionGeometry, panels: Buffer<Float>, into y: Tensor,
+                            epilogue: MatmulEpilogue) throws(OpenCLError) {
+        let e = try EpilogueArguments(epilogue, output: y)
+        let tuning = matmulTuning
+        let (m, n) = (y.rows, g.outputChannels)
+        let rowBlocks = (m + tuning.mr - 1) / tuning.mr
+        let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * g.patchSize))))
+        try launch("conv.cl", "conv_cpu", global: [rowBlocks * ((n + 31) / 32)], local: [1],
+                   options: "-D EPI=\(e.mode) \(tuning.defines)", Int32(m), Int32(n), band, Int32(g.height), Int32(g.width),
+                   Int32(g.inputChannels), Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight),
+                   Int32(g.outputWidth), x.storage, x.kernelOffset, try zeros(count: g.inputChannels), panels, Int32(0),
+                   y.storage, y.kernelOffset,
+                   e.bias.storage, e.bias.kernelOffset, e.pre.storage, e.pre.kernelOffset, e.storePre,
+                   e.gate.storage, e.gate.kernelOffset, e.activation.rawValue)
+    }
+
+    /// Values per image in `x` (`x.count / samples`), checked to hold an image of the geometry's input.
+    private func imageStride(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry) throws(OpenCLError) -> Int {
+        try g.validate()
+        guard samples > 0, x.count % samples == 0, x.count / samples >= g.height * g.width * g.inputChannels else {
+            throw .invalidRequest("\(x.rows)x\(x.columns) does not hold \(samples) images of \(g.height)x\(g.width)x\(g.inputChannels)")
+        }
+        return x.count / samples
     }
 }
 

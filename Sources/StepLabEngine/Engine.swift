@@ -10,6 +10,7 @@ public final class Engine {
     public let context: Context
     private var kernels: [KernelKey: Kernel] = [:]
     private var scratchBuffer: Buffer<Float>?
+    private var zeroBuffer: Buffer<Float>?
     /// Records every launch's device time when set (needs a context made with `profiling: true`).
     public var profiler: KernelProfiler?
     /// The matmul kernel and tunables in use; defaults from the device type (`MatmulTuning.defaults`).
@@ -83,6 +84,14 @@ public final class Engine {
         if let buffer = scratchBuffer, buffer.count >= count { return buffer }
         let buffer = try context.buffer(Float.self, count: count)
         scratchBuffer = buffer
+        return buffer
+    }
+
+    /// A buffer of at least `count` zeros that kernels only read (grown, never written after).
+    func zeros(count: Int) throws(OpenCLError) -> Buffer<Float> {
+        if let buffer = zeroBuffer, buffer.count >= count { return buffer }
+        let buffer = try context.buffer([Float](repeating: 0, count: Swift.max(count, 1024)))
+        zeroBuffer = buffer
         return buffer
     }
 

@@ -20,7 +20,7 @@ extension Engine {
         try requireSameShape("groupNorm", x, y)
         let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
         let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
-        try launch("groupnorm.cl", "groupnorm_forward", global: [samples * groups], options: activationOption(activation),
+        try launch("groupnorm.cl", "groupnorm_forward", global: [samples * groups], options: options(activation, x.columns / groups),
                    Int32(pixels), Int32(x.columns), Int32(groups), epsilon, mod.present, x.storage, x.kernelOffset,
                    y.storage, y.kernelOffset, stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride)
     }
@@ -40,7 +40,7 @@ extension Engine {
             }
             dmod = gradient
         }
-        try launch("groupnorm.cl", "groupnorm_backward", global: [samples * groups], options: activationOption(activation),
+        try launch("groupnorm.cl", "groupnorm_backward", global: [samples * groups], options: options(activation, x.columns / groups),
                    Int32(pixels), Int32(x.columns), Int32(groups), mod.present, Int32(accumulate ? 1 : 0),
                    dy.storage, dy.kernelOffset, x.storage, x.kernelOffset, stats.storage, stats.kernelOffset,
                    mod.tensor.storage, mod.offset, mod.stride,
@@ -61,8 +61,8 @@ extension Engine {
                               modulationGradient: modulationGradient, activation: activation, accumulate: accumulate, into: dx)
     }
 
-    /// The activation is compiled in (see the banner of `Kernels/groupnorm.cl`).
-    private func activationOption(_ activation: Activation) -> String { "-D ACT=\(activation.rawValue)" }
+    /// The activation and the group width are compiled in (see the banner of `Kernels/groupnorm.cl`).
+    private func options(_ activation: Activation, _ groupWidth: Int) -> String { "-D ACT=\(activation.rawValue) -D CG=\(groupWidth)" }
 
     private func groupNormSamples(_ x: Tensor, pixels: Int, groups: Int, stats: Tensor) throws(OpenCLError) -> Int {
         guard pixels > 0, groups > 0, x.rows % pixels == 0, x.columns % groups == 0 else {

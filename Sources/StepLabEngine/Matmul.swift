@@ -14,20 +14,16 @@ public enum MatmulEpilogue {
     case accumulate
 }
 
-extension Engine {
-    /// C = epilogue(op(A) . op(B)), where op transposes when asked. op(A) is M x K, op(B) is K x N, C is M x N.
-    public func matmul(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
-                       into c: Tensor, epilogue: MatmulEpilogue = .none) throws(OpenCLError) {
-        let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
-        let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
-        guard k == kb, c.rows == m, c.columns == n else {
-            throw .invalidRequest("matmul: op(A) \(m)x\(k) . op(B) \(kb)x\(n) cannot fill C \(c.rows)x\(c.columns)")
-        }
-        // Unused epilogue operands still need a valid buffer argument; C stands in for them.
-        var bias = c, pre = c, gate = c
-        var activation = Activation.identity
-        var mode = 0
-        var storePre: Int32 = 0
+/// The epilogue's operands as kernel arguments (unused ones are C, which stands in for a valid buffer).
+struct EpilogueArguments {
+    var bias: Tensor, pre: Tensor, gate: Tensor
+    var activation = Activation.identity
+    var mode = 0
+    var storePre: Int32 = 0
+
+    init(_ epilogue: MatmulEpilogue, output c: Tensor) throws(OpenCLError) {
+        bias = c; pre = c; gate = c
+        let n = c.columns
         switch epilogue {
         case .none:
             break
@@ -48,8 +44,22 @@ extension Engine {
         case .accumulate:
             mode = 4
         }
+    }
+}
+
+extension Engine {
+    /// C = epilogue(op(A) . op(B)), where op transposes when asked. op(A) is M x K, op(B) is K x N, C is M x N.
+    public func matmul(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
+                       into c: Tensor, epilogue: MatmulEpilogue = .none) throws(OpenCLError) {
+        let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
+        let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
+        guard k == kb, c.rows == m, c.columns == n else {
+            throw .invalidRequest("matmul: op(A) \(m)x\(k) . op(B) \(kb)x\(n) cannot fill C \(c.rows)x\(c.columns)")
+        }
+        let e = try EpilogueArguments(epilogue, output: c)
+        let (bias, pre, gate, activation, storePre) = (e.bias, e.pre, e.gate, e.activation, e.storePre)
         let tuning = matmulTuning
-        let options = "-D TRANS_A=\(transposeA ? 1 : 0) -D TRANS_B=\(transposeB ? 1 : 0) -D EPI=\(mode) \(tuning.defines)"
+        let options = "-D TRANS_A=\(transposeA ? 1 : 0) -D TRANS_B=\(transposeB ? 1 : 0) -D EPI=\(e.mode) \(tuning.defines)"
         let (mI, nI, kI) = (Int32(m), Int32(n), Int32(k))
 
         switch tuning.variant {

@@ -7,6 +7,8 @@ public enum NetworkArchitecture: String, Sendable, Codable, CaseIterable {
     case mlp
     /// A residual MLP on `[z, emb(t)]` whose every block is FiLM-conditioned on t (`ResidualMLP`).
     case resmlp
+    /// A U-Net on images whose every residual block is FiLM-conditioned on t (`UNet`).
+    case unet
 }
 
 /// The network every method trains: a network on `[z, emb(t)]` (the sinusoidal embedding of
@@ -30,11 +32,15 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
     /// reference workload's); it makes the highest frequencies swing 1000 rad over t in [0, 1], which a small MLP
     /// learns through slowly.
     public var timeScale: Float = 1000
+    /// The images and levels of a `unet`.
+    public var unet: UNetShape?
 
     public init(dimension: Int, architecture: NetworkArchitecture = .mlp, frequencies: Int = 8, width: Int = 256, depth: Int = 3,
-                blocks: Int = 3, activation: Activation = .silu, prediction: Prediction = .v, timeScale: Float = 1000) {
+                blocks: Int = 3, activation: Activation = .silu, prediction: Prediction = .v, timeScale: Float = 1000,
+                unet: UNetShape? = nil) {
         self.dimension = dimension; self.architecture = architecture; self.frequencies = frequencies; self.width = width
         self.depth = depth; self.blocks = blocks; self.activation = activation; self.prediction = prediction; self.timeScale = timeScale
+        self.unet = unet
     }
 
     /// Columns of the network input `[z, emb(t)]`.
@@ -49,11 +55,17 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
                           frequencies: frequencies, timeScale: timeScale)
     }
 
+    /// The unet's configuration (nil without a `unet` shape).
+    public var unetConfig: UNetConfig? {
+        unet.map { UNetConfig(shape: $0, inputs: inputs, activation: activation, frequencies: frequencies, timeScale: timeScale) }
+    }
+
     /// The architecture in words (`resmlp 256x3 blocks`), for logs and errors.
     public var summary: String {
         switch architecture {
         case .mlp: "mlp \(width)x\(depth)"
         case .resmlp: "resmlp \(width)x\(blocks) blocks"
+        case .unet: unet?.summary ?? "unet"
         }
     }
 }
@@ -70,6 +82,9 @@ public final class Denoiser {
         switch config.architecture {
         case .mlp: network = try MLP(engine: engine, config: config.mlp, seed: seed)
         case .resmlp: network = try ResidualMLP(engine: engine, config: config.resmlp, seed: seed)
+        case .unet:
+            guard let unet = config.unetConfig else { throw .invalidRequest("a unet denoiser needs its image shape") }
+            network = try UNet(engine: engine, config: unet, seed: seed)
         }
     }
 

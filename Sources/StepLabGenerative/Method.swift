@@ -70,6 +70,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var depth: Int
     /// Residual blocks of a `resmlp`.
     public var blocks: Int?
+    /// The images and levels of a `unet`.
+    public var unet: UNetShape?
     public var frequencies: Int = 8
     public var activation: String = "silu"
     public var prediction: String = "v"
@@ -106,7 +108,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         DenoiserConfig(dimension: dimension, architecture: architecture ?? .mlp, frequencies: frequencies, width: width, depth: depth,
                        blocks: blocks ?? 3,
                        activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v,
-                       timeScale: timeScale)
+                       timeScale: timeScale, unet: unet)
     }
 
     /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd.

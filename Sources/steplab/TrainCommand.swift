@@ -29,9 +29,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoints to keep (newest first).") var keepCheckpoints = 3
     @Option(help: .hidden) var stopAfter: Int?
     @Option(help: "Training iterations.") var iterations = 10000
-    @Option(help: "Batch size.") var batch = 512
-    @Option(help: "Network: \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: "|")) (default resmlp; mlp for image data).")
+    @Option(help: "Batch size (default 512; 64 for a unet).") var batch: Int?
+    @Option(help: "Network: \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: "|")) (default resmlp; unet for image data).")
     var arch: String?
+    @Option(help: "Base channels C of a unet: level l has C times its --channel-mult.") var channels = 32
+    @Option(help: "Channel multiplier of each unet level, comma-separated; each level after the first halves the image.")
+    var channelMult = "1,2,2"
+    @Option(help: "Residual blocks per unet level (on each side).") var blocksPerLevel = 1
     @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Hidden layers of an mlp.") var depth = 3
     @Option(help: "Residual blocks of a resmlp.") var blocks = 3
@@ -62,7 +66,10 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown method '\(self.method)': use one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard iterations > 0 else { throw ValidationError("--iterations must be positive (got \(iterations))") }
-        guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
+        if let batch { guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") } }
+        guard channels > 0, blocksPerLevel > 0, UNetShape.channelMult(parsing: channelMult) != nil else {
+            throw ValidationError("--channels and --blocks-per-level must be positive and --channel-mult positive integers like 1,2,2")
+        }
         guard width ?? 1 > 0, depth > 0 else { throw ValidationError("--width and --depth must be positive") }
         if let arch, NetworkArchitecture(rawValue: arch) == nil {
             throw ValidationError("unknown --arch '\(arch)': use one of \(NetworkArchitecture.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -102,7 +109,7 @@ struct TrainCommand: ParsableCommand {
         }
         let normalization = spec.normalization()
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
-                               std: normalization.std, iterations: iterations, batch: batch,
+                               std: normalization.std, iterations: iterations, batch: batch ?? 512,
                                width: width ?? (spec.imageSide == nil ? 256 : 1024), depth: depth,
                                learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
@@ -113,12 +120,21 @@ struct TrainCommand: ParsableCommand {
         config.timeScale = timeScale
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
-        config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .mlp)
+        config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .unet)
         config.blocks = config.architecture == .resmlp ? blocks : nil
+        if config.architecture == .unet {
+            guard let side = spec.imageSide else { throw CLIError("--arch unet needs image data (\(DataSpec.fashionMNISTName))") }
+            let shape = UNetShape(height: side, width: side, imageChannels: 1, channels: channels,
+                                  channelMult: UNetShape.channelMult(parsing: channelMult)!, blocksPerLevel: blocksPerLevel)
+            if let problem = shape.problem { throw CLIError("--arch unet: \(problem)") }
+            config.unet = shape
+            if batch == nil { config.batch = 64 }
+        }
         if let source = initConfig, arch == nil {
             config.architecture = source.architecture ?? .mlp
             config.blocks = source.blocks
             config.depth = source.depth
+            config.unet = source.unet
             if width == nil { config.width = source.width }
         }
         try train(config, spec: spec, folder: folder, resuming: false)

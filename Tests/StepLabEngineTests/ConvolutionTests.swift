@@ -39,8 +39,10 @@ import Testing
         }
     }
 
-    @Test func convolutionForwardAndBackwardMatchADirectConvolution() throws {
-        try Shared.withEngine { engine in
+    /// The CPU variant's implicit products (conv_cpu and its packs) and the GPU variant's im2col, product and col2im.
+    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, bandKilobytes: 1), MatmulTuning(variant: .tiled)])
+    func convolutionForwardAndBackwardMatchADirectConvolution(tuning: MatmulTuning) throws {
+        try Shared.withEngine(tuning: tuning) { engine in
             for (index, (samples, g)) in Self.geometries.enumerated() {
                 var layout = ParameterLayout()
                 let conv = Conv2d("conv", geometry: g, layout: &layout)
@@ -55,6 +57,11 @@ import Testing
                 try store.zeroGradients(engine: engine)
                 let dy = try engine.tensor(probe, rows: y.rows, columns: y.columns)
                 let dx = try #require(try conv.backward(dy, tape: tape, input: .plain))
+                // The accumulating backward adds the same input gradient to what is there.
+                let start = random.array(dx.count), sum = try engine.tensor(start, rows: dx.rows, columns: dx.columns)
+                let before = try store.gradients.download()
+                try conv.backward(dy, tape: tape, accumulatingInto: sum)
+                try store.gradients.upload(before)
 
                 let values = try store.values.download().map(Double.init)
                 let (wCount, xd) = (g.patchSize * g.outputChannels, xv.map(Double.init))
@@ -65,8 +72,9 @@ import Testing
                 let loss = { (x: [Double], p: [Double]) in LayerGradientTests.probed(output(x, p), probe) }
                 expectClose(try store.gradients.download(), centralDifferences(at: values) { loss(xd, $0) }, rtol: 1e-3, atol: 1e-4,
                             "weight and bias gradients \(g)")
-                expectClose(try dx.download(), centralDifferences(at: xd) { loss($0, values) }, rtol: 1e-3, atol: 1e-4,
-                            "input gradient \(g)")
+                let numericInput = centralDifferences(at: xd) { loss($0, values) }
+                expectClose(try dx.download(), numericInput, rtol: 1e-3, atol: 1e-4, "input gradient \(g)")
+                expectClose(try sum.download(), zip(start, numericInput).map { $0 + $1 }, rtol: 1e-3, atol: 1e-4, "accumulated \(g)")
             }
         }
     }

@@ -11,8 +11,9 @@ import Testing
                                                     blocksPerLevel: 1, groups: 2),
                                    inputs: 4 * 4 * 2 + 3, frequencies: 2, timeScale: 3)
 
-    @Test func unetGradientsMatchFiniteDifferences() throws {
-        try Shared.withEngine { engine in
+    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .tiled)])
+    func unetGradientsMatchFiniteDifferences(tuning: MatmulTuning) throws {
+        try Shared.withEngine(tuning: tuning) { engine in
             let config = Self.config, batch = 2
             let network = try UNet(engine: engine, config: config, seed: 5)
             var random = TestRandom(seed: 9)

@@ -47,35 +47,56 @@ public final class Conv2d: Layer {
     }
 
     private func forward(_ x: Tensor, residual: Tensor?, tape: Tape) throws(OpenCLError) -> Tensor {
-        let g = geometry
+        let (g, engine) = (geometry, tape.engine)
         let rows = tape.batch * g.outputHeight * g.outputWidth
-        var patches = x
-        if !g.isPointwise || x.columns != g.inputChannels {
-            patches = try tape.allocate(rows: rows, columns: g.patchSize)
-            try tape.engine.im2col(x, samples: tape.batch, geometry: g, into: patches)
-        }
         let y = try tape.allocate(rows: rows, columns: g.outputChannels)
         let b = try tape.value(bias), w = try tape.value(weight)
-        try tape.engine.matmul(patches, w, into: y, epilogue: residual.map { .biasResidual(bias: b, residual: $0) }
-                               ?? .biasActivation(bias: b, activation: .identity, preActivation: nil))
-        tape.save([patches], for: self)
+        let epilogue: MatmulEpilogue = residual.map { .biasResidual(bias: b, residual: $0) }
+            ?? .biasActivation(bias: b, activation: .identity, preActivation: nil)
+        if g.isPointwise && x.columns == g.inputChannels {
+            try engine.matmul(x, w, into: y, epilogue: epilogue)
+            tape.save([x], for: self)
+        } else if usesInputInPlace(x, engine) {
+            try engine.convolve(x, samples: tape.batch, geometry: g, weight: w, into: y, epilogue: epilogue)
+            tape.save([x], for: self)
+        } else {
+            let patches = try tape.allocate(rows: rows, columns: g.patchSize)
+            try engine.im2col(x, samples: tape.batch, geometry: g, into: patches)
+            try engine.matmul(patches, w, into: y, epilogue: epilogue)
+            tape.save([patches], for: self)
+        }
         return y
     }
 
+    /// Whether the forward convolves `x` in place (the CPU variant's conv_cpu), saving x rather than its patches.
+    private func usesInputInPlace(_ x: Tensor, _ engine: Engine) -> Bool {
+        !(geometry.isPointwise && x.columns == geometry.inputChannels) && engine.convolvesInPlace
+    }
+
+    /// The weight gradient `patches^T . dy`: the saved patches, or the input's patches formed now (the in-place
+    /// forward saved the input), or the input itself for a 1x1 convolution of activations.
     private func accumulateParameterGradients(_ dy: Tensor, tape: Tape) throws(OpenCLError) {
-        let patches = try tape.saved(for: self)[0]
-        try tape.engine.matmul(patches, transposeA: true, dy, into: tape.gradient(weight), epilogue: .accumulate)
-        try tape.engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
+        var patches = try tape.saved(for: self)[0]
+        let engine = tape.engine
+        if usesInputInPlace(patches, engine) {
+            let x = patches
+            patches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
+            try engine.im2col(x, samples: tape.batch, geometry: geometry, into: patches)
+        }
+        try engine.matmul(patches, transposeA: true, dy, into: tape.gradient(weight), epilogue: .accumulate)
+        try engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
     }
 
     private func inputGradient(_ dy: Tensor, tape: Tape, into dx: Tensor, accumulate: Bool) throws(OpenCLError) {
-        let w = try tape.value(weight)
+        let (w, engine) = (try tape.value(weight), tape.engine)
         if geometry.isPointwise {
-            try tape.engine.matmul(dy, w, transposeB: true, into: dx, epilogue: accumulate ? .accumulate : .none)
-            return
+            try engine.matmul(dy, w, transposeB: true, into: dx, epilogue: accumulate ? .accumulate : .none)
+        } else if geometry.stride == 1 && engine.convolvesInPlace {
+            try engine.convolveTransposed(dy, geometry: geometry, weight: w, accumulate: accumulate, into: dx)
+        } else {
+            let dpatches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
+            try engine.matmul(dy, w, transposeB: true, into: dpatches)
+            try engine.col2im(dpatches, geometry: geometry, accumulate: accumulate, into: dx)
         }
-        let dpatches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
-        try tape.engine.matmul(dy, w, transposeB: true, into: dpatches)
-        try tape.engine.col2im(dpatches, geometry: geometry, accumulate: accumulate, into: dx)
     }
 }
