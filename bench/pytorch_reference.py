@@ -5,10 +5,15 @@ Each step: a fresh batch of points from eight Gaussians (centres at radius 2, an
 t ~ U(0,1); abar(t) = cos^2((t+0.008)/1.008 * pi/2); x_t = sqrt(abar) x0 + sqrt(1-abar) eps;
 input = [x_t, sin(1000 t f_i), cos(1000 t f_i)], f_i = exp(-ln(10000) i/8), i = 0..7 (18 features);
 MLP 18-W-W-W-2 with SiLU; loss mean((out - eps)^2); Adam(W) lr 1e-3; float32.
-Prints one JSON object: {"steps_per_s": ..., ...}.
+Prints one JSON object: {"steps_per_s": ..., ...}. --arch resmlp trains StepLab's residual denoiser instead; --arch unet
+trains StepLab's U-Net (steplab_networks.py; --image-side, --image-channels, --channels, --channel-mult,
+--blocks-per-level, --groups) with the same step on images of uniform random pixels in [-1, 1] in place of the
+Gaussians (input [x_t, emb(t)], d + 16 features, of which the U-Net reads x_t and recomputes emb(t) from t).
 
 With --serve it stays up and answers one JSON line per request line on stdin,
-{"width": W, "batch": B, "seconds": S, "compile": bool}, keeping each workload's model (and torch.compile's
+{"width": W, "batch": B, "seconds": S, "compile": bool, "arch": A} (a unet request may also carry "image_side",
+"image_channels", "channels", "channel_mult" (a list or "1,2,2"), "blocks_per_level" and "groups", else the
+command line's; its "width" is ignored), keeping each workload's model (and torch.compile's
 compiled step) between requests, so `bench` can alternate its own rounds with PyTorch's without paying for
 start-up and compilation every round. {"task": "sample", "width": W, "batch": B, "steps": N, "seconds": S}
 times DDIM sampling instead: the same network as an eps-predictor, N steps from t = 1 to 0 on the same
@@ -23,7 +28,7 @@ import time
 
 import torch
 
-from steplab_networks import ResidualMLP
+from steplab_networks import ResidualMLP, UNet
 
 
 def reference_network(width, device):
@@ -47,14 +52,35 @@ def network_input(z, t, freqs):
     return torch.cat([z, torch.sin(angle), torch.cos(angle)], dim=1)
 
 
+def unet_options(source, defaults):
+    """The U-Net's shape from a request (JSON keys) or the command line (`defaults`, argparse names)."""
+    mult = source.get("channel_mult", defaults.channel_mult)
+    if isinstance(mult, str):
+        mult = [int(m) for m in mult.split(",")]
+    return {"image_side": int(source.get("image_side", defaults.image_side)),
+            "image_channels": int(source.get("image_channels", defaults.image_channels)),
+            "channels": int(source.get("channels", defaults.channels)), "channel_mult": tuple(int(m) for m in mult),
+            "blocks_per_level": int(source.get("blocks_per_level", defaults.blocks_per_level)),
+            "groups": int(source.get("groups", defaults.groups))}
+
+
 class Workload:
     """One model, optimizer and (optionally compiled) training step, warmed up on creation. `arch` "resmlp" trains
-    StepLab's residual denoiser (3 FiLM blocks of `width`, steplab_networks.py) instead of the reference MLP."""
+    StepLab's residual denoiser (3 FiLM blocks of `width`, steplab_networks.py) instead of the reference MLP;
+    "unet" trains StepLab's U-Net (shape `unet`, unet_options' keys) on random images."""
 
-    def __init__(self, width, batch, compile, device, warmup, arch="mlp"):
+    def __init__(self, width, batch, compile, device, warmup, arch="mlp", unet=None):
         torch.manual_seed(0)
         self.device = device
-        if arch == "resmlp":
+        dimension = 2
+        if arch == "unet":
+            side, channels = unet["image_side"], unet["image_channels"]
+            dimension = side * side * channels
+            net = UNet(side, side, channels, unet["channels"], unet["channel_mult"], unet["blocks_per_level"],
+                       unet["groups"]).to(device)
+            model = lambda x, t: net(x, t)
+            parameters = net.parameters()
+        elif arch == "resmlp":
             net = ResidualMLP(18, width, 3, 2).to(device)
             model = lambda x, t: net(x, t)
             parameters = net.parameters()
@@ -67,9 +93,14 @@ class Workload:
         centres = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         freqs = embedding_frequencies(device)
 
-        def step():
+        def data():
+            if arch == "unet":
+                return 2 * torch.rand(batch, dimension, device=device) - 1
             k = torch.randint(0, 8, (batch,), device=device)
-            x0 = centres[k] + 0.1 * torch.randn(batch, 2, device=device)
+            return centres[k] + 0.1 * torch.randn(batch, 2, device=device)
+
+        def step():
+            x0 = data()
             t = torch.rand(batch, 1, device=device)
             abar = torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
             eps = torch.randn_like(x0)
@@ -186,11 +217,18 @@ def serve(args, device):
                 reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[1], "batch": key[2], "steps": int(request["steps"])})
                 print(json.dumps(reply), flush=True)
                 continue
-            key = (int(request["width"]), int(request["batch"]), bool(request.get("compile", False)), request.get("arch", "mlp"))
+            arch = request.get("arch", "mlp")
+            unet = unet_options(request, args) if arch == "unet" else None
+            width = 0 if arch == "unet" else int(request["width"])
+            key = (width, int(request["batch"]), bool(request.get("compile", False)), arch,
+                   tuple(sorted(unet.items())) if unet else None)
             if key not in workloads:
-                workloads[key] = Workload(key[0], key[1], key[2], device, args.warmup, key[3])
+                workloads[key] = Workload(key[0], key[1], key[2], device, args.warmup, arch, unet)
             reply = workloads[key].measure(float(request.get("seconds", args.seconds)))
-            reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[0], "batch": key[1], "compile": key[2], "arch": key[3]})
+            reply.update({"max_rss_bytes": peak_rss_bytes(), "width": key[0], "batch": key[1], "compile": key[2], "arch": arch})
+            if unet:
+                del reply["width"]
+                reply.update(unet)
         except Exception as error:  # one bad request must not end the session
             reply = {"error": f"{type(error).__name__}: {error}"}
         print(json.dumps(reply), flush=True)
@@ -198,7 +236,7 @@ def serve(args, device):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--arch", choices=["mlp", "resmlp"], default="mlp")
+    parser.add_argument("--arch", choices=["mlp", "resmlp", "unet"], default="mlp")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
@@ -207,6 +245,12 @@ def main():
     parser.add_argument("--compile", action="store_true", help="use torch.compile")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--serve", action="store_true", help="answer JSON requests on stdin, one per line")
+    parser.add_argument("--image-side", type=int, default=28, help="unet: images are side x side")
+    parser.add_argument("--image-channels", type=int, default=1, help="unet: channels of the images")
+    parser.add_argument("--channels", type=int, default=32, help="unet: channels of the first level")
+    parser.add_argument("--channel-mult", default="1,2,2", help="unet: each level's channels / --channels")
+    parser.add_argument("--blocks-per-level", type=int, default=1, help="unet: residual blocks per level")
+    parser.add_argument("--groups", type=int, default=8, help="unet: GroupNorm groups")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -214,10 +258,14 @@ def main():
     if args.serve:
         serve(args, device)
         return
-    workload = Workload(args.width, args.batch, args.compile, device, args.warmup, args.arch)
+    unet = unet_options({}, args) if args.arch == "unet" else None
+    workload = Workload(args.width, args.batch, args.compile, device, args.warmup, args.arch, unet)
     result = workload.measure(args.seconds)
     result.update({"max_rss_bytes": peak_rss_bytes(), "torch": torch.__version__, "threads": args.threads,
                    "compile": args.compile, "arch": args.arch, "width": args.width, "batch": args.batch, "device": args.device})
+    if unet:
+        del result["width"]
+        result.update(unet)
     print(json.dumps(result))
 
 

@@ -3,17 +3,29 @@
 Tensor names and layouts (model.safetensors of a run folder holds `raw/NAME` and `ema/NAME`, float32; the
 run's configuration is the JSON string in the metadata key "config"):
 
-- every weight is stored inputs x outputs, the transpose of torch.nn.Linear.weight; every bias is 1 x outputs.
+- every weight is stored inputs x outputs (a Linear's: the transpose of torch.nn.Linear.weight; a convolution's:
+  see unet); every bias is 1 x outputs.
 - mlp:    layers.L.weight / layers.L.bias, L = 0..depth; SiLU (the config's activation) after every layer but
           the last.
 - resmlp: time.0, time.1, time.2 (the time MLP on emb(t); activation after 0 and 1; time.2 outputs every
           block's FiLM scale and shift, 2 x width per block, block B at columns [2 B width, 2 (B + 1) width),
           scale first); input; blocks.B.fc1, blocks.B.fc2; output.
 
-Both take [z, emb(t)] with emb(t) = [sin(s t f_i), cos(s t f_i)], f_i = exp(-ln(10000) i / F), s = the
+- unet:   time.0, time.1, time.2 (as resmlp; time.2 outputs every GroupNorm's scale and shift, 2 x channels
+          per norm, scale first, norms in the order down blocks (norm1, norm2 each), middle.0, middle.1, up blocks,
+          output norm); convolutions input, down.l.b.conv1, down.l.b.conv2, down.l.b.skip (when Cin != Cout),
+          down.l.downsample, middle.0/1.conv1/conv2, up.l.b.conv1/conv2/skip, output. A k x k convolution's
+          weight is (k k Cin) x Cout, row (kh k + kw) Cin + cin (torch: weight.permute(2, 3, 1, 0) flattened);
+          its bias 1 x Cout. The configuration's "unet" object holds height, width, imageChannels, channels,
+          channelMult, blocksPerLevel and groups.
+
+All take [z, emb(t)] with emb(t) = [sin(s t f_i), cos(s t f_i)], f_i = exp(-ln(10000) i / F), s = the
 config's timeScale; resmlp also feeds emb(t) alone to its time MLP. Its block is
 h + fc2(act(fc1(LayerNorm(h) * (1 + scale) + shift))) with LayerNorm without affine (eps 1e-5), and its head
-output(act(LayerNorm(h))).
+output(act(LayerNorm(h))). unet reads only z (H x W x c in HWC order, one row per sample) and emb(t) from t;
+its residual block is skip(x) + conv2(n(conv1(n(x)))) with n = act(GroupNorm(G groups, eps 1e-5, no affine)
+* (1 + scale) + shift), conv2 and the output convolution zero-initialised (the exact definition:
+StepLab's U-Net spec, shared with the Swift network).
 """
 import json
 import math
@@ -45,6 +57,10 @@ class MLP(torch.nn.Module):
                 x = self.act(x)
         return x
 
+    def steplab_names(self):
+        """StepLab tensor name prefix -> torch Linear."""
+        return {f"layers.{i}": layer for i, layer in enumerate(self.layers)}
+
 
 class ResidualMLP(torch.nn.Module):
     def __init__(self, inputs, width, blocks, outputs, activation="silu", frequencies=8, time_scale=1000.0):
@@ -73,7 +89,7 @@ class ResidualMLP(torch.nn.Module):
         return self.output(self.act(torch.nn.functional.layer_norm(h, (w,), eps=1e-5)))
 
     def steplab_names(self):
-        """torch Linear -> StepLab tensor name prefix."""
+        """StepLab tensor name prefix -> torch Linear."""
         names = {f"time.{i}": self.time[i] for i in range(3)}
         names["input"], names["output"] = self.input, self.output
         for b in range(self.blocks):
@@ -81,13 +97,164 @@ class ResidualMLP(torch.nn.Module):
         return names
 
 
+def film_norm(x, c, offset, groups, act):
+    """act(GroupNorm(x) * (1 + scale) + shift), scale and shift the columns of c at `offset`, C = x's channels each."""
+    channels = x.shape[1]
+    scale = c[:, offset: offset + channels, None, None]
+    shift = c[:, offset + channels: offset + 2 * channels, None, None]
+    return act(torch.nn.functional.group_norm(x, groups, eps=1e-5) * (1 + scale) + shift)
+
+
+class ResBlock(torch.nn.Module):
+    """skip(x) + conv2(n2(conv1(n1(x)))); n1, n2 read their FiLM columns at `offset` (Cin, then Cout wide)."""
+
+    def __init__(self, cin, cout, groups, offset, act):
+        super().__init__()
+        self.cin, self.groups, self.offset, self.act = cin, groups, offset, act
+        self.conv1 = torch.nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(cout, cout, 3, padding=1)
+        torch.nn.init.zeros_(self.conv2.weight)
+        torch.nn.init.zeros_(self.conv2.bias)
+        self.skip = torch.nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, c):
+        h = self.conv1(film_norm(x, c, self.offset, self.groups, self.act))
+        h = self.conv2(film_norm(h, c, self.offset + 2 * self.cin, self.groups, self.act))
+        return (x if self.skip is None else self.skip(x)) + h
+
+    def steplab_names(self, prefix):
+        names = {f"{prefix}.conv1": self.conv1, f"{prefix}.conv2": self.conv2}
+        if self.skip is not None:
+            names[f"{prefix}.skip"] = self.skip
+        return names
+
+
+class UNet(torch.nn.Module):
+    """StepLab's U-Net on H x W x c images (rows in HWC order); film_width is the time MLP's output width M."""
+
+    def __init__(self, height, width, image_channels, channels=32, channel_mult=(1, 2, 2), blocks_per_level=1,
+                 groups=8, activation="silu", frequencies=8, time_scale=1000.0):
+        super().__init__()
+        levels = len(channel_mult)
+        if height % 2 ** (levels - 1) or width % 2 ** (levels - 1):
+            raise ValueError(f"unet: {height} x {width} is not divisible by 2^{levels - 1}")
+        self.height, self.width, self.image_channels = height, width, image_channels
+        self.groups, self.frequencies, self.time_scale = groups, frequencies, time_scale
+        self.act = ACTIVATIONS[activation]()
+        widths = [channels * m for m in channel_mult]
+        offset = 0
+
+        def block(cin, cout):
+            nonlocal offset
+            b = ResBlock(cin, cout, groups, offset, self.act)
+            offset += 2 * cin + 2 * cout
+            return b
+
+        self.input = torch.nn.Conv2d(image_channels, widths[0], 3, padding=1)
+        self.down, self.downsample, skips, current = torch.nn.ModuleList(), torch.nn.ModuleList(), [], widths[0]
+        for level, w in enumerate(widths):
+            self.down.append(torch.nn.ModuleList())
+            for _ in range(blocks_per_level):
+                self.down[level].append(block(current, w))
+                current = w
+                skips.append(w)
+            if level < levels - 1:
+                self.downsample.append(torch.nn.Conv2d(w, w, 3, stride=2, padding=1))
+        self.middle = torch.nn.ModuleList([block(current, current), block(current, current)])
+        self.up = torch.nn.ModuleList([torch.nn.ModuleList() for _ in widths])
+        for level in reversed(range(levels)):
+            for _ in range(blocks_per_level):
+                self.up[level].append(block(current + skips.pop(), widths[level]))
+                current = widths[level]
+        self.output_offset = offset
+        self.output = torch.nn.Conv2d(widths[0], image_channels, 3, padding=1)
+        torch.nn.init.zeros_(self.output.weight)
+        torch.nn.init.zeros_(self.output.bias)
+        self.film_width = offset + 2 * widths[0]
+        time = 4 * channels
+        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies, time), torch.nn.Linear(time, time),
+                                         torch.nn.Linear(time, self.film_width)])
+
+    def forward(self, x, t):
+        n, hh, ww, ch = x.shape[0], self.height, self.width, self.image_channels
+        e = time_embedding(t, self.frequencies, self.time_scale)
+        c = self.time[2](self.act(self.time[1](self.act(self.time[0](e)))))
+        h = self.input(x[:, :hh * ww * ch].reshape(n, hh, ww, ch).permute(0, 3, 1, 2))
+        skips = []
+        for level, blocks in enumerate(self.down):
+            for b in blocks:
+                h = b(h, c)
+                skips.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)
+        for b in self.middle:
+            h = b(h, c)
+        for level in reversed(range(len(self.up))):
+            for i, b in enumerate(self.up[level]):
+                if i == 0 and level < len(self.up) - 1:
+                    h = torch.nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+                h = b(torch.cat([h, skips.pop()], dim=1), c)
+        y = self.output(film_norm(h, c, self.output_offset, self.groups, self.act))
+        return y.permute(0, 2, 3, 1).reshape(n, hh * ww * ch)
+
+    def steplab_names(self):
+        """StepLab tensor name prefix -> torch Linear or Conv2d."""
+        names = {f"time.{i}": self.time[i] for i in range(3)}
+        names["input"] = self.input
+        for part, levels in (("down", self.down), ("up", self.up)):
+            for level, blocks in enumerate(levels):
+                for i, b in enumerate(blocks):
+                    names.update(b.steplab_names(f"{part}.{level}.{i}"))
+                if part == "down" and level < len(self.downsample):
+                    names[f"down.{level}.downsample"] = self.downsample[level]
+        for i, b in enumerate(self.middle):
+            names.update(b.steplab_names(f"middle.{i}"))
+        names["output"] = self.output
+        return names
+
+
 def network_from_config(config):
     """The network a StepLab run configuration (config.json, or the checkpoint's metadata) describes."""
     d, f = config["dimension"], config.get("frequencies", 8)
     activation = config.get("activation", "silu")
-    if config.get("architecture", "mlp") == "resmlp":
+    architecture = config.get("architecture", "mlp")
+    if architecture == "unet":
+        u = config["unet"]
+        if u["height"] * u["width"] * u["imageChannels"] != d:
+            raise ValueError(f"unet: {u['height']} x {u['width']} x {u['imageChannels']} != dimension {d}")
+        return UNet(u["height"], u["width"], u["imageChannels"], u.get("channels", 32), u.get("channelMult", [1, 2, 2]),
+                    u.get("blocksPerLevel", 1), u.get("groups", 8), activation, f, config.get("timeScale", 1000.0))
+    if architecture == "resmlp":
         return ResidualMLP(d + 2 * f, config["width"], config["blocks"], d, activation, f, config.get("timeScale", 1000.0))
     return MLP(d + 2 * f, config["width"], config["depth"], d, activation)
+
+
+def steplab_tensors(network):
+    """{NAME.weight / NAME.bias: float32 numpy array in StepLab's layout} of a network."""
+    tensors = {}
+    for name, layer in network.steplab_names().items():
+        w = layer.weight.detach().float().cpu()
+        if isinstance(layer, torch.nn.Conv2d):
+            w = w.permute(2, 3, 1, 0).reshape(-1, w.shape[0])
+        else:
+            w = w.T
+        tensors[name + ".weight"] = w.contiguous().numpy()
+        tensors[name + ".bias"] = layer.bias.detach().float().cpu().reshape(1, -1).numpy()
+    return tensors
+
+
+def load_steplab_tensors(network, tensors, prefix=""):
+    """Copies StepLab tensors ({prefix + NAME.weight / .bias: array}) into `network`."""
+    with torch.no_grad():
+        for name, layer in network.steplab_names().items():
+            w = torch.from_numpy(tensors[prefix + name + ".weight"])
+            if isinstance(layer, torch.nn.Conv2d):
+                cout, cin, k, _ = layer.weight.shape
+                w = w.reshape(k, k, cin, cout).permute(3, 2, 0, 1)
+            else:
+                w = w.T
+            layer.weight.copy_(w)
+            layer.bias.copy_(torch.from_numpy(tensors[prefix + name + ".bias"]).reshape(-1))
 
 
 def load_steplab_checkpoint(path, ema=True):
@@ -99,10 +266,5 @@ def load_steplab_checkpoint(path, ema=True):
     tensors = load_file(path)
     prefix = "ema/" if ema and any(k.startswith("ema/") for k in tensors) else "raw/"
     network = network_from_config(config)
-    linears = network.steplab_names() if isinstance(network, ResidualMLP) else \
-        {f"layers.{i}": layer for i, layer in enumerate(network.layers)}
-    with torch.no_grad():
-        for name, layer in linears.items():
-            layer.weight.copy_(torch.from_numpy(tensors[prefix + name + ".weight"]).T)
-            layer.bias.copy_(torch.from_numpy(tensors[prefix + name + ".bias"]).reshape(-1))
+    load_steplab_tensors(network, tensors, prefix)
     return network, config
