@@ -62,8 +62,11 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
 // col2im and products on the patches). These kernels never form the patches:
 //   conv_cpu             y = patches(x) . W, matmul_cpu's MR x 32 blocks with A's rows gathered tap by tap
 //   pack_flipped_weight  the transposed convolution's weight, so dx = conv_cpu(dy) for stride 1
-// The weight gradient still forms the patches (im2col, then matmul's packed A^T . dy): packing patches^T straight
-// from x into the panels took 180-230 ms per step against 100 ms for im2col and pack_b, whose writes stream.
+//   pack_patches         patches(x)^T in matmul_cpu's PACK_A panels for C a multiple of 32, so dW = patches^T . dy
+//                        runs on matmul_cpu without the patches stored: each 32-wide panel row of a pixel is 32
+//                        adjacent channels of one neighbour, one vector copy
+// Other channel counts form the patches for the weight gradient (im2col, then pack_b): a general packer, lane by
+// lane, took 180-230 ms per U-Net step against 100 ms for im2col and pack_b, whose writes stream.
 
 // One MR x 32 block of y per work-item, over B panels packed by pack_b from W (K * K * C x N); rows of y are output
 // pixels (n, yo, xo), and row r's k-th value of A is x[n, yo * S - pad + kh, xo * S - pad + kw, c] for
@@ -137,5 +140,25 @@ __kernel void pack_flipped_weight(const int KK, const int Cin, const int Cout, _
     for (int j = 0; j < NR; j++) {
         const int ci = p * NR + j;
         row[j] = ci < Cin ? w[w_off + ((size_t)tap * Cin + ci) * Cout + co] : 0.0f;
+    }
+}
+
+// patches(x)^T in matmul_cpu's PACK_A layout, packed[p][k][j] = patches[k, 32 p + j] for output pixel k, when C is a
+// multiple of 32: lanes 32 p ..< 32 p + 32 are channels of one tap. Range: [pixels, K * K * C / 32].
+__kernel void pack_patches(const int H, const int W, const int C, const int sample_stride, const int KS, const int S,
+                           const int pad, const int Ho, const int Wo, const int pixels,
+                           __global const float *x, const int x_off, __global float *packed, const int packed_off) {
+    const int k = get_global_id(0), p = get_global_id(1);
+    const int xo = k % Wo, yo = (k / Wo) % Ho, n = k / (Wo * Ho);
+    const int tap = p * NR / C, c0 = p * NR % C;
+    const int yi = yo * S - pad + tap / KS, xi = xo * S - pad + tap % KS;
+    __global float *row = packed + packed_off + (size_t)p * NR * pixels + (size_t)k * NR;
+    if (yi >= 0 && yi < H && xi >= 0 && xi < W) {
+        __global const float *src = x + x_off + (size_t)n * sample_stride + ((size_t)yi * W + xi) * C + c0;
+        vstore16(vload16(0, src), 0, row);
+        vstore16(vload16(0, src + 16), 0, row + 16);
+    } else {
+        vstore16((float16)(0.0f), 0, row);
+        vstore16((float16)(0.0f), 0, row + 16);
     }
 }

@@ -9,100 +9,125 @@
 // slice of a conditioning matrix that holds every norm's (scale, shift) side by side, so one matmul makes all of
 // them. CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
 //
-// One work-item per (sample, group): a group is a few hundred to a few thousand floats, and the 2-core CPU wants one
-// long loop per item. Both kernels walk a group pixel by pixel (its channels adjacent), with the per-channel sums of
-// the backward in private arrays of the compile-time group width CG: walking channel by channel, C floats apart, made
-// the U-Net step's 17 backward launches take 163 ms (bench profile --arch unet, batch 64). The activation is the
-// compile-time ACT (activations.cl's numbering): with the run-time switch inside the loops the LayerNorm launches of
-// a resmlp step took 2.1x as long (bench profile --arch resmlp, batch 512: 8.5 against 4.0 ms). The host passes
-// -D ACT=n -D CG=C/G. (A GPU would prefer a work-group per group with a local reduction; this file has none yet.)
+// One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking its pixels in memory order with every group's sums, and the
+// backward's per-channel sums, in private arrays: the channels C (CH), the groups G (GROUPS) and the activation
+// (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the loops unroll.
+// Measured on the U-Net step (bench profile --arch unet, batch 64, 17 launches each way): one work-item per
+// (sample, group) walking its group's channels C floats apart took 163 ms backward; walking pixels per group,
+// 86 + 40 ms, since every cache line of a pixel was fetched once per group; per sample, see the README's profile.
+// With the activation as a run-time switch the LayerNorm launches of a resmlp step took 2.1x as long (8.5 against
+// 4.0 ms). (A GPU would prefer a work-group per sample with a local reduction; this file has none yet.)
 #ifndef ACT
 #define ACT 0
 #endif
-#ifndef CG
-#define CG 1
+#ifndef CH
+#define CH 1
 #endif
+#ifndef GROUPS
+#define GROUPS 1
+#endif
+#define CG (CH / GROUPS)
 
-// Range: [N * G]. stats[2 i] = mean, stats[2 i + 1] = rstd of group i = n * G + g (what the backward needs).
-__kernel void groupnorm_forward(const int P, const int C, const int G, const float eps, const int has_mod,
-                                __global const float *x, const int x_off, __global float *y, const int y_off,
-                                __global float *stats, const int stats_off,
-                                __global const float *mod, const int mod_off, const int mod_stride) {
-    const int item = get_global_id(0);
-    const int n = item / G, cg = CG, c0 = (item % G) * cg;
-    const size_t base = (size_t)n * P * C + c0;
-    __global const float *xg = x + x_off + base;
-    __global float *yg = y + y_off + base;
-    const float count = (float)P * cg;
-    // One pass over the group for both moments, shifted by its first value so that E[d^2] - E[d]^2 does not cancel.
-    const float shift = xg[0];
-    float sum = 0.0f, sq = 0.0f;
-    for (int p = 0; p < P; p++)
-        for (int j = 0; j < cg; j++) { const float d = xg[(size_t)p * C + j] - shift; sum += d; sq += d * d; }
-    const float dmean = sum / count;
-    const float mean = shift + dmean;
-    const float rstd = rsqrt(fmax(sq / count - dmean * dmean, 0.0f) + eps);
-    stats[stats_off + 2 * item] = mean;
-    stats[stats_off + 2 * item + 1] = rstd;
-    __global const float *mn = mod + mod_off + (size_t)n * mod_stride + c0;
+// Range: [N] (local [1] on CPUs). stats[2 (n G + g)] = mean, stats[2 (n G + g) + 1] = rstd (what the backward needs).
+__kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
+                       __global const float *x, const int x_off, __global float *y, const int y_off,
+                       __global float *stats, const int stats_off,
+                       __global const float *mod, const int mod_off, const int mod_stride) {
+    const int n = get_global_id(0);
+    __global const float *xs = x + x_off + (size_t)n * P * CH;
+    __global float *ys = y + y_off + (size_t)n * P * CH;
+    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
+    // Both moments in one pass, shifted by each group's first value so that E[d^2] - E[d]^2 does not cancel.
+    float origin[GROUPS], sum[GROUPS], sq[GROUPS], mean[GROUPS], rstd[GROUPS];
+    for (int g = 0; g < GROUPS; g++) { origin[g] = xs[g * CG]; sum[g] = 0.0f; sq[g] = 0.0f; }
     for (int p = 0; p < P; p++) {
-        for (int j = 0; j < cg; j++) {
-            const size_t i = (size_t)p * C + j;
-            const float xhat = (xg[i] - mean) * rstd;
-            const float m = has_mod ? xhat * (1.0f + mn[j]) + mn[C + j] : xhat;
-            yg[i] = act_forward(m, ACT);
+        __global const float *xp = xs + (size_t)p * CH;
+        for (int g = 0; g < GROUPS; g++)
+            for (int j = 0; j < CG; j++) { const float d = xp[g * CG + j] - origin[g]; sum[g] += d; sq[g] += d * d; }
+    }
+    const float count = (float)P * CG;
+    for (int g = 0; g < GROUPS; g++) {
+        const float dmean = sum[g] / count;
+        mean[g] = origin[g] + dmean;
+        rstd[g] = rsqrt(fmax(sq[g] / count - dmean * dmean, 0.0f) + eps);
+        stats[stats_off + 2 * (n * GROUPS + g)] = mean[g];
+        stats[stats_off + 2 * (n * GROUPS + g) + 1] = rstd[g];
+    }
+    for (int p = 0; p < P; p++) {
+        __global const float *xp = xs + (size_t)p * CH;
+        __global float *yp = ys + (size_t)p * CH;
+        for (int g = 0; g < GROUPS; g++) {
+            for (int j = 0; j < CG; j++) {
+                const int c = g * CG + j;
+                const float xhat = (xp[c] - mean[g]) * rstd[g];
+                yp[c] = act_forward(has_mod ? xhat * (1.0f + mn[c]) + mn[CH + c] : xhat, ACT);
+            }
         }
     }
 }
 
-// The adjoint of groupnorm_forward for group (n, g), given dy:
+// The adjoint of groupnorm_forward for sample n, given dy:
 //   q = dy * act'(m);  dshift[n, c] = sum_p q;  dscale[n, c] = sum_p q * xhat;  dxhat = q * (1 + scale)
-//   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))      (means over the group)
+//   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))      (means over each group)
 // dx is added to what is already there when `accumulate` (the skip path of a residual block), and the
 // modulation's gradient goes to dmod in the modulation's layout (overwritten: it is an activation's gradient).
-// Range: [N * G].
-__kernel void groupnorm_backward(const int P, const int C, const int G, const int has_mod, const int accumulate,
-                                 __global const float *dy, const int dy_off, __global const float *x, const int x_off,
-                                 __global const float *stats, const int stats_off,
-                                 __global const float *mod, const int mod_off, const int mod_stride,
-                                 __global float *dmod, const int dmod_off, __global float *dx, const int dx_off) {
-    const int item = get_global_id(0);
-    const int n = item / G, cg = CG, c0 = (item % G) * cg;
-    const size_t base = (size_t)n * P * C + c0;
-    __global const float *xg = x + x_off + base;
-    __global const float *dyg = dy + dy_off + base;
-    __global float *dxg = dx + dx_off + base;
-    __global const float *mn = mod + mod_off + (size_t)n * mod_stride + c0;
-    __global float *dmn = dmod + dmod_off + (size_t)n * mod_stride + c0;
-    const float mean = stats[stats_off + 2 * item], rstd = stats[stats_off + 2 * item + 1];
-    float dscale[CG], dshift[CG];
-    for (int j = 0; j < CG; j++) { dscale[j] = 0.0f; dshift[j] = 0.0f; }
+// Range: [N] (local [1] on CPUs).
+__kernel void groupnorm_backward(const int P, const int has_mod, const int accumulate,
+                        __global const float *dy, const int dy_off, __global const float *x, const int x_off,
+                        __global const float *stats, const int stats_off,
+                        __global const float *mod, const int mod_off, const int mod_stride,
+                        __global float *dmod, const int dmod_off, __global float *dx, const int dx_off) {
+    const int n = get_global_id(0);
+    const size_t base = (size_t)n * P * CH;
+    __global const float *xs = x + x_off + base;
+    __global const float *dys = dy + dy_off + base;
+    __global float *dxs = dx + dx_off + base;
+    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
+    __global float *dmn = dmod + dmod_off + (size_t)n * mod_stride;
+    float mean[GROUPS], rstd[GROUPS], a[GROUPS], b[GROUPS];
+    for (int g = 0; g < GROUPS; g++) {
+        mean[g] = stats[stats_off + 2 * (n * GROUPS + g)];
+        rstd[g] = stats[stats_off + 2 * (n * GROUPS + g) + 1];
+    }
+    float dscale[CH], dshift[CH];
+    for (int c = 0; c < CH; c++) { dscale[c] = 0.0f; dshift[c] = 0.0f; }
     for (int p = 0; p < P; p++) {
-        for (int j = 0; j < CG; j++) {
-            const size_t i = (size_t)p * C + j;
-            const float xhat = (xg[i] - mean) * rstd;
-            const float q = dyg[i] * act_derivative(has_mod ? xhat * (1.0f + mn[j]) + mn[C + j] : xhat, ACT);
-            dscale[j] += q * xhat;
-            dshift[j] += q;
+        __global const float *xp = xs + (size_t)p * CH, *dyp = dys + (size_t)p * CH;
+        for (int g = 0; g < GROUPS; g++) {
+            for (int j = 0; j < CG; j++) {
+                const int c = g * CG + j;
+                const float xhat = (xp[c] - mean[g]) * rstd[g];
+                const float q = dyp[c] * act_derivative(has_mod ? xhat * (1.0f + mn[c]) + mn[CH + c] : xhat, ACT);
+                dscale[c] += q * xhat;
+                dshift[c] += q;
+            }
         }
     }
-    float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
-    for (int j = 0; j < CG; j++) {
-        const float s = has_mod ? mn[j] : 0.0f;
-        if (has_mod) { dmn[j] = dscale[j]; dmn[C + j] = dshift[j]; }
-        sum_dxhat += dshift[j] * (1.0f + s);
-        sum_dxhat_xhat += dscale[j] * (1.0f + s);
-    }
-    const float count = (float)P * cg;
-    const float a = sum_dxhat / count, bb = sum_dxhat_xhat / count;
-    for (int p = 0; p < P; p++) {
+    const float count = (float)P * CG;
+    for (int g = 0; g < GROUPS; g++) {
+        float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
         for (int j = 0; j < CG; j++) {
-            const size_t i = (size_t)p * C + j;
-            const float s = has_mod ? mn[j] : 0.0f;
-            const float xhat = (xg[i] - mean) * rstd;
-            const float m = has_mod ? xhat * (1.0f + s) + mn[C + j] : xhat;
-            const float v = rstd * (dyg[i] * act_derivative(m, ACT) * (1.0f + s) - a - xhat * bb);
-            dxg[i] = accumulate ? dxg[i] + v : v;
+            const int c = g * CG + j;
+            const float s = has_mod ? mn[c] : 0.0f;
+            if (has_mod) { dmn[c] = dscale[c]; dmn[CH + c] = dshift[c]; }
+            sum_dxhat += dshift[c] * (1.0f + s);
+            sum_dxhat_xhat += dscale[c] * (1.0f + s);
+        }
+        a[g] = sum_dxhat / count;
+        b[g] = sum_dxhat_xhat / count;
+    }
+    for (int p = 0; p < P; p++) {
+        __global const float *xp = xs + (size_t)p * CH, *dyp = dys + (size_t)p * CH;
+        __global float *dxp = dxs + (size_t)p * CH;
+        for (int g = 0; g < GROUPS; g++) {
+            for (int j = 0; j < CG; j++) {
+                const int c = g * CG + j;
+                const float s = has_mod ? mn[c] : 0.0f;
+                const float xhat = (xp[c] - mean[g]) * rstd[g];
+                const float m = has_mod ? xhat * (1.0f + s) + mn[CH + c] : xhat;
+                const float v = rstd[g] * (dyp[c] * act_derivative(m, ACT) * (1.0f + s) - a[g] - xhat * b[g]);
+                dxp[c] = accumulate ? dxp[c] + v : v;
+            }
         }
     }
 }

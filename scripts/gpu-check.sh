@@ -340,13 +340,15 @@ run_checks() {
     # Where the step time goes on this device, kernel by kernel (queue profiling); seconds on a GPU.
     step bench-profile 60 "$bin/bench" profile --device "$device"
     step bench-profile-resmlp 60 "$bin/bench" profile --device "$device" --arch resmlp
+    # The U-Net training step (batch 64, 28x28, channels 32/64/64): convolutions through im2col and the tiled matmul.
+    step bench-profile-unet 90 "$bin/bench" profile --device "$device" --arch unet
 
     # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA; before the study
     # because these are short and bounded.
     if command -v python3 >/dev/null \
         && timeout 60 python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
         local wb arch width batch
-        for wb in mlp:256:4096 mlp:1024:1024 mlp:64:256 resmlp:256:4096 resmlp:64:256; do
+        for wb in mlp:256:4096 mlp:1024:1024 mlp:64:256 resmlp:256:4096 resmlp:64:256 unet:0:64; do
             arch=${wb%%:*} wb=${wb#*:}
             width=${wb%:*} batch=${wb#*:}
             STDOUT_TO="$out/pytorch-$arch-w$width-b$batch.json" step "pytorch-$arch-w$width-b$batch" 45 \

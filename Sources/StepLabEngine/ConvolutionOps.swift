@@ -75,6 +75,26 @@ extension Engine {
                        epilogue: accumulate ? .accumulate : .none)
     }
 
+    /// Whether `convolutionWeightGradient` serves this geometry (the CPU variant, input channels a multiple of 32).
+    public func packsPatches(_ g: ConvolutionGeometry) -> Bool { convolvesInPlace && g.inputChannels % 32 == 0 }
+
+    /// dW += patches(x)^T . dy on the CPU panel kernel, the patches packed straight from x (`packsPatches`).
+    public func convolutionWeightGradient(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, outputGradient dy: Tensor,
+                                          accumulatingInto dw: Tensor) throws(OpenCLError) {
+        let stride = try imageStride(x, samples: samples, geometry: g)
+        let pixels = samples * g.outputHeight * g.outputWidth
+        guard packsPatches(g), dy.rows == pixels, dy.columns == g.outputChannels, dw.rows == g.patchSize,
+              dw.columns == g.outputChannels else {
+            throw .invalidRequest("convolutionWeightGradient \(g): dy \(dy.rows)x\(dy.columns), dW \(dw.rows)x\(dw.columns) "
+                                  + "(needs the CPU variant and channels a multiple of 32)")
+        }
+        try matmul(m: g.patchSize, k: pixels, packer: { buffer, offset throws(OpenCLError) in
+            try self.launch("conv.cl", "pack_patches", global: [pixels, g.patchSize / 32], Int32(g.height), Int32(g.width),
+                            Int32(g.inputChannels), Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding),
+                            Int32(g.outputHeight), Int32(g.outputWidth), Int32(pixels), x.storage, x.kernelOffset, buffer, offset)
+        }, dy, into: dw, epilogue: .accumulate)
+    }
+
     private func launchConv(_ x: Tensor, stride: Int, geometry g: ConvolutionGeometry, panels: Buffer<Float>, into y: Tensor,
                             epilogue: MatmulEpilogue) throws(OpenCLError) {
         let e = try EpilogueArguments(epilogue, output: y)

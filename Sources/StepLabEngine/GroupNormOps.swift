@@ -20,8 +20,8 @@ extension Engine {
         try requireSameShape("groupNorm", x, y)
         let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
         let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
-        try launch("groupnorm.cl", "groupnorm_forward", global: [samples * groups], options: options(activation, x.columns / groups),
-                   Int32(pixels), Int32(x.columns), Int32(groups), epsilon, mod.present, x.storage, x.kernelOffset,
+        try launch("groupnorm.cl", "groupnorm_forward", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+                   Int32(pixels), epsilon, mod.present, x.storage, x.kernelOffset,
                    y.storage, y.kernelOffset, stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride)
     }
 
@@ -40,8 +40,8 @@ extension Engine {
             }
             dmod = gradient
         }
-        try launch("groupnorm.cl", "groupnorm_backward", global: [samples * groups], options: options(activation, x.columns / groups),
-                   Int32(pixels), Int32(x.columns), Int32(groups), mod.present, Int32(accumulate ? 1 : 0),
+        try launch("groupnorm.cl", "groupnorm_backward", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+                   Int32(pixels), mod.present, Int32(accumulate ? 1 : 0),
                    dy.storage, dy.kernelOffset, x.storage, x.kernelOffset, stats.storage, stats.kernelOffset,
                    mod.tensor.storage, mod.offset, mod.stride,
                    dmod.storage, dmod.kernelOffset + (modulation.map { Int32($0.column) } ?? 0), dx.storage, dx.kernelOffset)
@@ -61,8 +61,13 @@ extension Engine {
                               modulationGradient: modulationGradient, activation: activation, accumulate: accumulate, into: dx)
     }
 
-    /// The activation and the group width are compiled in (see the banner of `Kernels/groupnorm.cl`).
-    private func options(_ activation: Activation, _ groupWidth: Int) -> String { "-D ACT=\(activation.rawValue) -D CG=\(groupWidth)" }
+    /// One work-group per sample on CPUs (the driver would otherwise put a small batch in one group, on one core).
+    private var perSample: [Int]? { device.kind == .cpu ? [1] : nil }
+
+    /// The activation, channels and groups are compiled in (see the banner of `Kernels/groupnorm.cl`).
+    private func options(_ activation: Activation, _ channels: Int, _ groups: Int) -> String {
+        "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups)"
+    }
 
     private func groupNormSamples(_ x: Tensor, pixels: Int, groups: Int, stats: Tensor) throws(OpenCLError) -> Int {
         guard pixels > 0, groups > 0, x.rows % pixels == 0, x.columns % groups == 0 else {

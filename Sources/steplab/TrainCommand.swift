@@ -102,11 +102,6 @@ struct TrainCommand: ParsableCommand {
         let data = self.data!
         let spec: DataSpec
         do { spec = try DataSpec.parse(data) } catch { throw CLIError(error.description) }
-        let folder = RunFolder(out!)
-        try folder.prepareForTraining()
-        guard folder.checkpointSteps().isEmpty else {
-            throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
-        }
         let normalization = spec.normalization()
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
@@ -136,6 +131,11 @@ struct TrainCommand: ParsableCommand {
             config.depth = source.depth
             config.unet = source.unet
             if width == nil { config.width = source.width }
+        }
+        let folder = RunFolder(out!)
+        try folder.prepareForTraining()
+        guard folder.checkpointSteps().isEmpty else {
+            throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
         }
         try train(config, spec: spec, folder: folder, resuming: false)
     }

@@ -14,6 +14,9 @@ import Testing
         (2, ConvolutionGeometry(height: 6, width: 5, inputChannels: 4, outputChannels: 2, kernel: 1, stride: 2)),
         (2, ConvolutionGeometry(height: 1, width: 1, inputChannels: 5, outputChannels: 3)),
         (1, ConvolutionGeometry(height: 3, width: 2, inputChannels: 17, outputChannels: 1, stride: 2)),
+        // Channels a multiple of 32: the CPU variant packs the weight gradient's patches straight from the input.
+        (2, ConvolutionGeometry(height: 3, width: 4, inputChannels: 32, outputChannels: 3)),
+        (1, ConvolutionGeometry(height: 3, width: 3, inputChannels: 64, outputChannels: 2, stride: 2)),
     ]
 
     @Test func im2colAndCol2imMatchTheirReferences() throws {

@@ -47,10 +47,10 @@ import Testing
         let environment = ["STEPLAB_CACHE": folder.appendingPathComponent("cache").path]
         let run = folder.appendingPathComponent("run")
         let train = try CommandLineTests.run(["train", "--method", "diffusion", "--data", "fashion-mnist", "--out", run.path,
-                                              "--iterations", "20", "--batch", "16", "--width", "32", "--depth", "1",
+                                              "--iterations", "20", "--batch", "16", "--channels", "8", "--channel-mult", "1,2",
                                               "--log-every", "10", "--device", "0"])
         #expect(train.status == 0, "\(train.err)")
-        #expect(train.out.contains("(d = 784)"))
+        #expect(train.out.contains("(d = 784)") && train.out.contains("unet 8x[1,2]"))
         let grid = folder.appendingPathComponent("grid.png")
         let sample = try CommandLineTests.run(["sample", "--run", run.path, "--count", "12", "--steps", "4", "--out",
                                                folder.appendingPathComponent("s.npy").path, "--plot", grid.path, "--device", "0"])

@@ -26,22 +26,32 @@ import Testing
 
     @Test(.enabled(if: available, "needs python3 with torch, safetensors and numpy"), arguments: ["mlp", "resmlp"])
     func pytorchReproducesStepLabsSamples(arch: String) throws {
+        try compare(["--data", "two-moons", "--arch", arch, "--width", "16", "--depth", "2", "--blocks", "2"], dimension: 2, count: 50)
+    }
+
+    /// The U-Net (a small one) on images, without the x-prediction clamp (the PyTorch sampler has none).
+    @Test(.enabled(if: available && FashionMNISTCommandTests.installed, "needs python3 with torch and dataset-fashion-mnist"))
+    func pytorchReproducesAUNetsSamples() throws {
+        try compare(["--data", "fashion-mnist", "--arch", "unet", "--channels", "8", "--channel-mult", "1,2"], dimension: 784,
+                    count: 4, sampling: ["--clip", "0"])
+    }
+
+    func compare(_ network: [String], dimension: Int, count: Int, sampling: [String] = []) throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
-        let train = try CommandLineTests.run(["train", "--method", "diffusion", "--data", "two-moons", "--arch", arch, "--width", "16",
-                                              "--depth", "2", "--blocks", "2", "--iterations", "60", "--batch", "32",
+        let train = try CommandLineTests.run(["train", "--method", "diffusion"] + network + ["--iterations", "60", "--batch", "32",
                                               "--out", run.path, "--device", "0"])
         #expect(train.status == 0, "\(train.err)")
         var random = SystemRandomNumberGenerator()
-        let noise = (0 ..< 50).map { _ in
-            (0 ..< 2).map { _ in String(Double.random(in: -2.5 ... 2.5, using: &random)) }.joined(separator: ",")
+        let noise = (0 ..< count).map { _ in
+            (0 ..< dimension).map { _ in String(Double.random(in: -2.5 ... 2.5, using: &random)) }.joined(separator: ",")
         }.joined(separator: "\n")
         let noiseURL = folder.appendingPathComponent("noise.csv")
         try noise.write(to: noiseURL, atomically: true, encoding: .utf8)
         let ours = folder.appendingPathComponent("steplab.csv"), theirs = folder.appendingPathComponent("torch.csv")
-        let sample = try CommandLineTests.run(["sample", "--run", run.path, "--noise", noiseURL.path, "--count", "50", "--steps", "4",
-                                               "--out", ours.path, "--device", "0"])
+        let sample = try CommandLineTests.run(["sample", "--run", run.path, "--noise", noiseURL.path, "--count", String(count),
+                                               "--steps", "4", "--out", ours.path, "--device", "0"] + sampling)
         #expect(sample.status == 0, "\(sample.err)")
 
         let process = Process()
@@ -55,7 +65,7 @@ import Testing
         #expect(process.terminationStatus == 0, "\(message)")
 
         let a = try Self.csv(ours), b = try Self.csv(theirs)
-        #expect(a.count == 100 && b.count == 100)
+        #expect(a.count == count * dimension && b.count == count * dimension)
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4, "largest difference \(worst)")
     }

@@ -73,11 +73,17 @@ public final class Conv2d: Layer {
         !(geometry.isPointwise && x.columns == geometry.inputChannels) && engine.convolvesInPlace
     }
 
-    /// The weight gradient `patches^T . dy`: the saved patches, or the input's patches formed now (the in-place
-    /// forward saved the input), or the input itself for a 1x1 convolution of activations.
+    /// The weight gradient `patches^T . dy`: packed from the saved input, or the saved patches, or the input's patches
+    /// formed now (the in-place forward saved the input), or the input itself for a 1x1 convolution of activations.
     private func accumulateParameterGradients(_ dy: Tensor, tape: Tape) throws(OpenCLError) {
         var patches = try tape.saved(for: self)[0]
         let engine = tape.engine
+        if usesInputInPlace(patches, engine) && engine.packsPatches(geometry) {
+            try engine.convolutionWeightGradient(patches, samples: tape.batch, geometry: geometry, outputGradient: dy,
+                                                 accumulatingInto: tape.gradient(weight))
+            try engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
+            return
+        }
         if usesInputInPlace(patches, engine) {
             let x = patches
             patches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
