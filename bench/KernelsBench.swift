@@ -18,7 +18,7 @@ struct SgemmResult: Codable {
 struct KernelsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "Time sgemm (square sizes and the MLP's shapes) and the reference training step."
+        abstract: "Time sgemm (square sizes and the MLP's shapes), the U-Net's convolutions and the reference training steps."
     )
 
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else first GPU, else device 0).")
@@ -84,8 +84,9 @@ struct KernelsBench: ParsableCommand {
             }
             print(line)
         }
+        let convolutions = try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
         print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
-              + "mlp 18-W-W-W-2 SiLU, and resmlp with 3 FiLM blocks of width W)")
+              + "mlp 18-W-W-W-2 SiLU, resmlp with 3 FiLM blocks of width W; unet: the same on 28x28 images, channels 32/64/64)")
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         var steps: [TrainStepResult] = []
         if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
@@ -96,9 +97,9 @@ struct KernelsBench: ParsableCommand {
         print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
             + "[min-max] of the rounds' ratios)" : ")"))
         let workloads: [(NetworkArchitecture, Int, Int)] = [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256),
-                                                            (.resmlp, 256, 4096), (.resmlp, 64, 256)]
+                                                            (.resmlp, 256, 4096), (.resmlp, 64, 256), (.unet, 0, 64)]
         for (architecture, width, batch) in workloads {
-            let source = try EightGaussiansSource(engine: engine)
+            let source = try TrainStepBench.source(architecture, engine: engine)
             var ours: [TrainStepResult] = []
             var theirs: [[PyTorchReference.Measurement?]] = [[], []]
             for _ in 0 ..< rounds {
@@ -112,7 +113,9 @@ struct KernelsBench: ParsableCommand {
             result.roundStepsPerSecond = ours.map(\.stepsPerSecond)
             result.deviceBytes = ours.map(\.deviceBytes).max() ?? 0
             result.hostPeakBytes = ours.compactMap(\.hostPeakBytes).max()
-            var line = String(format: "  %@ width %4d batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", architecture.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0), width, batch,
+            let network = architecture == .unet ? "unet  32/64/64" : architecture.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
+                + String(format: " width %4d", width)
+            var line = String(format: "  %@ batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", network, batch,
                               result.stepsPerSecond, result.milliseconds)
             line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {
@@ -151,7 +154,8 @@ struct KernelsBench: ParsableCommand {
             sampling.append(result)
             print(line)
         }
-        return KernelsReport(device: engine.device, sgemm: results, trainStep: steps[0], trainSteps: steps, sampling: sampling)
+        return KernelsReport(device: engine.device, sgemm: results, convolutions: convolutions, trainStep: steps[0], trainSteps: steps,
+                             sampling: sampling)
     }
 
     /// "x1.23 [0.98-1.40]": the ratio of the medians, then the range of the rounds' own ratios (rounds where the
@@ -209,11 +213,12 @@ struct KernelsBench: ParsableCommand {
 struct KernelsReport: Codable {
     var device: DeviceInfo
     var sgemm: [SgemmResult]
+    var convolutions: [ConvolutionResult]
     var trainStep: TrainStepResult
     var trainSteps: [TrainStepResult]
     var sampling: [SamplingResult]
     enum CodingKeys: String, CodingKey {
-        case device, sgemm, sampling
+        case device, sgemm, sampling, convolutions
         case trainStep = "train_step"
         case trainSteps = "train_steps"
     }

@@ -39,7 +39,7 @@ enum PyTorchReference {
             guard let script = PyTorchReference.script else { return nil }
             self.compile = compile
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, "--serve", "--threads", String(threads)]
+            process.arguments = ["python3", "-B", script, "--serve", "--threads", String(threads)]  // -B: no __pycache__ in bench/, which SwiftPM would warn about
             process.standardInput = input
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -92,7 +92,7 @@ enum PyTorchReference {
     static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        process.arguments = ["python3", "-B"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

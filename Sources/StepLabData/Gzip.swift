@@ -1,8 +1,31 @@
 import CZlib
 import Foundation
 
-/// gzip decompression through the system zlib (the IDX files of the data-set packages ship gzipped).
+/// gzip decompression (the IDX files of the data-set packages ship gzipped) and zlib compression (PNG's image
+/// data) through the system zlib.
 enum Gzip {
+    /// `bytes` as one zlib (RFC 1950) stream at the best compression.
+    static func zlibCompressed(_ bytes: [UInt8]) -> [UInt8] {
+        var length = compressBound(uLong(bytes.count))
+        var output = [UInt8](repeating: 0, count: Int(length))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            bytes.withUnsafeBufferPointer { input in compress2(out.baseAddress, &length, input.baseAddress, uLong(bytes.count), 9) }
+        }
+        // compressBound is enough by definition, and the buffers are ours: a failure is a broken zlib.
+        precondition(status == Z_OK, "zlib compress2 failed with status \(status)")
+        return Array(output.prefix(Int(length)))
+    }
+
+    /// The bytes of one zlib stream that inflates to exactly `count` bytes; nil when it does not.
+    static func zlibDecompressed(_ bytes: [UInt8], count: Int) -> [UInt8]? {
+        var length = uLong(count)
+        var output = [UInt8](repeating: 0, count: count)
+        let status = output.withUnsafeMutableBufferPointer { out in
+            bytes.withUnsafeBufferPointer { input in uncompress(out.baseAddress, &length, input.baseAddress, uLong(bytes.count)) }
+        }
+        return status == Z_OK && Int(length) == count ? output : nil
+    }
+
     /// The decompressed bytes of a gzip (RFC 1952) stream; `name` labels errors.
     static func decompress(_ compressed: Data, name: String) throws(DataError) -> Data {
         var stream = z_stream()

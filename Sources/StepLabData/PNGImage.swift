@@ -36,17 +36,7 @@ public struct PNGImage: Sendable, Equatable {
             raw.append(0)  // filter type 0 (none) per scanline
             raw.append(contentsOf: pixels[(3 * row * width) ..< (3 * (row + 1) * width)])
         }
-        var zlib: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let length = Swift.min(65535, raw.count - offset)
-            let final: UInt8 = offset + length >= raw.count ? 1 : 0
-            zlib.append(final)
-            zlib += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8((~length >> 8) & 0xFF)]
-            zlib += raw[offset ..< offset + length]
-            offset += length
-        } while offset < raw.count
-        zlib += Self.bigEndian(Self.adler32(raw))
+        let zlib = Gzip.zlibCompressed(raw)
         var data = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let header = Self.bigEndian(UInt32(width)) + Self.bigEndian(UInt32(height)) + [8, 2, 0, 0, 0]
         data.append(contentsOf: Self.chunk("IHDR", header))
@@ -75,11 +65,6 @@ public struct PNGImage: Sendable, Equatable {
         return c ^ 0xFFFF_FFFF
     }
 
-    static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1, b: UInt32 = 0
-        for byte in bytes { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
-        return b << 16 | a
-    }
 
     /// A scatter plot of 2-D `points` (blue) over `reference` (grey), framed to both.
     public static func scatter(points: PointSet, reference: PointSet?, size: Int = 512) -> PNGImage {

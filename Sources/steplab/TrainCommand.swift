@@ -231,6 +231,12 @@ struct TrainCommand: ParsableCommand {
     static func summary(of config: RunConfig) -> String {
         guard let data = try? RunFolder.sortedEncoder.encode(config),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return "" }
-        return object.keys.sorted().filter { $0 != "mean" && $0 != "std" }.map { "\($0)=\(object[$0]!)" }.joined(separator: " ")
+        func text(_ value: Any) -> String {
+            // Nested values (a unet's shape) as compact JSON with sorted keys, not Swift's unordered description.
+            guard value is [String: Any] || value is [Any],
+                  let json = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return "\(value)" }
+            return String(decoding: json, as: UTF8.self)
+        }
+        return object.keys.sorted().filter { $0 != "mean" && $0 != "std" }.map { "\($0)=\(text(object[$0]!))" }.joined(separator: " ")
     }
 }

@@ -56,7 +56,7 @@ import Testing
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script.path, run.path, "--noise", noiseURL.path, "--steps", "4", "--out", theirs.path]
+        process.arguments = ["python3", "-B", Self.script.path, run.path, "--noise", noiseURL.path, "--steps", "4", "--out", theirs.path]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
