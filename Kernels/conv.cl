@@ -7,7 +7,9 @@
 // residual add and activation ride in the matmul epilogue (one value per column), GroupNorm's FiLM reads one row per
 // sample, and the product's M dimension is N * H * W (tens of thousands of rows), the shape the CPU matmul is
 // fastest at. NCHW would need a batched product, or the (Cout x K*K*C) . (K*K*C x N*H*W) shape whose wide, short
-// output the CPU kernel tiles worse; `bench kernels` measures both shapes beside each other (README, Benchmarks).
+// output the CPU kernel tiles worse: `bench kernels` times both products for the 12 convolutions of the U-Net step
+// (batch 64), and NHWC's was the faster on all 12 (3x3 32->32 at 28x28: 141 against 85 GFLOP/s; 3x3 128->64 at
+// 14x14: 186 against 106; 2-core AVX-512 EPYC through POCL, 2026-11-29).
 // CPU twins: Reference.im2col / col2im (ConvolutionOps.swift).
 
 // Range: [K * K, N * Ho * Wo]. Sample n starts `sample_stride` floats after sample n - 1 (H * W * C for activations;

@@ -1,8 +1,10 @@
 import OpenCLKit
 
 /// A 2-D convolution over NHWC activations, `y = conv(x, W) + b` (`ConvolutionGeometry`: 1x1 or 3x3, stride 1 or 2,
-/// zero padding K / 2), computed as `im2col(x) . W` with the bias (and a residual add) in the product's epilogue; a
-/// 1x1 stride-1 convolution is the product on the activations as they lie. W is stored `(K * K * Cin) x Cout`, rows
+/// zero padding K / 2), computed as the product `patches(x) . W` with the bias (and a residual add) in its epilogue:
+/// on CPUs with the patches read in place (`Engine.convolve`, and the transposed convolution for the input gradient),
+/// elsewhere through `im2col` and the tuned matmul (and `col2im`); a 1x1 stride-1 convolution is the product on the
+/// activations as they lie. W is stored `(K * K * Cin) x Cout`, rows
 /// ordered (kh, kw, cin), as `NAME.weight` (torch's `Conv2d.weight.permute(2, 3, 1, 0)`), b as `NAME.bias` (1 x Cout).
 ///
 /// Its input is `samples` images: `(samples * H * W) x Cin` activations, or any tensor whose rows hold one image
