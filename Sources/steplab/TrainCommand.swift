@@ -9,7 +9,7 @@ import StepLabGenerative
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a diffusion, consistency or multistep consistency model on 2-D or tabular data.",
+        abstract: "Train a diffusion, consistency or multistep consistency model on 2-D, tabular or image data.",
         discussion: """
         Writes RUN_DIR/config.json (the resolved configuration), metrics.csv and metrics.jsonl (step, loss, grad_norm, \
         lr, wall_time) and model.safetensors (raw and EMA weights). Data is standardised per dimension for training; \
@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Method: \(Method.allCases.map(\.rawValue).joined(separator: "|")).")
     var method: String = "mct"
-    @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), or a .csv/.npy file (one row per point).")
+    @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), \(DataSpec.fashionMNISTName), or a .csv/.npy file (one row per point).")
     var data: String?
     @Option(help: "Run folder to create.")
     var out: String?
