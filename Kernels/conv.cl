@@ -73,21 +73,15 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
 // One MR x 32 block of y per work-item, over B panels packed by pack_b from W (K * K * C x N); rows of y are output
 // pixels (n, yo, xo), and row r's k-th value of A is x[n, yo * S - pad + kh, xo * S - pad + kw, c] for
 // k = (kh * K + kw) * C + c; a tap outside the image reads C values of `zeros` instead (no branch in the loop).
-// Bands as in matmul_cpu. Range: [ceil(M / MR) * ceil(N / 32)], local [1].
+// Bands as in matmul_cpu (band_block). Range: [ceil(M / MR) * ceil(N / 32)], local [1].
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void conv_cpu(const int M, const int N, const int band, const int H, const int W, const int C, const int sample_stride,
               const int KS, const int S, const int pad, const int Ho, const int Wo,
               __global const float *x, const int x_off, __global const float *zeros,
               __global const float *panels, const int panels_off, OUTPUT_AND_EPILOGUE_PARAMS) {
     const int K = KS * KS * C;
-    const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
-    const int id = get_global_id(0);
-    const int band_first = id / (band * panel_count) * band;
-    const int in_band = id - band_first * panel_count;
-    const int band_blocks = min(band, row_blocks - band_first);
-    const int panel = in_band / band_blocks;
-    const int m0 = (band_first + in_band % band_blocks) * MR;
-    const int n0 = panel * NR;
+    const int2 block = band_block(get_global_id(0), M, N, band);
+    const int m0 = block.x, panel = block.y, n0 = panel * NR;
     __global const float *bk = panels + panels_off + (size_t)panel * NR * K;
 
     int y0[MR], x0[MR];

@@ -169,23 +169,27 @@ inline void store_row(const float16 lo, const float16 hi, const int m, const int
 // The arguments store_row passes on.
 #define EPILOGUE_ARGS c, c_off, bias, bias_off, pre, pre_off, store_pre, gate, gate_off, act
 
-// One MR x 32 block of C per work-item. Range: [ceil(M / MR) * ceil(N / 32), 1, K chunks], local [1, 1, 1].
-// Work-items go through C in bands of `band` row blocks, panel by panel within a band: a band's rows of A
-// stay in cache while every panel passes over them, so A is fetched from memory once and each B panel
-// once per band (row blocks first would fetch A once per panel; panels first, B once per row block).
+// Work-item `id`'s block of a panel kernel (matmul_cpu, conv_cpu): (first row, panel). Work-items go through C in
+// bands of `band` row blocks, panel by panel within a band: a band's rows of A stay in cache while every panel
+// passes over them, so A is fetched from memory once and each B panel once per band (row blocks first would fetch
+// A once per panel; panels first, B once per row block).
+inline int2 band_block(const int id, const int M, const int N, const int band) {
+    const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
+    const int band_first = id / (band * panel_count) * band;
+    const int in_band = id - band_first * panel_count;
+    const int band_blocks = min(band, row_blocks - band_first);
+    return (int2)((band_first + in_band % band_blocks) * MR, in_band / band_blocks);
+}
+
+// One MR x 32 block of C per work-item, in bands (band_block). Range: [ceil(M / MR) * ceil(N / 32), 1, K chunks],
+// local [1, 1, 1].
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void matmul_cpu(const int M, const int N, const int K, const int k_chunk, const int band,
                 __global const float *a, const int a_off,
                 __global const float *panels, const int panels_off, const int panel_stride, const int row_stride,
                 OUTPUT_AND_EPILOGUE_PARAMS) {
-    const int panel_count = (N + NR - 1) / NR, row_blocks = (M + MR - 1) / MR;
-    const int id = get_global_id(0);
-    const int band_first = id / (band * panel_count) * band;
-    const int in_band = id - band_first * panel_count;
-    const int band_blocks = min(band, row_blocks - band_first);
-    const int panel = in_band / band_blocks;
-    const int m0 = (band_first + in_band % band_blocks) * MR;
-    const int n0 = panel * NR;
+    const int2 block = band_block(get_global_id(0), M, N, band);
+    const int m0 = block.x, panel = block.y, n0 = panel * NR;
     __global const float *bp = panels + panels_off + (size_t)panel * panel_stride;
 
     // Rows past M read row M - 1 (valid memory) and are never stored. A is walked through one base pointer

@@ -100,10 +100,8 @@ extension Engine {
         let e = try EpilogueArguments(epilogue, output: y)
         let tuning = matmulTuning
         let (m, n) = (y.rows, g.outputChannels)
-        let rowBlocks = (m + tuning.mr - 1) / tuning.mr
-        let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * g.patchSize))))
-        try launch("conv.cl", "conv_cpu", global: [rowBlocks * ((n + 31) / 32)], local: [1],
-                   options: "-D EPI=\(e.mode) \(tuning.defines)", Int32(m), Int32(n), band, Int32(g.height), Int32(g.width),
+        try launch("conv.cl", "conv_cpu", global: [(m + tuning.mr - 1) / tuning.mr * ((n + 31) / 32)], local: [1],
+                   options: "-D EPI=\(e.mode) \(tuning.defines)", Int32(m), Int32(n), tuning.band(rows: m, depth: g.patchSize), Int32(g.height), Int32(g.width),
                    Int32(g.inputChannels), Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight),
                    Int32(g.outputWidth), x.storage, x.kernelOffset, try zeros(count: g.inputChannels), panels, Int32(0),
                    y.storage, y.kernelOffset,

@@ -112,10 +112,7 @@ extension Engine {
                 aBuffer = packed
                 options += " -D PACK_A=1"
             }
-            // Row blocks per band (see matmul_cpu): as many as keep the band's A rows, MR x (K per work-item)
-            // floats each, within the tuned cache budget.
-            let kPerItem = chunks > 1 ? chunkLength : k
-            let band = Int32(Swift.max(1, Swift.min(rowBlocks, tuning.bandKilobytes * 1024 / (4 * tuning.mr * kPerItem))))
+            let band = tuning.band(rows: m, depth: chunks > 1 ? chunkLength : k)
             if chunks == 1 {
                 try launch("matmul.cl", "matmul_cpu", global: [rowBlocks * panels, 1, 1], local: [1, 1, 1],
                            options: options, mI, nI, kI, kI, band, aBuffer, aOffset, packed, Int32(0), Int32(32 * k),

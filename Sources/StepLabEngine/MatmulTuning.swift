@@ -107,6 +107,12 @@ public struct MatmulTuning: Sendable, Equatable, Codable {
         }
     }
 
+    /// Row blocks per band of the CPU panel kernels (matmul.cl's band_block): as many as keep the band's A rows,
+    /// MR x `depth` floats each (depth: the K a work-item walks), within the tuned cache budget.
+    func band(rows: Int, depth: Int) -> Int32 {
+        Int32(Swift.max(1, Swift.min((rows + mr - 1) / mr, bandKilobytes * 1024 / (4 * mr * depth))))
+    }
+
     /// The tunable part of the build options.
     var defines: String {
         switch variant {

@@ -111,37 +111,23 @@ import Testing
     @Test func residualMLPGradientsMatchFiniteDifferences() throws {
         try Shared.withEngine { engine in
             let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3)
-            let batch = 4
             let network = try ResidualMLP(engine: engine, config: config, seed: 5)
-            var random = TestRandom(seed: 8)
-            try network.parameters.values.upload(random.array(network.parameters.count, -0.6, 0.6))
-            let x = random.array(batch * config.inputs, -2, 2), t = random.array(batch, 0, 1)
-            let probe = random.array(batch * config.outputs)
-            let input = try engine.tensor(x, rows: batch, columns: config.inputs), time = try engine.tensor(t, rows: batch, columns: 1)
-            let tape = network.makeTape()
-            let out = try network.run(input, time: time, tape: tape)
-            try network.parameters.zeroGradients(engine: engine)
-            let dx = try #require(try network.backward(engine.tensor(probe, rows: batch, columns: config.outputs), tape: tape,
-                                                       inputGradient: true))
-            let flat = try network.parameters.values.download().map(Double.init)
-            func named(_ flat: [Double]) -> [String: [Double]] {
-                Dictionary(uniqueKeysWithValues: network.parameters.entries.map { ($0.name, Array(flat[$0.offset ..< $0.offset + $0.count])) })
-            }
-            let xd = x.map(Double.init)
-            expectClose(try out.download(),
-                        Reference.residualMLPForward(config, parameters: named(flat), input: xd, t: t, batch: batch).map(Float.init),
+            let pass = try NetworkPass(network, engine: engine, batch: 4, seed: 8, bound: 0.6)
+            let (batch, xd, t, probe, flat) = (pass.batch, pass.input, pass.times, pass.probe, pass.parameters)
+            expectClose(try pass.output.download(),
+                        Reference.residualMLPForward(config, parameters: pass.named(flat), input: xd, t: t, batch: batch).map(Float.init),
                         rtol: 1e-4, atol: 1e-5, "forward")
             let numeric = centralDifferences(at: flat) {
-                Self.probed(Reference.residualMLPForward(config, parameters: named($0), input: xd, t: t, batch: batch), probe)
+                Self.probed(Reference.residualMLPForward(config, parameters: pass.named($0), input: xd, t: t, batch: batch), probe)
             }
             expectClose(try network.parameters.gradients.download(), numeric, rtol: 2e-3, atol: 2e-5, "parameter gradients")
             let numericInput = centralDifferences(at: xd) {
-                Self.probed(Reference.residualMLPForward(config, parameters: named(flat), input: $0, t: t, batch: batch), probe)
+                Self.probed(Reference.residualMLPForward(config, parameters: pass.named(flat), input: $0, t: t, batch: batch), probe)
             }
-            expectClose(try dx.download(), numericInput, rtol: 2e-3, atol: 2e-5, "input gradients")
+            expectClose(try pass.inputGradient.download(), numericInput, rtol: 2e-3, atol: 2e-5, "input gradients")
             // Gradients accumulate: a second backward of the same pass doubles them.
             let once = try network.parameters.gradients.download()
-            _ = try network.backward(engine.tensor(probe, rows: batch, columns: config.outputs), tape: tape, inputGradient: false)
+            _ = try network.backward(engine.tensor(probe, rows: batch, columns: config.outputs), tape: pass.tape, inputGradient: false)
             expectClose(try network.parameters.gradients.download(), once.map { 2 * $0 }, rtol: 1e-5, atol: 1e-6, "accumulated")
         }
     }

@@ -14,29 +14,15 @@ import Testing
     @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .tiled)])
     func unetGradientsMatchFiniteDifferences(tuning: MatmulTuning) throws {
         try Shared.withEngine(tuning: tuning) { engine in
-            let config = Self.config, batch = 2
+            let config = Self.config
             let network = try UNet(engine: engine, config: config, seed: 5)
-            var random = TestRandom(seed: 9)
-            // Random parameters: the zero-initialised convolutions would otherwise hide every gradient behind them.
-            try network.parameters.values.upload(random.array(network.parameters.count, -0.5, 0.5))
-            let x = random.array(batch * config.inputs, -2, 2), t = random.array(batch, 0, 1)
-            let probe = random.array(batch * network.outputs)
-            let input = try engine.tensor(x, rows: batch, columns: config.inputs), time = try engine.tensor(t, rows: batch, columns: 1)
-            let tape = network.makeTape()
-            let out = try network.run(input, time: time, tape: tape)
-            try network.parameters.zeroGradients(engine: engine)
-            let dx = try #require(try network.backward(engine.tensor(probe, rows: batch, columns: network.outputs), tape: tape,
-                                                       inputGradient: true))
-            let flat = try network.parameters.values.download().map(Double.init)
-            func named(_ flat: [Double]) -> [String: [Double]] {
-                Dictionary(uniqueKeysWithValues: network.parameters.entries.map { ($0.name, Array(flat[$0.offset ..< $0.offset + $0.count])) })
-            }
-            let xd = x.map(Double.init)
+            let pass = try NetworkPass(network, engine: engine, batch: 2, seed: 9, bound: 0.5)
+            let (batch, xd, t, probe, flat) = (pass.batch, pass.input, pass.times, pass.probe, pass.parameters)
             func loss(_ p: [Double], _ x: [Double]) -> Double {
-                LayerGradientTests.probed(Reference.unetForward(config, parameters: named(p), input: x, t: t, batch: batch), probe)
+                LayerGradientTests.probed(Reference.unetForward(config, parameters: pass.named(p), input: x, t: t, batch: batch), probe)
             }
-            expectClose(try out.download(),
-                        Reference.unetForward(config, parameters: named(flat), input: xd, t: t, batch: batch).map(Float.init),
+            expectClose(try pass.output.download(),
+                        Reference.unetForward(config, parameters: pass.named(flat), input: xd, t: t, batch: batch).map(Float.init),
                         rtol: 1e-4, atol: 1e-5, "forward")
             // Three entries of every tensor (first, middle, last) by central differences.
             let gradients = try network.parameters.gradients.download()
@@ -51,7 +37,7 @@ import Testing
             let image = config.shape.dimension
             let numericInput = centralDifferences(at: xd) { loss(flat, $0) }
             let imageColumns = (0 ..< batch).flatMap { n in numericInput[n * config.inputs ..< n * config.inputs + image] }
-            expectClose(try dx.download(), Array(imageColumns), rtol: 2e-3, atol: 2e-5, "input gradients")
+            expectClose(try pass.inputGradient.download(), Array(imageColumns), rtol: 2e-3, atol: 2e-5, "input gradients")
             #expect((0 ..< batch).allSatisfy { n in numericInput[n * config.inputs + image ..< (n + 1) * config.inputs].allSatisfy { $0 == 0 } })
         }
     }

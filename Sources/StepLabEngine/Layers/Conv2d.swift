@@ -75,23 +75,20 @@ public final class Conv2d: Layer {
         !(geometry.isPointwise && x.columns == geometry.inputChannels) && engine.convolvesInPlace
     }
 
-    /// The weight gradient `patches^T . dy`: packed from the saved input, or the saved patches, or the input's patches
-    /// formed now (the in-place forward saved the input), or the input itself for a 1x1 convolution of activations.
+    /// The weight gradient `patches^T . dy` from what the forward saved: the patches (or, for a 1x1 convolution of
+    /// activations, the input itself); else the input of the in-place forward, whose patches are packed straight into
+    /// the product's panels where the channels allow, or formed now.
     private func accumulateParameterGradients(_ dy: Tensor, tape: Tape) throws(OpenCLError) {
-        var patches = try tape.saved(for: self)[0]
-        let engine = tape.engine
-        if usesInputInPlace(patches, engine) && engine.packsPatches(geometry) {
-            try engine.convolutionWeightGradient(patches, samples: tape.batch, geometry: geometry, outputGradient: dy,
-                                                 accumulatingInto: tape.gradient(weight))
-            try engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
-            return
+        let saved = try tape.saved(for: self)[0], engine = tape.engine, dw = try tape.gradient(weight)
+        if !usesInputInPlace(saved, engine) {
+            try engine.matmul(saved, transposeA: true, dy, into: dw, epilogue: .accumulate)
+        } else if engine.packsPatches(geometry) {
+            try engine.convolutionWeightGradient(saved, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
+        } else {
+            let patches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
+            try engine.im2col(saved, samples: tape.batch, geometry: geometry, into: patches)
+            try engine.matmul(patches, transposeA: true, dy, into: dw, epilogue: .accumulate)
         }
-        if usesInputInPlace(patches, engine) {
-            let x = patches
-            patches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
-            try engine.im2col(x, samples: tape.batch, geometry: geometry, into: patches)
-        }
-        try engine.matmul(patches, transposeA: true, dy, into: tape.gradient(weight), epilogue: .accumulate)
         try engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
     }
 

@@ -35,7 +35,7 @@ public final class ResidualMLP: Network {
     public let engine: Engine
     public let config: ResidualMLPConfig
     public let parameters: ParameterStore
-    let time: Sequential
+    let time: TimeConditioning
     let input: Linear
     let blocks: [ResidualBlock]
     let finalNorm: GroupNorm
@@ -52,11 +52,8 @@ public final class ResidualMLP: Network {
         self.config = config
         let (w, act) = (config.width, config.activation)
         var layout = ParameterLayout()
-        time = Sequential([
-            Linear("time.0", inputs: 2 * config.frequencies, outputs: w, activation: act, layout: &layout),
-            Linear("time.1", inputs: w, outputs: w, activation: act, layout: &layout),
-            Linear("time.2", inputs: w, outputs: 2 * w * config.blocks, layout: &layout),
-        ])
+        time = TimeConditioning(width: w, outputs: 2 * w * config.blocks, frequencies: config.frequencies,
+                                timeScale: config.timeScale, activation: act, layout: &layout)
         input = Linear("input", inputs: config.inputs, outputs: w, layout: &layout)
         blocks = (0 ..< config.blocks).map { b in
             ResidualBlock("blocks.\(b)", width: w, hidden: w, activation: act, modulationColumn: 2 * w * b, layout: &layout)
@@ -67,14 +64,7 @@ public final class ResidualMLP: Network {
     }
 
     public func forward(_ x: Tensor, time t: Tensor?, tape: Tape) throws(OpenCLError) -> Tensor {
-        guard let t else { throw .invalidRequest("resmlp is time-conditioned: forward needs the times") }
-        guard x.rows == tape.batch, x.columns == config.inputs, t.rows == tape.batch, t.columns == 1 else {
-            throw .invalidRequest("resmlp input is \(x.rows)x\(x.columns) at \(t.rows)x\(t.columns) times, expected "
-                                  + "\(tape.batch)x\(config.inputs) at \(tape.batch)x1")
-        }
-        let embedding = try tape.allocate(columns: 2 * config.frequencies)
-        try engine.timeEmbedding(t, scale: config.timeScale, into: embedding)
-        tape.conditioning = try time.forward(embedding, tape: tape)
+        try time.condition(t, input: x, inputs: config.inputs, network: "resmlp", tape: tape)
         var h = try input.forward(x, tape: tape)
         for block in blocks { h = try block.forward(h, tape: tape) }
         return try output.forward(finalNorm.forward(h, tape: tape), tape: tape)
@@ -88,7 +78,7 @@ public final class ResidualMLP: Network {
         tape.conditioningGradient = try tape.allocate(columns: conditioning.columns)
         for block in blocks.reversed() { _ = try block.backward(dh, tape: tape, input: .plain) }
         let dx = try input.backward(dh, tape: tape, input: inputGradient ? .plain : .none)
-        _ = try time.backward(tape.conditioningGradient!, tape: tape, input: .none)
+        try time.backward(tape: tape)
         return dx
     }
 }

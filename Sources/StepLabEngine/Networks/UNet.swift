@@ -45,7 +45,7 @@ public final class UNet: Network {
     let up: [[ConvResidualBlock]]
     let outputNorm: GroupNorm
     let output: Conv2d
-    let time: Sequential
+    let time: TimeConditioning
     public var inputs: Int { config.inputs }
     public var outputs: Int { config.shape.dimension }
 
@@ -98,25 +98,14 @@ public final class UNet: Network {
         film += 2 * channels
         output = Conv2d("output", geometry: ConvolutionGeometry(height: s.height, width: s.width, inputChannels: channels,
                                                                 outputChannels: s.imageChannels), zeroInitialised: true, layout: &layout)
-        let t = config.timeWidth
-        time = Sequential([
-            Linear("time.0", inputs: 2 * config.frequencies, outputs: t, activation: act, layout: &layout),
-            Linear("time.1", inputs: t, outputs: t, activation: act, layout: &layout),
-            Linear("time.2", inputs: t, outputs: film, layout: &layout),
-        ])
+        time = TimeConditioning(width: config.timeWidth, outputs: film, frequencies: config.frequencies,
+                                timeScale: config.timeScale, activation: act, layout: &layout)
         self.down = down; self.downsample = downsample; self.up = up
         parameters = try ParameterStore(engine: engine, layout: layout, seed: seed)
     }
 
     public func forward(_ x: Tensor, time t: Tensor?, tape: Tape) throws(OpenCLError) -> Tensor {
-        guard let t else { throw .invalidRequest("unet is time-conditioned: forward needs the times") }
-        guard x.rows == tape.batch, x.columns == config.inputs, t.rows == tape.batch, t.columns == 1 else {
-            throw .invalidRequest("unet input is \(x.rows)x\(x.columns) at \(t.rows)x\(t.columns) times, expected "
-                                  + "\(tape.batch)x\(config.inputs) at \(tape.batch)x1")
-        }
-        let embedding = try tape.allocate(columns: 2 * config.frequencies)
-        try engine.timeEmbedding(t, scale: config.timeScale, into: embedding)
-        tape.conditioning = try time.forward(embedding, tape: tape)
+        try time.condition(t, input: x, inputs: config.inputs, network: "unet", tape: tape)
         var h = try input.forward(x, tape: tape)
         var skips: [Tensor] = []
         for (l, blocks) in down.enumerated() {
@@ -172,7 +161,7 @@ public final class UNet: Network {
             }
         }
         let dx = try input.backward(dh, tape: tape, input: inputGradient ? .plain : .none)
-        _ = try time.backward(tape.conditioningGradient!, tape: tape, input: .none)
+        try time.backward(tape: tape)
         return try dx?.reshaped(rows: tape.batch, columns: outputs)
     }
 
