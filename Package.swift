@@ -4,6 +4,7 @@ import PackageDescription
 /// Every `.cl` file in `Kernels/` is embedded into the binary (see `Kernels/KernelLibrary.swift`).
 let kernelFiles = [
     "activations.cl",
+    "attention.cl",
     "batch.cl",
     "channels.cl",
     "consistency.cl",

@@ -11,6 +11,11 @@ final class Study {
     let settings: StudyPreset
     let log: (String) -> Void
     let normalization: Normalization
+    /// The optimizer every model of the study trains with; the consistency models' learning rate may differ.
+    func optimization(consistency: Bool) -> OptimizationConfig {
+        OptimizationConfig(learningRate: consistency ? settings.consistencyLearningRate ?? settings.learningRate : settings.learningRate,
+                           adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
+    }
     let metrics = SampleMetrics(seed: 0)
     /// Image data: FD, KID and coverage on StepLab's classifier (trained or loaded from the cache at start).
     let imageQuality: ImageQuality?
@@ -27,19 +32,27 @@ final class Study {
         self.settings = settings
         self.log = log
         normalization = spec.normalization()
-        if case let .fashionMNIST(_, test) = spec {
+        switch spec {
+        case let .fashionMNIST(_, test):
             let classifier = try ImageClassifier.fashionMNIST(engine: engine, log: log)
             log(String(format: "image metrics: classifier test accuracy %.2f%%", 100 * classifier.testAccuracy))
-            imageQuality = try ImageQuality(classifier: classifier, reference: test.images)
-        } else {
+            imageQuality = try ImageQuality(extractor: classifier, reference: test.images)
+        case let .images(_, images, shape):
+            imageQuality = try ImageQuality(extractor: RandomImageFeatures(shape: shape), reference: images)
+        default:
             imageQuality = nil
         }
     }
 
     var denoiser: DenoiserConfig {
-        // Vectors train the time-conditioned resmlp (depth = its blocks); images keep the MLP until a U-Net exists.
-        DenoiserConfig(dimension: spec.dimension, architecture: spec.imageSide == nil ? .resmlp : .mlp, width: settings.width,
-                       depth: settings.depth, blocks: settings.depth, prediction: settings.prediction)
+        // Vectors train the time-conditioned resmlp (depth = its blocks), images the U-Net.
+        guard let image = spec.imageShape else {
+            return DenoiserConfig(dimension: spec.dimension, architecture: .resmlp, width: settings.width, depth: settings.depth,
+                                  blocks: settings.depth, prediction: settings.prediction)
+        }
+        return DenoiserConfig(dimension: spec.dimension, architecture: .unet, prediction: settings.prediction,
+                              unet: UNetShape(height: image.height, width: image.width, imageChannels: image.channels, channels: settings.unetChannels,
+                                              channelMult: settings.unetChannelMult))
     }
 
     /// Image metrics of samples in the data's units (nil for non-image data).
@@ -80,22 +93,26 @@ final class Study {
         var firstTeacher: Trainer?
         var firstModels: [(String, Int, Denoiser, Bool)] = []
         let started = Date()
-        // Evaluations per seed: 14 diffusion samplings, CT, CD, and 2 x 5 multistep models.
-        let total = settings.seeds * (2 * Self.diffusionSteps.count + 2 + 2 * Self.segmentCounts.count)
+        // Evaluations per seed: DDIM (and aDDIM) at every step count, CT, CD, and 2 x 5 multistep models.
+        let samplers = settings.addim ? [VPSampler.Method.ddim, .addim] : [.ddim]
+        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 + 2 * Self.segmentCounts.count)
         var completed = 0
-        log("study: \(settings.seeds) seeds x \(settings.iterations) iterations, batch \(settings.batch), \(denoiser.summary), "
+        log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
             let reference = reference(seed: seed)
             floors.append(try metrics.report(sample: spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed)), reference: reference))
             if seed == 0 { bound = try divergenceBound(reference: reference) }
-            if let imageQuality, case let .fashionMNIST(train, _) = spec {
-                imageFloors.append(try imageQuality.report(train.images.subsample(count: settings.samples, seed: UInt64(20_000 + seed)),
-                                                           seed: UInt64(seed)))
+            // The image noise floor: as many other images scored the same way (Fashion-MNIST's training split against
+            // its test split; for an image file, a second subsample of the file itself).
+            if let imageQuality, let floorImages = spec.imageFloorSample(count: settings.samples, seed: UInt64(20_000 + seed)) {
+                imageFloors.append(try imageQuality.report(floorImages, seed: UInt64(seed)))
             }
             let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
             let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                       batch: settings.batch, learningRate: settings.learningRate, logEvery: 10)
+                                       batch: settings.batch, optimization: optimization(consistency: false), logEvery: 10)
+            let consistencyTrainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
+                                                  batch: settings.batch, optimization: optimization(consistency: true), logEvery: 10)
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
             try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
             // The CLI's default for this data (`steplab sample --clip`), so the study's samples are the ones a user gets.
@@ -111,6 +128,10 @@ final class Study {
                 if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
                     extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
                 }
+                if seed == 0, spec.imageShape != nil {
+                    extras.grids.append((method == "diffusion" ? "\(method)-\(sampler)\(steps)" : "\(method)-s\(segments)",
+                                         points.rows(0 ..< Swift.min(points.count, 64))))
+                }
                 if method == "mct", let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
                 // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse
                 // than twice a Gaussian fit failed to train.
@@ -119,40 +140,40 @@ final class Study {
                 rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
                                      mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
                                      gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations,
-                                     fd: image?.frechetDistance, kid: image?.kid, classesCovered: image?.coverage.coveredClasses))
+                                     fd: image?.frechetDistance, kid: image?.kid, classesCovered: image?.coverage?.coveredClasses))
                 let elapsed = Date().timeIntervalSince(started)
                 let eta = elapsed / Double(completed) * Double(total - completed)
                 log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@%@", completed, total, eta, seed,
                            method as NSString, segments, sampler, steps, report.swd,
-                           image.map { String(format: "  fd %.3f  kid %.4f  classes %d", $0.frechetDistance, $0.kid, $0.coverage.coveredClasses) } ?? "",
+                           image.map { String(format: "  fd %.3f  kid %.4f  classes %d", $0.frechetDistance, $0.kid, $0.coverage?.coveredClasses ?? 0) } ?? "",
                            diverged ? "  (diverged)" : ""))
             }
 
-            // Equal budgets: every model sees 2N iterations. Diffusion trains N, its EMA at N becomes the teacher of CD/MCD
-            // and the initialisation of MCT/MCD (MCM App. A), which then train N more; diffusion itself continues to 2N;
-            // CT and CD (EDM parameterisation, no diffusion initialisation) train 2N from scratch.
+            // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N,
+            // its EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M
+            // more; diffusion itself continues to N + M; CT and CD (EDM parameterisation, no diffusion initialisation) train
+            // N + M from scratch.
             let diffusionModel = try trainer.newModel(seed: UInt64(100 + seed))
             var (diffusion, diffusionRecord) = try trainer.train(DiffusionObjective(model: diffusionModel, batch: settings.batch, seed: UInt64(seed)))
             let teacher = try trainer.copy(of: diffusion, seed: 0)
-            try trainer.proceed(diffusion, until: 2 * settings.iterations, record: &diffusionRecord)
+            try trainer.proceed(diffusion, until: settings.budget, record: &diffusionRecord)
             let ema = diffusion.ema?.values
             let vp = VPSampler(model: diffusionModel)
             for steps in Self.diffusionSteps {
-                try record("diffusion", segments: steps, steps: steps, sampler: "ddim",
-                           samples: vp.sample(noise: noise, steps: steps, parameters: ema, clip: clip),
-                           training: steps == 1 ? diffusionRecord : nil, evaluations: Double(steps))
-                try record("diffusion", segments: steps, steps: steps, sampler: "addim",
-                           samples: vp.sample(noise: noise, steps: steps, method: .addim, parameters: ema, clip: clip), training: nil,
-                           evaluations: Double(steps))
+                for sampler in samplers {
+                    try record("diffusion", segments: steps, steps: steps, sampler: sampler.rawValue,
+                               samples: vp.sample(noise: noise, steps: steps, method: sampler, parameters: ema, clip: clip),
+                               training: steps == 1 && sampler == .ddim ? diffusionRecord : nil, evaluations: Double(steps))
+                }
             }
             if seed == 0 { firstTeacher = diffusion; firstModels.append(("diffusion", 64, diffusionModel, false)) }
 
             // One-step consistency training and distillation (iCT recipe, EDM sigma space).
             for method in ["ct", "cd"] {
                 let model = try trainer.newModel(seed: UInt64(200 + seed))
-                let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: 2 * settings.iterations),
+                let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: settings.budget),
                                                          teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
-                let (result, training) = try trainer.train(objective, iterations: 2 * settings.iterations)
+                let (result, training) = try consistencyTrainer.train(objective, iterations: settings.budget)
                 let samples = try EDMSampler(model: objective.edm).sampleConsistency(
                     noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: 501), parameters: result.ema?.values)
                 try record(method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
@@ -165,9 +186,9 @@ final class Study {
                     let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
                     try model.parameters.assign(from: teacher.parameters.values)
                     let objective = try MultistepConsistencyObjective(
-                        model: model, config: MultistepConfig(segments: segments, annealSteps: settings.iterations / 2),
+                        model: model, config: MultistepConfig(segments: segments, annealSteps: settings.fineTuning / 2),
                         teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
-                    let (result, training) = try trainer.train(objective)
+                    let (result, training) = try consistencyTrainer.train(objective, iterations: settings.fineTuning)
                     let samples = try VPSampler(model: model).sample(noise: noise, steps: segments, parameters: result.ema?.values, clip: clip)
                     try record(method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
                                evaluations: Double(segments))
@@ -188,12 +209,16 @@ final class Study {
                                    config: ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
                                             "batch": String(settings.batch), "network": denoiser.summary, "width": String(settings.width),
                                             "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
-                                            "ema": "0.995", "budget": "2 x iterations for every model",
+                                            "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
+                                            "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
+                                            "consistency_iterations": String(settings.fineTuning),
+                                            "budget": "iterations + consistency_iterations for every model",
                                             "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],
                                    study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,
                                    diagnostics: nil, sampling: [], kernels: nil)
         results.imageNoiseFloor = imageFloors.first
         results.config["prediction"] = settings.prediction.description
+        if let imageQuality { results.config["image_features"] = imageQuality.extractor.featureDescription }
         if diagnostics, let teacher = firstTeacher {
             log("diagnostics")
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels).run()
@@ -202,10 +227,10 @@ final class Study {
         return results
     }
 
-    /// Samples per second of the VP samplers at batch 65536, or 2048 for images (whose 64-step batch of 65536
+    /// Samples per second of the VP samplers at batch 65536, or 128 for images (a U-Net's 64 steps at batch 2048
     /// would take minutes on a CPU); the second of two runs, so kernels are built.
     func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
-        let batch = spec.imageSide == nil ? 65536 : 2048
+        let batch = spec.imageShape == nil ? 65536 : 128
         let noise = try engine.tensor(rows: batch, columns: spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
         let sampler = VPSampler(model: model)

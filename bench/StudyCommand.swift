@@ -5,20 +5,45 @@ import StepLabData
 import StepLabEngine
 import StepLabGenerative
 
-/// The study's size. `quick` fits 15 minutes on a 2-core CPU through POCL for 2-D data.
+/// The study's size. `quick` fits 15 minutes on a 2-core CPU through POCL for 2-D data, and 30 for images.
 struct StudyPreset {
     var seeds: Int, iterations: Int, batch: Int, width: Int, depth: Int, samples: Int
     var learningRate: Float = 2e-3
     /// v: with the resmlp denoiser, x-prediction diffusion (SNR + 1 weight) was worse on every 2-D set (README,
     /// "Defaults"); on images x gave blurred samples (FD 218 against 128 for v after 3000 steps, MLP).
     var prediction: Prediction = .v
+    /// Iterations of the models initialised from diffusion (MCT, MCD) after the teacher's `iterations`; every other
+    /// model trains `iterations + consistencyIterations` so all budgets match. nil: `iterations`.
+    var consistencyIterations: Int? = nil
+    /// The learning rate of the consistency models (CT, CD, MCT, MCD); nil: `learningRate`. Images use the CLI's
+    /// default for them, 2e-4: at the diffusion model's 1e-3, 250 iterations of MCT from it scored FD 148 at S = 8,
+    /// worse than 8 DDIM steps of its own teacher (FD 92).
+    var consistencyLearningRate: Float? = nil
+    var emaDecay: Float = 0.995
+    /// Global gradient-norm clip (nil: none).
+    var clip: Float? = nil
+    /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
+    var addim = true
+    /// Images: the U-Net's base channels and per-level multipliers.
+    var unetChannels = 32, unetChannelMult = [1, 2, 2]
+
+    /// MCT/MCD's own iterations after initialisation.
+    var fineTuning: Int { consistencyIterations ?? iterations }
+    /// Every model's total budget.
+    var budget: Int { iterations + fineTuning }
+
     static let quick = StudyPreset(seeds: 3, iterations: 1500, batch: 256, width: 128, depth: 3, samples: 2048)
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 4096)
-    /// Fashion-MNIST: an image-sized MLP; one seed for quick (about 25 minutes on 2 CPU cores).
-    static let quickImages = StudyPreset(seeds: 1, iterations: 1000, batch: 128, width: 1024, depth: 3, samples: 1000,
-                                         learningRate: 1e-3, prediction: .v)
-    static let fullImages = StudyPreset(seeds: 3, iterations: 5000, batch: 128, width: 1024, depth: 3, samples: 2000,
-                                        learningRate: 1e-3, prediction: .v)
+    /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
+    /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
+    /// 13 models and their 1000-sample evaluations fit 30 minutes. full (a GPU's): the README's Fashion-MNIST
+    /// recipe, channels 32/64/64 at batch 64, 3 seeds.
+    static let quickImages = StudyPreset(seeds: 1, iterations: 1000, batch: 32, width: 0, depth: 0, samples: 1000,
+                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 250, consistencyLearningRate: 2e-4,
+                                         emaDecay: 0.999, clip: 1, addim: false, unetChannels: 16)
+    static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
+                                        learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
+                                        emaDecay: 0.999, clip: 1, addim: true, unetChannels: 32)
 
     static func named(_ name: String, images: Bool) -> StudyPreset {
         switch (name, images) {
@@ -32,8 +57,10 @@ struct StudyPreset {
 
 /// The options every study-running command shares.
 struct StudyOptions: ParsableArguments {
-    @Option(help: "quick (<= 15 min on 2 CPU cores) or full.") var preset = "quick"
+    @Option(help: "quick (<= 15 min on 2 CPU cores, 30 for images) or full (more seeds and iterations; a GPU's for images).") var preset = "quick"
     @Option(help: "Seeds per configuration (default: 3 quick, 5 full; 1 and 3 for fashion-mnist).") var seeds: Int?
+    @Option(help: "Diffusion iterations before the multistep models branch off (default: the preset's); the multistep models' own iterations keep the preset's proportion.") var iterations: Int?
+    @Option(help: "Samples scored per configuration (default: the preset's).") var samples: Int?
     @Option(help: "Data: a built-in set (fashion-mnist adds FD, KID and class coverage), or a .csv/.npy file.") var data = "eight-gaussians"
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
@@ -42,6 +69,8 @@ struct StudyOptions: ParsableArguments {
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if let iterations, iterations < 2 { throw ValidationError("--iterations must be at least 2") }
+        if let samples, samples < 16 { throw ValidationError("--samples must be at least 16") }
     }
 }
 
@@ -72,8 +101,13 @@ struct StudyCommand: ParsableCommand {
         let (preset, data, out, json, device) = (options.preset, options.data, options.out, options.json, options.device)
         let spec: DataSpec
         do { spec = try DataSpec.parse(data) } catch { throw ValidationError(error.description) }
-        var settings = StudyPreset.named(preset, images: spec.imageSide != nil)
+        var settings = StudyPreset.named(preset, images: spec.imageShape != nil)
         if let seeds = options.seeds { settings.seeds = seeds }
+        if let iterations = options.iterations {
+            settings.consistencyIterations = settings.consistencyIterations.map { Swift.max(1, $0 * iterations / settings.iterations) }
+            settings.iterations = iterations
+        }
+        if let samples = options.samples { settings.samples = samples }
         let folder = URL(fileURLWithPath: out ?? "bench-out/study-\(Self.timestamp())")
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw ValidationError("cannot create \(folder.path): \(error.localizedDescription)")
@@ -89,7 +123,8 @@ struct StudyCommand: ParsableCommand {
             results.config["preset"] = preset
             results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
             let figures = try StudyPlots.write(results, extras: study.extras, to: folder)
-            let report = StudyReport.markdown(results, figures: figures)
+            let grids = try StudyPlots.writeGrids(study.extras, shape: spec.imageShape, to: folder)
+            let report = StudyReport.markdown(results, figures: figures, grids: grids)
             try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
             try JSONOutput.write(results, to: folder.appendingPathComponent("results.json").path)
             if let json { try JSONOutput.write(results, to: json) }

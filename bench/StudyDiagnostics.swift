@@ -11,13 +11,17 @@ struct StudyDiagnostics {
     /// (method, segments, model, isEDM) of seed 0, with their EMA weights loaded.
     let models: [(String, Int, Denoiser, Bool)]
     var engine: Engine { study.engine }
-    var count: Int { Swift.min(512, study.settings.samples) }
+    /// Trajectories per diagnostic: 512, or 128 for images, whose U-Net evaluations cost a CPU about 1000x a
+    /// 2-D MLP's.
+    var count: Int { Swift.min(study.spec.imageShape == nil ? 512 : 128, study.settings.samples) }
+    var trajectorySteps: Int { study.spec.imageShape == nil ? 256 : 64 }
 
     func run() throws -> Diagnostics {
         var result = Diagnostics()
         let noise = try engine.tensor(rows: count, columns: study.spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 77, stream: 600))
-        let trajectory = try teacherTrajectory(noise: noise, steps: 256)
+        let trajectory = try teacherTrajectory(noise: noise, steps: trajectorySteps)
+        (result.trajectorySteps, result.trajectories) = (trajectorySteps, count)
         result.curvature = [1, 2, 4, 8].map { curvature(trajectory, segments: $0) }
         for row in result.curvature {
             study.log("  curvature S=\(row.segments): path/chord " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: " "))
@@ -146,8 +150,9 @@ struct StudyDiagnostics {
 
     /// The early-exit sampler against full 64-step DDIM: evaluations used and quality.
     func earlyExit() throws -> EarlyExitRow {
-        let reference = study.reference(seed: 0)
-        let noise = try engine.tensor(rows: study.settings.samples, columns: study.spec.dimension)
+        let samples = study.spec.imageShape == nil ? study.settings.samples : count
+        let reference = study.spec.referencePoints(count: samples, seed: 10_000)
+        let noise = try engine.tensor(rows: samples, columns: study.spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 0, stream: 500))
         let sampler = VPSampler(model: teacher.model)
         let early = try sampler.sampleEarlyExit(noise: noise, steps: 64, parameters: teacher.ema?.values)

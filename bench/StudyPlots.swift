@@ -12,6 +12,8 @@ enum StudyPlots {
         var losses: [String: [[Float]]] = [:]
         var logEvery = 10
         var reference: [Float] = []
+        /// Images: seed 0's first 64 samples per configuration, named for their grid file.
+        var grids: [(name: String, images: PointSet)] = []
     }
 
     static func write(_ results: StudyResults, extras: Extras, to folder: URL) throws -> [String] {
@@ -23,6 +25,17 @@ enum StudyPlots {
         }
         for (name, svg) in files { try AtomicFile.write(Data(svg.utf8), to: folder.appendingPathComponent(name)) }
         return files.map(\.0)
+    }
+
+    /// Writes each image grid of `extras` as `samples/NAME.png` under `folder`; returns (name, relative path).
+    static func writeGrids(_ extras: Extras, shape: ImageShape?, to folder: URL) throws -> [(name: String, path: String)] {
+        guard let shape, !extras.grids.isEmpty else { return [] }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        return try extras.grids.map { name, images in
+            let path = "samples/\(name).png"
+            try AtomicFile.write(PNGImage.grid(images: images, shape: shape, columns: 8).encoded(), to: folder.appendingPathComponent(path))
+            return (name, path)
+        }
     }
 
     static func quality(_ r: StudyResults) -> String {

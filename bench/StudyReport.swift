@@ -2,16 +2,17 @@ import Foundation
 
 /// Renders `report.md` from the measured results. Every conclusion is computed by a rule stated next to it.
 enum StudyReport {
-    static func markdown(_ r: StudyResults, figures: [String] = []) -> String {
+    static func markdown(_ r: StudyResults, figures: [String] = [], grids: [(name: String, path: String)] = []) -> String {
         var out: [String] = []
         out.append("# StepLab step-count study")
         out.append("")
         out.append("Device: \(r.device). Commit: \(r.commit). Date: \(r.date).")
         out.append("Configuration: " + r.config.keys.sorted().map { "\($0) = \(r.config[$0]!)" }.joined(separator: ", ") + ".")
-        out.append("Budget: every model sees 2 x `iterations` steps of the same batch, network and learning rate. Diffusion trains "
-                   + "`iterations` steps, and its EMA weights at that point initialise MCT/MCD (MCM's default) and teach CD/MCD; "
-                   + "diffusion then continues to 2 x `iterations`; CT and CD train 2 x `iterations` from scratch. Numbers are mean ± std "
-                   + "over seeds of the non-diverged runs, in the data's units.")
+        out.append("Budget: every model sees `iterations` + `consistency_iterations` steps of the same batch, network and optimizer "
+                   + "(at `lr`, the consistency models at `consistency_lr`). "
+                   + "Diffusion trains `iterations` steps, and its EMA weights at that point initialise MCT/MCD (MCM's default) and teach "
+                   + "CD/MCD, which then train `consistency_iterations` more; diffusion itself continues to the full budget; CT and CD "
+                   + "train the full budget from scratch. Numbers are mean ± std over seeds of the non-diverged runs, in the data's units.")
         out.append("")
         out.append(String(format: "Noise floor (two independent reference samples): SWD %.4f, MMD² %.5f, energy %.5f. "
                           + "Gaussian fit (a Gaussian with the data's mean and std): SWD %.4f; a consistency model scoring worse than twice "
@@ -19,9 +20,10 @@ enum StudyReport {
                           r.noiseFloor.swd, r.noiseFloor.mmd, r.noiseFloor.energy, r.divergenceBound.swd))
         if let image = r.imageNoiseFloor {
             out.append("")
-            out.append(String(format: "Image metrics on the features of StepLab's Fashion-MNIST classifier against the test split; their noise floor "
-                              + "(as many training images): FD %.3f, KID %.5f, %d of 10 classes covered. The rules below compare FD.",
-                              image.frechetDistance, image.kid, image.coverage.coveredClasses))
+            out.append(String(format: "Image metrics on the features of %@ against the reference images; their noise floor "
+                              + "(as many other data images): FD %.3f, KID %.5f%@. The rules below compare FD.",
+                              r.config["image_features"] ?? "StepLab's Fashion-MNIST classifier", image.frechetDistance, image.kid,
+                              image.coverage.map { ", \($0.coveredClasses) of \($0.counts.count) classes covered" } ?? ""))
         }
         out.append("")
         out.append("## Quality against steps")
@@ -51,6 +53,10 @@ enum StudyReport {
             out.append("")
             out.append(figures.map { "![\($0)](\($0))" }.joined(separator: "\n"))
         }
+        if !grids.isEmpty {
+            out.append("")
+            out.append("Seed 0's first 64 samples of each configuration: " + grids.map { "[\($0.name)](\($0.path))" }.joined(separator: ", ") + ".")
+        }
         out.append("")
         out.append("## Conclusions (computed from the table)")
         out.append("")
@@ -59,8 +65,9 @@ enum StudyReport {
             out.append("")
             out.append("## Why (seed 0)")
             out.append("")
-            out.append("Curvature of the diffusion teacher's probability-flow trajectories (256 DDIM steps): path length over chord "
-                       + "length of each of S equal segments, and the mean chord (distance each jump must cover).")
+            out.append("Curvature of the diffusion teacher's probability-flow trajectories (\(diagnostics.trajectories) trajectories of "
+                       + "\(diagnostics.trajectorySteps) DDIM steps): path length over chord length of each of S equal segments, and the mean "
+                       + "chord (distance each jump must cover).")
             out.append("")
             out.append("| S | path/chord per segment | chord per jump |")
             out.append("|---|---|---|")

@@ -136,6 +136,8 @@ struct SamplingThroughput: Codable {
 struct Diagnostics: Codable {
     /// Path length over chord length of the teacher's PF-ODE trajectories, overall and per segment, for S = 1, 2, 4, 8.
     var curvature: [CurvatureRow] = []
+    /// DDIM steps of the trajectories the curvature is measured on, and how many trajectories.
+    var trajectorySteps = 256, trajectories = 512
     /// Mean distance of each model's output to the exact PF-ODE map from the same noise (analytic mixtures only).
     var exactODEError: [ExactODERow] = []
     /// Relative variance E|g - mean g|^2 / |mean g|^2 of the multistep-CT gradient at fixed parameters.

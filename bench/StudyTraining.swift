@@ -38,14 +38,14 @@ struct StudyTrainer {
     let denoiser: DenoiserConfig
     let iterations: Int
     let batch: Int
-    let learningRate: Float
+    let optimization: OptimizationConfig
     /// Loss and gradient norm are read every this many steps (a host read each time).
     let logEvery: Int
 
     /// Trains `objective` for `iterations` (default: the study's budget).
     func train(_ objective: any TrainingObjective, iterations: Int? = nil) throws -> (Trainer, TrainingRecord) {
         let trainer = try Trainer(objective: objective, source: source, batch: batch,
-                                  config: OptimizationConfig(learningRate: learningRate, emaDecay: 0.995))
+                                  config: optimization)
         var record = TrainingRecord()
         try proceed(trainer, until: iterations ?? self.iterations, record: &record)
         return (trainer, record)

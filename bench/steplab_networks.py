@@ -17,7 +17,10 @@ run's configuration is the JSON string in the metadata key "config"):
           down.l.downsample, middle.0/1.conv1/conv2, up.l.b.conv1/conv2/skip, output. A k x k convolution's
           weight is (k k Cin) x Cout, row (kh k + kw) Cin + cin (torch: weight.permute(2, 3, 1, 0) flattened);
           its bias 1 x Cout. The configuration's "unet" object holds height, width, imageChannels, channels,
-          channelMult, blocksPerLevel and groups.
+          channelMult, blocksPerLevel, groups and attentionHeads (absent or 0: no attention). With heads,
+          middle.attention sits between middle.0 and middle.1: x + output(attend(qkv(GroupNorm(x)))), 1x1
+          convolutions qkv (C -> 3C: q, k, v side by side, head h owning channels [h d, (h + 1) d) of each) and
+          output (zero-initialised), softmax(q k^T / sqrt(d)) v over the pixels of each image.
 
 All take [z, emb(t)] with emb(t) = [sin(s t f_i), cos(s t f_i)], f_i = exp(-ln(10000) i / F), s = the
 config's timeScale; resmlp also feeds emb(t) alone to its time MLP. Its block is
@@ -129,11 +132,35 @@ class ResBlock(torch.nn.Module):
         return names
 
 
+class AttentionBlock(torch.nn.Module):
+    """x + output(attention(qkv(GroupNorm(x)))) over the pixels of each image, `heads` heads."""
+
+    def __init__(self, channels, heads, groups):
+        super().__init__()
+        self.heads, self.groups = heads, groups
+        self.qkv = torch.nn.Conv2d(channels, 3 * channels, 1)
+        self.output = torch.nn.Conv2d(channels, channels, 1)
+        torch.nn.init.zeros_(self.output.weight)
+        torch.nn.init.zeros_(self.output.bias)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        d = c // self.heads
+        qkv = self.qkv(torch.nn.functional.group_norm(x, self.groups, eps=1e-5)).reshape(n, 3, self.heads, d, h * w)
+        q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # n x heads x tokens x d
+        p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
+        o = (p @ v).transpose(-1, -2).reshape(n, c, h, w)
+        return x + self.output(o)
+
+    def steplab_names(self, prefix):
+        return {f"{prefix}.qkv": self.qkv, f"{prefix}.output": self.output}
+
+
 class UNet(torch.nn.Module):
     """StepLab's U-Net on H x W x c images (rows in HWC order); film_width is the time MLP's output width M."""
 
     def __init__(self, height, width, image_channels, channels=32, channel_mult=(1, 2, 2), blocks_per_level=1,
-                 groups=8, activation="silu", frequencies=8, time_scale=1000.0):
+                 groups=8, activation="silu", frequencies=8, time_scale=1000.0, attention_heads=0):
         super().__init__()
         levels = len(channel_mult)
         if height % 2 ** (levels - 1) or width % 2 ** (levels - 1):
@@ -161,6 +188,7 @@ class UNet(torch.nn.Module):
             if level < levels - 1:
                 self.downsample.append(torch.nn.Conv2d(w, w, 3, stride=2, padding=1))
         self.middle = torch.nn.ModuleList([block(current, current), block(current, current)])
+        self.attention = AttentionBlock(current, attention_heads, groups) if attention_heads > 0 else None
         self.up = torch.nn.ModuleList([torch.nn.ModuleList() for _ in widths])
         for level in reversed(range(levels)):
             for _ in range(blocks_per_level):
@@ -187,8 +215,10 @@ class UNet(torch.nn.Module):
                 skips.append(h)
             if level < len(self.downsample):
                 h = self.downsample[level](h)
-        for b in self.middle:
-            h = b(h, c)
+        h = self.middle[0](h, c)
+        if self.attention is not None:
+            h = self.attention(h)
+        h = self.middle[1](h, c)
         for level in reversed(range(len(self.up))):
             for i, b in enumerate(self.up[level]):
                 if i == 0 and level < len(self.up) - 1:
@@ -209,6 +239,8 @@ class UNet(torch.nn.Module):
                     names[f"down.{level}.downsample"] = self.downsample[level]
         for i, b in enumerate(self.middle):
             names.update(b.steplab_names(f"middle.{i}"))
+        if self.attention is not None:
+            names.update(self.attention.steplab_names("middle.attention"))
         names["output"] = self.output
         return names
 
@@ -223,7 +255,8 @@ def network_from_config(config):
         if u["height"] * u["width"] * u["imageChannels"] != d:
             raise ValueError(f"unet: {u['height']} x {u['width']} x {u['imageChannels']} != dimension {d}")
         return UNet(u["height"], u["width"], u["imageChannels"], u.get("channels", 32), u.get("channelMult", [1, 2, 2]),
-                    u.get("blocksPerLevel", 1), u.get("groups", 8), activation, f, config.get("timeScale", 1000.0))
+                    u.get("blocksPerLevel", 1), u.get("groups", 8), activation, f, config.get("timeScale", 1000.0),
+                    u.get("attentionHeads", 0))
     if architecture == "resmlp":
         return ResidualMLP(d + 2 * f, config["width"], config["blocks"], d, activation, f, config.get("timeScale", 1000.0))
     return MLP(d + 2 * f, config["width"], config["depth"], d, activation)

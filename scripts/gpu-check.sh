@@ -107,6 +107,29 @@ build() {
         gzip -9 -n -c "$stage/$product" >"$kit/$product.gz"
     done
 
+    # Fashion-MNIST for the image study: the test split whole and the first images of the training split, as
+    # IDX files whose headers say how many (FashionMNIST.load reads them as they are). The whole training split
+    # (26 MB gzipped) would break the carry limit.
+    local fm=${STEPLAB_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+    if [ -e "$fm/train-images-idx3-ubyte.gz" ] && command -v python3 >/dev/null; then
+        mkdir -p "$kit/fashion-mnist"
+        cp "$fm/t10k-images-idx3-ubyte.gz" "$fm/t10k-labels-idx1-ubyte.gz" "$kit/fashion-mnist/"
+        python3 -B - "$fm" "$kit/fashion-mnist" "${GPU_CHECK_TRAIN_IMAGES:-20000}" <<'PY'
+import gzip, struct, sys
+source, target, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name, item in (("train-images-idx3-ubyte.gz", 784), ("train-labels-idx1-ubyte.gz", 1)):
+    data = gzip.open(f"{source}/{name}").read()
+    dims = data[3]
+    header = bytearray(data[:4 + 4 * dims])
+    count = min(count, struct.unpack(">I", header[4:8])[0])
+    header[4:8] = struct.pack(">I", count)
+    with open(f"{target}/{name}", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f:
+        f.write(bytes(header) + data[4 + 4 * dims: 4 + 4 * dims + count * item])
+PY
+    else
+        echo "gpu-check: no Fashion-MNIST here ($fm): the kit runs no image study" >&2
+    fi
+
     local bytes limit=$((64 << 20))
     bytes=$(du -sb "$kit" | cut -f1)
     (( bytes <= limit )) || die "gpu-kit is $((bytes >> 20)) MiB; the carry limit is 64 MiB"
@@ -362,6 +385,13 @@ run_checks() {
     # whatever time is left. Only once `bench --help` lists it (older kits have no `study`).
     if timeout 20 "$bin/bench" --help 2>/dev/null | grep -Eq '^[[:space:]]+study([[:space:]]|$)'; then
         step bench-study 450 "$bin/bench" study --device "$device" --preset quick --out "$out/study"
+        # The image study on the U-Net (quick preset: 30 minutes on 2 CPU cores), on the kit's Fashion-MNIST.
+        if [ -e "$root/gpu-kit/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
+            STEPLAB_FASHION_MNIST="$root/gpu-kit/fashion-mnist" STEPLAB_CACHE="$out/cache" \
+                step bench-study-images 300 "$bin/bench" study --device "$device" --data fashion-mnist --preset quick --out "$out/study-images"
+        else
+            record bench-study-images skipped - "the kit carries no Fashion-MNIST"
+        fi
     else
         record bench-study skipped - "bench --help lists no 'study' subcommand"
     fi

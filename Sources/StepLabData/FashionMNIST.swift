@@ -1,22 +1,21 @@
 import Foundation
 import Synchronization
 
-/// Labelled square grey-scale images, one row per image with pixels scaled to [-1, 1] (the range diffusion
-/// models are trained on, Ho et al. 2020).
+/// Labelled images, one row per image (`ImageShape`'s NHWC order) with pixels scaled to [-1, 1] (the range
+/// diffusion models are trained on, Ho et al. 2020).
 public struct ImageDataset: Sendable {
-    /// Images as points, `count x (side * side)`, row-major pixels.
+    /// Images as points, `count x shape.pixels`.
     public let images: PointSet
     /// The class of each image, in `0 ..< classNames.count`.
     public let labels: [Int]
-    /// Width and height in pixels.
-    public let side: Int
+    public let shape: ImageShape
     public let classNames: [String]
 
-    /// A data set of `images.count` images of `side x side` pixels; every label must index `classNames`.
-    public init(images: PointSet, labels: [Int], side: Int, classNames: [String]) {
-        precondition(images.dimension == side * side && labels.count == images.count
+    /// A data set of `images.count` images of `shape`; every label must index `classNames`.
+    public init(images: PointSet, labels: [Int], shape: ImageShape, classNames: [String]) {
+        precondition(images.dimension == shape.pixels && labels.count == images.count
                      && labels.allSatisfy { (0 ..< classNames.count).contains($0) }, "ImageDataset: inconsistent images, labels or classes")
-        self.images = images; self.labels = labels; self.side = side; self.classNames = classNames
+        self.images = images; self.labels = labels; self.shape = shape; self.classNames = classNames
     }
 }
 
@@ -55,7 +54,8 @@ public enum FashionMNIST {
         let side = images.shape[1]
         let set = ImageDataset(images: PointSet(count: images.shape[0], dimension: side * side,
                                                 values: images.bytes.map { Float($0) / 127.5 - 1 }),
-                               labels: labels.bytes.map(Int.init), side: side, classNames: classNames)
+                               labels: labels.bytes.map(Int.init), shape: ImageShape(height: side, width: side, channels: 1),
+                               classNames: classNames)
         if directory == Self.directory { cache.withLock { $0[split] = set } }
         return set
     }

@@ -3,12 +3,15 @@ import OpenCLKit
 import StepLabData
 import StepLabEngine
 
-/// A data argument (`--data`, `--reference`): a built-in data set name, `fashion-mnist`, or a CSV/NPY file.
+/// A data argument (`--data`, `--reference`): a built-in data set name, `fashion-mnist`, a CSV/NPY file of points,
+/// or an NPY array of images (`NPYImages`).
 public enum DataSpec {
     case toy(ToyDataset)
     /// Fashion-MNIST: trains on the training split; the test split is the reference.
     case fashionMNIST(train: ImageDataset, test: ImageDataset)
     case file(URL, PointSet)
+    /// Images from an NPY array, NHWC rows in [-1, 1]: the training data and the reference alike.
+    case images(URL, PointSet, ImageShape)
 
     /// The name that selects Fashion-MNIST.
     public static let fashionMNISTName = "fashion-mnist"
@@ -25,6 +28,10 @@ public enum DataSpec {
         guard ext == "csv" || ext == "npy" else {
             throw DataError("unknown data set '\(text)': use one of \(builtInNames.joined(separator: ", ")), or a .csv / .npy file")
         }
+        if NPYImages.holdsImages(url) {
+            let (images, shape) = try NPYImages.read(from: url)
+            return .images(url, images, shape)
+        }
         return .file(url, try PointSet.read(from: url))
     }
 
@@ -33,19 +40,26 @@ public enum DataSpec {
         case .toy: 2
         case let .fashionMNIST(train, _): train.images.dimension
         case let .file(_, points): points.dimension
+        case let .images(_, images, _): images.dimension
         }
     }
 
-    /// The image side in pixels for image data, nil otherwise.
-    public var imageSide: Int? {
-        if case let .fashionMNIST(train, _) = self { train.side } else { nil }
+    /// The shape of image data, nil for points.
+    public var imageShape: ImageShape? {
+        switch self {
+        case let .fashionMNIST(train, _): train.shape
+        case let .images(_, _, shape): shape
+        default: nil
+        }
     }
 
     /// The x-prediction clamp DDIM and aDDIM apply by default: 1 for images, whose pixels lie in [-1, 1] (DDPM's
     /// clip_denoised), none for standardised data, which has no bound.
-    public var sampleClip: Float { imageSide == nil ? 0 : 1 }
-    /// `sampleClip` for the data a run names (`RunConfig.data`), without loading it.
-    public static func sampleClip(data name: String) -> Float { name == fashionMNISTName ? 1 : 0 }
+    public var sampleClip: Float { imageShape == nil ? 0 : 1 }
+    /// `sampleClip` for the data a run names (`RunConfig.data`), reading no more than an NPY file's header.
+    public static func sampleClip(data name: String) -> Float {
+        name == fashionMNISTName || NPYImages.holdsImages(URL(fileURLWithPath: name)) ? 1 : 0
+    }
 
     /// `count` reference points (fresh draws for a built-in set, a seeded subsample or the whole file otherwise).
     public func referencePoints(count: Int, seed: UInt64) -> PointSet {
@@ -56,6 +70,18 @@ public enum DataSpec {
             return test.images.subsample(count: count, seed: seed)
         case let .file(_, points):
             return points
+        case let .images(_, images, _):
+            return images.subsample(count: count, seed: seed)
+        }
+    }
+
+    /// Images that score an image metric's noise floor: `count` data images other than the reference (Fashion-MNIST's
+    /// training split, whose test split is the reference), or a seeded subsample of an image file; nil for points.
+    public func imageFloorSample(count: Int, seed: UInt64) -> PointSet? {
+        switch self {
+        case let .fashionMNIST(train, _): train.images.subsample(count: count, seed: seed)
+        case let .images(_, images, _): images.subsample(count: count, seed: seed)
+        default: nil
         }
     }
 
@@ -64,7 +90,7 @@ public enum DataSpec {
     public func normalization() -> Normalization {
         switch self {
         case let .toy(set): Normalization(fitting: set.points(count: 65536, key: RandomKey(seed: 12345, stream: 78)))
-        case .fashionMNIST: Normalization(mean: Array(repeating: 0, count: dimension), std: Array(repeating: 1, count: dimension))
+        case .fashionMNIST, .images: Normalization(mean: Array(repeating: 0, count: dimension), std: Array(repeating: 1, count: dimension))
         case let .file(_, points): Normalization(fitting: points)
         }
     }
@@ -77,6 +103,8 @@ public enum DataSpec {
         case let .fashionMNIST(train, _):
             return try DeviceDataset(engine: engine, values: train.images.values, count: train.images.count,
                                      dimension: train.images.dimension, seed: seed)
+        case let .images(_, images, _):
+            return try DeviceDataset(engine: engine, values: images.values, count: images.count, dimension: images.dimension, seed: seed)
         case let .file(_, points):
             let standardised = try normalization.apply(points)
             return try DeviceDataset(engine: engine, values: standardised.values, count: standardised.count,

@@ -1,5 +1,6 @@
 import Foundation
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 
 /// The training methods StepLab implements (the names are the CLI's `--method` values).
@@ -72,6 +73,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var blocks: Int?
     /// The images and levels of a `unet`.
     public var unet: UNetShape?
+    /// The shape of image data (absent for points, and in run folders written before NPY images: Fashion-MNIST's).
+    public var image: ImageShape?
     public var frequencies: Int = 8
     public var activation: String = "silu"
     public var prediction: String = "v"
@@ -97,6 +100,11 @@ public struct RunConfig: Codable, Sendable, Equatable {
         self.iterations = iterations; self.batch = batch; self.width = width; self.depth = depth
         self.learningRate = learningRate; self.emaDecay = emaDecay; self.seed = seed; self.segments = segments
         self.teacher = teacher; self.initFrom = initFrom; self.annealSteps = annealSteps; self.maxGradientNorm = maxGradientNorm
+    }
+
+    /// The shape of this run's images, nil for points.
+    public var imageShape: ImageShape? {
+        image ?? (data == DataSpec.fashionMNISTName ? ImageShape(height: 28, width: 28, channels: 1) : nil)
     }
 
     /// The learning rate over this run.

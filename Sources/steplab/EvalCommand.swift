@@ -9,22 +9,29 @@ import StepLabGenerative
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Compare samples with reference data: sliced Wasserstein, MMD (multi-bandwidth RBF), energy distance.",
+        abstract: "Compare samples with reference data: sliced Wasserstein, MMD (multi-bandwidth RBF), energy distance; FD and KID for images.",
         discussion: """
         The noise floor is the same metric between two independent reference samples of the same size (fresh draws \
-        for a built-in data set; two random halves of a reference file): differences below it are not measurable.
+        for a built-in data set; two random halves of a reference file): differences below it are not measurable. \
+        Images are scored on features: Fashion-MNIST on StepLab's classifier (with class coverage), an NPY image array \
+        on a fixed random convolutional network (RandomImageFeatures).
         """
     )
 
-    @Option(help: "Samples file (.csv or .npy).") var samples: String
-    @Option(help: "Reference: a built-in data set name or a .csv/.npy file.") var reference: String
+    @Option(help: "Samples file (.csv or .npy; images as rows, or an NPY image array).") var samples: String
+    @Option(help: "Reference: a built-in data set name, a .csv/.npy file of points, or an NPY image array.") var reference: String
     @Option(help: "Seed of the reference draws and the metrics' projections.") var seed: UInt64 = 0
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Option(help: "Device for the image classifier (fashion-mnist): index, gpu|cpu|accelerator, or a name substring.") var device: String?
 
     func run() throws {
         let points: PointSet
-        do { points = try PointSet.read(from: URL(fileURLWithPath: samples)) } catch { throw CLIError("\(error)") }
+        let samplesURL = URL(fileURLWithPath: samples)
+        do {
+            points = NPYImages.holdsImages(samplesURL) ? try NPYImages.read(from: samplesURL).images : try PointSet.read(from: samplesURL)
+        } catch {
+            throw CLIError("\(error)")
+        }
         let spec: DataSpec
         do { spec = try DataSpec.parse(reference) } catch { throw CLIError(error.description) }
         guard spec.dimension == points.dimension else {
@@ -39,7 +46,16 @@ struct EvalCommand: ParsableCommand {
                 floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: 202)),
                                            reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 203)))
             case let .fashionMNIST(train, test):
-                try evaluateImages(points, train: train, test: test)
+                try evaluateImages(points, reference: test.images, floorSample: train.images, classNames: test.classNames) { engine in
+                    try ImageClassifier.fashionMNIST(engine: engine) { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                }
+                return
+            case let .images(_, all, shape):
+                guard all.count >= 4 else { throw CLIError("\(reference): \(all.count) images are too few for a reference (at least 4)") }
+                let (a, b) = Self.halves(all, seed: seed)
+                try evaluateImages(points, reference: all, floorReference: b, floorSample: a, classNames: nil) { _ in
+                    RandomImageFeatures(shape: shape)
+                }
                 return
             case let .file(_, all):
                 report = try metrics.report(sample: points, reference: all)
@@ -62,19 +78,22 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// Frechet distance, KID and class coverage on the features of StepLab's own Fashion-MNIST classifier, against
-    /// the test split; the noise floor scores as many training images the same way.
-    func evaluateImages(_ points: PointSet, train: ImageDataset, test: ImageDataset) throws {
-        let floor: ImageQualityReport, report: ImageQualityReport, accuracy: Double
+    /// Frechet distance, KID and (for a classifier) class coverage on the features `extractor` makes, against
+    /// `reference`. The noise floor scores as many images of `floorSample` the same way, against `floorReference`
+    /// (default `reference`): Fashion-MNIST's training images against its test split, or one half of an image file
+    /// against the other.
+    func evaluateImages(_ points: PointSet, reference: PointSet, floorReference: PointSet? = nil, floorSample: PointSet,
+                        classNames: [String]?, extractor make: (Engine) throws -> any ImageFeatureExtractor) throws {
+        let floor: ImageQualityReport, report: ImageQualityReport, features: String, accuracy: Double?
         do {
             let engine = try Engine(device: device)
-            let classifier = try ImageClassifier.fashionMNIST(engine: engine) { line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
-            }
-            accuracy = classifier.testAccuracy
-            let quality = try ImageQuality(classifier: classifier, reference: test.images)
+            let extractor = try make(engine)
+            features = extractor.featureDescription
+            accuracy = (extractor as? ImageClassifier)?.testAccuracy
+            let quality = try ImageQuality(extractor: extractor, reference: reference)
             report = try quality.report(points, seed: seed)
-            floor = try quality.report(train.images.subsample(count: points.count, seed: seed), seed: seed)
+            let floorQuality = try floorReference.map { try ImageQuality(extractor: extractor, reference: $0) } ?? quality
+            floor = try floorQuality.report(floorSample.subsample(count: points.count, seed: seed), seed: seed)
         } catch let error as CLIError {
             throw error
         } catch {
@@ -84,23 +103,24 @@ struct EvalCommand: ParsableCommand {
             struct Output: Encodable {
                 let samples: ImageQualityReport
                 let noiseFloor: ImageQualityReport
-                let classifierTestAccuracy: Double
+                let features: String
+                let classifierTestAccuracy: Double?
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(Output(samples: report, noiseFloor: floor, classifierTestAccuracy: accuracy)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Output(samples: report, noiseFloor: floor, features: features, classifierTestAccuracy: accuracy)), as: UTF8.self))
             return
         }
         print("metric                 samples   noise floor")
         print(String(format: "Frechet distance    %10.3f    %10.3f", report.frechetDistance, floor.frechetDistance))
         print(String(format: "KID                 %10.5f    %10.5f  (+- %.5f)", report.kid, floor.kid, report.kidStandardDeviation))
-        print(String(format: "classes covered     %10d    %10d  (of %d)", report.coverage.coveredClasses, floor.coverage.coveredClasses,
-                     report.coverage.counts.count))
-        print(String(format: "KL from uniform     %10.4f    %10.4f", report.coverage.klFromUniform, floor.coverage.klFromUniform))
-        print("class histogram: " + zip(test.classNames, report.coverage.counts).map { "\($0) \($1)" }.joined(separator: ", "))
-        print(String(format: "(%d samples against the %d test images; features of StepLab's classifier, test accuracy %.2f%%)",
-                     points.count, test.images.count, 100 * accuracy))
+        if let coverage = report.coverage, let floorCoverage = floor.coverage {
+            print(String(format: "classes covered     %10d    %10d  (of %d)", coverage.coveredClasses, floorCoverage.coveredClasses, coverage.counts.count))
+            print(String(format: "KL from uniform     %10.4f    %10.4f", coverage.klFromUniform, floorCoverage.klFromUniform))
+            if let classNames { print("class histogram: " + zip(classNames, coverage.counts).map { "\($0) \($1)" }.joined(separator: ", ")) }
+        }
+        print("(\(points.count) samples against \(reference.count) reference images; features of \(features))")
     }
 
     /// Two disjoint random halves of `points`.

@@ -46,7 +46,7 @@ struct SampleCommand: ParsableCommand {
             throw CLIError("sampler '\(samplerName)' does not fit a \(config.method.rawValue) model; use one of "
                            + config.method.samplers.joined(separator: ", "))
         }
-        if plot != nil && config.dimension != 2 && config.data != DataSpec.fashionMNISTName {
+        if plot != nil && config.dimension != 2 && config.imageShape == nil {
             throw CLIError("--plot draws 2-D points or images; this run's data has dimension \(config.dimension)")
         }
         if let clip, !(clip >= 0) { throw CLIError("--clip must be 0 (off) or positive (got \(clip))") }
@@ -83,9 +83,8 @@ struct SampleCommand: ParsableCommand {
 
     static func writePlot(points: PointSet, config: RunConfig, seed: UInt64, to url: URL) throws {
         let image: PNGImage
-        if config.data == DataSpec.fashionMNISTName {
-            let side = Int(Double(config.dimension).squareRoot())
-            image = PNGImage.grid(images: points.rows(0 ..< Swift.min(points.count, 100)), side: side)
+        if let shape = config.imageShape {
+            image = PNGImage.grid(images: points.rows(0 ..< Swift.min(points.count, 100)), shape: shape)
         } else {
             image = PNGImage.scatter(points: points, reference: (try? DataSpec.parse(config.data))?.referencePoints(count: points.count, seed: seed))
         }

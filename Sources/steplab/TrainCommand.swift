@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Method: \(Method.allCases.map(\.rawValue).joined(separator: "|")).")
     var method: String = "mct"
-    @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), \(DataSpec.fashionMNISTName), or a .csv/.npy file (one row per point).")
+    @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), \(DataSpec.fashionMNISTName), a .csv/.npy file of points (one row per point), or an .npy array of images ((n, h, w), (n, h, w, c) or (n, c, h, w), c = 1 or 3, uint8 or float).")
     var data: String?
     @Option(help: "Run folder to create.")
     var out: String?
@@ -36,6 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Channel multiplier of each unet level, comma-separated; each level after the first halves the image.")
     var channelMult = "1,2,2"
     @Option(help: "Residual blocks per unet level (on each side).") var blocksPerLevel = 1
+    @Flag(help: "Self-attention between the unet's two middle blocks (one head per 32 channels).") var attention = false
     @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Hidden layers of an mlp.") var depth = 3
     @Option(help: "Residual blocks of a resmlp.") var blocks = 3
@@ -105,7 +106,7 @@ struct TrainCommand: ParsableCommand {
         let normalization = spec.normalization()
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
-                               width: width ?? (spec.imageSide == nil ? 256 : 1024), depth: depth,
+                               width: width ?? (spec.imageShape == nil ? 256 : 1024), depth: depth,
                                learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
@@ -115,12 +116,16 @@ struct TrainCommand: ParsableCommand {
         config.timeScale = timeScale
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
-        config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageSide == nil ? .resmlp : .unet)
+        config.image = spec.imageShape
+        config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageShape == nil ? .resmlp : .unet)
         config.blocks = config.architecture == .resmlp ? blocks : nil
         if config.architecture == .unet {
-            guard let side = spec.imageSide else { throw CLIError("--arch unet needs image data (\(DataSpec.fashionMNISTName))") }
-            let shape = UNetShape(height: side, width: side, imageChannels: 1, channels: channels,
+            guard let image = spec.imageShape else {
+                throw CLIError("--arch unet needs image data (\(DataSpec.fashionMNISTName), or an NPY array of images)")
+            }
+            var shape = UNetShape(height: image.height, width: image.width, imageChannels: image.channels, channels: channels,
                                   channelMult: UNetShape.channelMult(parsing: channelMult)!, blocksPerLevel: blocksPerLevel)
+            if attention { shape.attentionHeads = UNetShape.attentionHeads(channels: shape.levelChannels(shape.channelMult.count - 1)) }
             if let problem = shape.problem { throw CLIError("--arch unet: \(problem)") }
             config.unet = shape
             if batch == nil { config.batch = 64 }

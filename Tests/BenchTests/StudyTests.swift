@@ -116,6 +116,40 @@ import Testing
     }
 }
 
+@Suite struct ImageStudyTests {
+    /// The image study end to end on 8x8 grey images and a tiny U-Net: every configuration scored on random
+    /// features with a noise floor, DDIM alone, and one sample grid per configuration.
+    @Test func aTinyImageStudyTrainsTheUNetAndDrawsAGridPerConfiguration() throws {
+        try Shared.withEngine { engine in
+            var settings = StudyPreset.quickImages
+            (settings.iterations, settings.consistencyIterations, settings.samples, settings.batch) = (4, 2, 32, 8)
+            settings.unetChannels = 8
+            settings.unetChannelMult = [1, 2]
+            let shape = ImageShape(height: 8, width: 8, channels: 1)
+            let values: [Float] = (0 ..< 64 * 64).map { (i: Int) -> Float in
+                let phase = 0.3 * Double(i % 64) + Double(i / 64)
+                return Float(sin(phase))
+            }
+            let spec = DataSpec.images(URL(fileURLWithPath: "tiny.npy"), PointSet(count: 64, dimension: 64, values: values), shape)
+            let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
+            #expect(study.denoiser.architecture == .unet && study.denoiser.unet?.channels == 8)
+            let results = try study.run(diagnostics: false)
+            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S.
+            #expect(results.study.count == 19 && !results.study.contains { $0.sampler == "addim" })
+            #expect(results.study.allSatisfy { $0.fd != nil || $0.diverged })
+            #expect(results.imageNoiseFloor != nil && results.imageNoiseFloor?.coverage == nil)
+            #expect(results.config["image_features"]?.contains("random convolutional") == true)
+            #expect(results.config["consistency_iterations"] == "2")
+            #expect(study.extras.grids.count == 19 && study.extras.grids.allSatisfy { $0.images.count == 32 })
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("steplab-image-study-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let grids = try StudyPlots.writeGrids(study.extras, shape: shape, to: folder)
+            #expect(grids.count == 19 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
+            #expect(StudyReport.markdown(results, grids: grids).contains("[mct-s8](samples/mct-s8.png)"))
+        }
+    }
+}
+
 @Suite struct BenchCommandLineTests {
     static func run(_ arguments: [String]) throws -> (status: Int32, err: String) {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -42,7 +42,7 @@ import Testing
     @Test(.enabled(if: installed, "needs Debian's dataset-fashion-mnist"))
     func theTestSplitHasTenBalancedClassesInMinusOneToOne() throws {
         let test = try FashionMNIST.load(.test)
-        #expect(test.images.count == 10000 && test.images.dimension == 784 && test.side == 28)
+        #expect(test.images.count == 10000 && test.images.dimension == 784 && test.shape == ImageShape(height: 28, width: 28, channels: 1))
         var counts = [Int](repeating: 0, count: 10)
         for label in test.labels { counts[label] += 1 }
         #expect(counts == Array(repeating: 1000, count: 10))
@@ -77,12 +77,21 @@ import Testing
     @Test func gridTilesImagesWithScaleAndGap() {
         // Two 2x2 images: one all white (+1), one black (-1) with a mid-grey (0) pixel.
         let images = PointSet(count: 2, dimension: 4, values: [1, 1, 1, 1, -1, -1, -1, 0])
-        let image = PNGImage.grid(images: images, side: 2, columns: 2, gap: 1, scale: 2)
+        let image = PNGImage.grid(images: images, shape: ImageShape(height: 2, width: 2, channels: 1), columns: 2, gap: 1, scale: 2)
         #expect(image.width == 2 * (2 * 2 + 1) + 1 && image.height == 2 * 2 + 1 + 1)
         func grey(_ x: Int, _ y: Int) -> UInt8 { image.pixels[3 * (y * image.width + x)] }
         #expect(grey(1, 1) == 255 && grey(4, 4) == 255)  // first image, all white
         #expect(grey(6, 1) == 0)                          // second image, top-left
         #expect(grey(8, 3) == 127 && grey(9, 4) == 127)   // its bottom-right pixel, scaled to 2x2
         #expect(grey(0, 0) == 255 && grey(5, 2) == 255)   // the gaps stay white
+    }
+
+    /// RGB images keep their channels, and a 1x2 (height x width) image is drawn one row high, two wide.
+    @Test func gridDrawsColourAndNonSquareImages() {
+        // One 1x2 RGB image: a red pixel, then a pixel of (0, +1, -1) = (127, 255, 0).
+        let images = PointSet(count: 1, dimension: 6, values: [1, -1, -1, 0, 1, -1])
+        let image = PNGImage.grid(images: images, shape: ImageShape(height: 1, width: 2, channels: 3), columns: 1, gap: 0, scale: 1)
+        #expect(image.width == 2 && image.height == 1)
+        #expect(Array(image.pixels[0 ..< 6]) == [255, 0, 0, 127, 255, 0])
     }
 }

@@ -15,7 +15,7 @@ import Testing
             // Image k is filled with the value k, its label is k % 3.
             let count = 50, pixels = 4
             let set = ImageDataset(images: PointSet(count: count, dimension: pixels, values: (0 ..< count).flatMap { Array(repeating: Float($0), count: pixels) }),
-                                   labels: (0 ..< count).map { $0 % 3 }, side: 2, classNames: ["a", "b", "c"])
+                                   labels: (0 ..< count).map { $0 % 3 }, shape: ImageShape(height: 2, width: 2, channels: 1), classNames: ["a", "b", "c"])
             let data = try LabelledDataset(engine: engine, dataset: set, seed: 3)
             let batch = try engine.tensor(rows: 64, columns: pixels)
             let labels = try engine.context.buffer(Int32.self, count: 64)
@@ -53,7 +53,7 @@ import Testing
             expectClose(whole.features.values, features.values, rtol: 1e-5, atol: 1e-5, "features by chunk")
 
             // Pixels outside [-1, 1] are scored as the clipped values an 8-bit image would hold.
-            let quality = try ImageQuality(classifier: classifier, reference: test.images.rows(0 ..< 200))
+            let quality = try ImageQuality(extractor: classifier, reference: test.images.rows(0 ..< 200))
             let loud = test.images.rows(200 ..< 260)
             let saturated = PointSet(count: loud.count, dimension: loud.dimension, values: loud.values.map { 3 * $0 })
             let clipped = PointSet(count: loud.count, dimension: loud.dimension, values: saturated.values.map { min(1, max(-1, $0)) })

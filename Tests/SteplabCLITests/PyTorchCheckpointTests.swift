@@ -29,10 +29,12 @@ import Testing
         try compare(["--data", "two-moons", "--arch", arch, "--width", "16", "--depth", "2", "--blocks", "2"], dimension: 2, count: 50)
     }
 
-    /// The U-Net (a small one) on images, without the x-prediction clamp (the PyTorch sampler has none).
-    @Test(.enabled(if: available && FashionMNISTCommandTests.installed, "needs python3 with torch and dataset-fashion-mnist"))
-    func pytorchReproducesAUNetsSamples() throws {
-        try compare(["--data", "fashion-mnist", "--arch", "unet", "--channels", "8", "--channel-mult", "1,2"], dimension: 784,
+    /// The U-Net (a small one) on images, without the x-prediction clamp (the PyTorch sampler has none); and one with
+    /// attention of two heads (64 channels at the lowest level) in the middle.
+    @Test(.enabled(if: available && FashionMNISTCommandTests.installed, "needs python3 with torch and dataset-fashion-mnist"),
+          arguments: [["--channel-mult", "1,2"], ["--channel-mult", "1,8", "--attention"]])
+    func pytorchReproducesAUNetsSamples(levels: [String]) throws {
+        try compare(["--data", "fashion-mnist", "--arch", "unet", "--channels", "8"] + levels, dimension: 784,
                     count: 4, sampling: ["--clip", "0"])
     }
 

@@ -25,7 +25,8 @@ public struct UNetConfig: Sendable, Equatable {
 ///     c = time.2(act(time.1(act(time.0(emb(t))))))            every norm's FiLM (scale, shift), in the order below
 ///     h = input(x)                                            3x3, c -> C_0
 ///     for level l: blocks down.l.b (-> C_l), each output kept as a skip; down.l.downsample (3x3 stride 2) if not last
-///     middle.0, middle.1                                      at the lowest resolution
+///     middle.0, [middle.attention], middle.1                  at the lowest resolution (attention: `AttentionBlock`,
+///                                                             with `attentionHeads` > 0)
 ///     for level l from the lowest: blocks up.l.b on concat(h, skip) (-> C_l), h upsampled 2x (nearest) first when
 ///         it comes from the level below
 ///     y = output(act(GN(h) (1 + scale) + shift))              3x3, C_0 -> c, zero-initialised
@@ -33,7 +34,8 @@ public struct UNetConfig: Sendable, Equatable {
 /// Blocks are `ConvResidualBlock`s; C_l = C * channelMult[l]. Norms read the conditioning in forward order: the down
 /// blocks', the middle's, the up blocks', then the output norm's. The skip concatenation and the upsampling are one
 /// copy (`Engine.placeChannels`). Tensor names: `time.{0,1,2}`, `input`, `down.l.b.{conv1,conv2,skip}`,
-/// `down.l.downsample`, `middle.{0,1}.*`, `up.l.b.*`, `output` (each `.weight`, `.bias`; see `Conv2d`, `Linear`).
+/// `down.l.downsample`, `middle.{0,1}.*`, `middle.attention.{qkv,output}`, `up.l.b.*`, `output` (each `.weight`,
+/// `.bias`; see `Conv2d`, `Linear`).
 public final class UNet: Network {
     public let engine: Engine
     public let config: UNetConfig
@@ -42,6 +44,7 @@ public final class UNet: Network {
     let down: [[ConvResidualBlock]]
     let downsample: [Conv2d]
     let middle: [ConvResidualBlock]
+    let attention: AttentionBlock?
     let up: [[ConvResidualBlock]]
     let outputNorm: GroupNorm
     let output: Conv2d
@@ -85,7 +88,10 @@ public final class UNet: Network {
             }
         }
         let (lh, lw) = side(levels - 1)
-        middle = (0 ..< 2).map { block("middle.\($0)", lh, lw, channels, channels) }
+        let firstMiddle = block("middle.0", lh, lw, channels, channels)
+        attention = s.attentionHeads > 0 ? AttentionBlock("middle.attention", height: lh, width: lw, channels: channels,
+                                                          heads: s.attentionHeads, groups: s.groups, layout: &layout) : nil
+        middle = [firstMiddle, block("middle.1", lh, lw, channels, channels)]
         var up = [[ConvResidualBlock]](repeating: [], count: levels)
         for l in (0 ..< levels).reversed() {
             let (h, w) = side(l)
@@ -115,7 +121,9 @@ public final class UNet: Network {
             }
             if l < downsample.count { h = try downsample[l].forward(h, tape: tape) }
         }
-        for block in middle { h = try block.forward(h, tape: tape) }
+        h = try middle[0].forward(h, tape: tape)
+        if let attention { h = try attention.forward(h, tape: tape) }
+        h = try middle[1].forward(h, tape: tape)
         for l in up.indices.reversed() {
             for (b, block) in up[l].enumerated() {
                 let skip = skips.removeLast()
@@ -151,7 +159,9 @@ public final class UNet: Network {
                 joinedGradients.append((dj, below))
             }
         }
-        for block in middle.reversed() { dh = try block.backward(dh, tape: tape, input: .plain)! }
+        dh = try middle[1].backward(dh, tape: tape, input: .plain)!
+        if let attention { dh = try attention.backward(dh, tape: tape, input: .plain)! }
+        dh = try middle[0].backward(dh, tape: tape, input: .plain)!
         for l in down.indices.reversed() {
             if l < downsample.count { dh = try downsample[l].backward(dh, tape: tape, input: .plain)! }
             for block in down[l].reversed() {
@@ -188,7 +198,8 @@ extension Reference {
         let film = p["time.2.bias"]!.count
         let c = linear(hidden, "time.2", tw, film)
         var column = 0
-        func norm(_ x: [Double], _ channels: Int, _ pixels: Int) -> [Double] {
+        func norm(_ x: [Double], _ channels: Int, _ pixels: Int, modulated: Bool = true) -> [Double] {
+            guard modulated else { return groupNorm(x, pixels: pixels, channels: channels, groups: s.groups).y }
             var scale = [Double](), shift = [Double]()
             for n in 0 ..< batch {
                 scale += c[n * film + column ..< n * film + column + channels]
@@ -222,7 +233,16 @@ extension Reference {
             }
         }
         let (lh, lw) = (s.height >> (levels - 1), s.width >> (levels - 1))
-        for m in 0 ..< 2 { h = block(h, "middle.\(m)", lh, lw, channels, channels) }
+        h = block(h, "middle.0", lh, lw, channels, channels)
+        if s.attentionHeads > 0 {
+            let qkv = conv(norm(h, channels, lh * lw, modulated: false), "middle.attention.qkv",
+                           ConvolutionGeometry(height: lh, width: lw, inputChannels: channels, outputChannels: 3 * channels, kernel: 1))
+            let attended = attention(qkv, tokens: lh * lw, channels: channels, heads: s.attentionHeads).output
+            let branch = conv(attended, "middle.attention.output", ConvolutionGeometry(height: lh, width: lw, inputChannels: channels,
+                                                                                        outputChannels: channels, kernel: 1))
+            h = zip(h, branch).map { $0 + $1 }
+        }
+        h = block(h, "middle.1", lh, lw, channels, channels)
         for l in (0 ..< levels).reversed() {
             let (height, width) = (s.height >> l, s.width >> l)
             for b in 0 ..< s.blocksPerLevel {
