@@ -21,6 +21,8 @@ final class Study {
     let imageQuality: ImageQuality?
     /// What the figures need beyond results.json (filled by `run`).
     var extras = StudyPlots.Extras()
+    /// 2-D data: every configuration's SWD on the actual samples and on bootstrap resamples (filled by `run`).
+    var intervals = StudyIntervals()
     static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
     static let segmentCounts = [1, 2, 4, 8, 16]
     /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
@@ -85,7 +87,9 @@ final class Study {
         return try score(noise, reference: reference).0
     }
 
-    func run(diagnostics: Bool) throws -> StudyResults {
+    /// Trains and scores every configuration; with `diagnostics`, the "why" measurements too, and with `throughput`
+    /// the samplers' speed (the same network on every 2-D set, so a multi-set run measures it once).
+    func run(diagnostics: Bool, throughput: Bool = true) throws -> StudyResults {
         var rows: [StudyRow] = []
         var floors: [MetricReport] = []
         var imageFloors: [ImageQualityReport] = []
@@ -101,7 +105,13 @@ final class Study {
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
             let reference = reference(seed: seed)
-            floors.append(try metrics.report(sample: spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed)), reference: reference))
+            let floorSample = spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed))
+            floors.append(try metrics.report(sample: floorSample, reference: reference))
+            // Points against a reference of as many points: paired resamples for the verdicts' intervals.
+            let bootstrap = spec.imageShape == nil && reference.count == settings.samples
+                ? SlicedWassersteinBootstrap(reference: reference, projections: Swift.min(64, 16 * spec.dimension), seed: UInt64(30_000 + seed))
+                : nil
+            if let bootstrap { intervals.record("noise floor", seed: seed, bootstrap.distances(floorSample)) }
             if seed == 0 { bound = try divergenceBound(reference: reference) }
             // The image noise floor: as many other images scored the same way (Fashion-MNIST's training split against
             // its test split; for an image file, a second subsample of the file itself).
@@ -124,6 +134,8 @@ final class Study {
                 let points = try dataUnits(samples)
                 let (report, finite) = try score(points, reference: reference)
                 let image = finite ? try imageReport(points, seed: seed) : nil
+                let configuration = "\(method) S=\(segments) \(sampler)-\(steps)"
+                if finite, let bootstrap { intervals.record(configuration, seed: seed, bootstrap.distances(points)) }
                 completed += 1
                 if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
                     extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
@@ -217,12 +229,17 @@ final class Study {
                                    study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,
                                    diagnostics: nil, sampling: [], kernels: nil)
         results.imageNoiseFloor = imageFloors.first
+        for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
+        results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts))
+        if let teacher = results.summary.first(where: { $0.configuration == "diffusion S=64 ddim-64" }) {
+            results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor)
+        }
         results.config["prediction"] = settings.prediction.description
         if let imageQuality { results.config["image_features"] = imageQuality.extractor.featureDescription }
         if diagnostics, let teacher = firstTeacher {
             log("diagnostics")
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels).run()
-            results.sampling = try samplingThroughput(teacher.model)
+            if throughput { results.sampling = try samplingThroughput(teacher.model) }
         }
         return results
     }

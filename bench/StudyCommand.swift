@@ -32,8 +32,12 @@ struct StudyPreset {
     /// Every model's total budget.
     var budget: Int { iterations + fineTuning }
 
-    static let quick = StudyPreset(seeds: 3, iterations: 1500, batch: 256, width: 128, depth: 3, samples: 2048)
-    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 4096)
+    /// 2-D: 16384 samples per configuration against as many fresh reference points (the SWD noise floor fell from
+    /// 0.136 at 2048 to 0.077 on eight Gaussians), which the verdicts' bootstrap resamples. quick fits two data sets
+    /// into 15 minutes on 2 CPU cores: 2 seeds, 1000 + 1000 iterations, DDIM only (3 seeds of 1500 + 1500 with
+    /// aDDIM took 849 s for one set, 580 s of it training).
+    static let quick = StudyPreset(seeds: 2, iterations: 1000, batch: 256, width: 128, depth: 3, samples: 16384, addim: false)
+    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384)
     /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
     /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
     /// 13 models and their 1000-sample evaluations fit 30 minutes. full (a GPU's): the README's Fashion-MNIST
@@ -44,6 +48,13 @@ struct StudyPreset {
     static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
                                         emaDecay: 0.999, clip: 1, addim: true, unetChannels: 32)
+
+    /// The 2-D data sets a preset studies when `--data` names none: two geometries (separated modes, and a
+    /// checkerboard's sharp-edged squares), so no conclusion rests on one toy; `full` adds the thin curved arms of
+    /// two moons.
+    static func dataSets(_ preset: String) -> [String] {
+        preset == "full" ? ["eight-gaussians", "checkerboard", "two-moons"] : ["eight-gaussians", "checkerboard"]
+    }
 
     static func named(_ name: String, images: Bool) -> StudyPreset {
         switch (name, images) {
@@ -58,10 +69,10 @@ struct StudyPreset {
 /// The options every study-running command shares.
 struct StudyOptions: ParsableArguments {
     @Option(help: "quick (<= 15 min on 2 CPU cores, 30 for images) or full (more seeds and iterations; a GPU's for images).") var preset = "quick"
-    @Option(help: "Seeds per configuration (default: 3 quick, 5 full; 1 and 3 for fashion-mnist).") var seeds: Int?
+    @Option(help: "Seeds per configuration (default: 2 quick, 5 full; 1 and 3 for fashion-mnist).") var seeds: Int?
     @Option(help: "Diffusion iterations before the multistep models branch off (default: the preset's); the multistep models' own iterations keep the preset's proportion.") var iterations: Int?
     @Option(help: "Samples scored per configuration (default: the preset's).") var samples: Int?
-    @Option(help: "Data: a built-in set (fashion-mnist adds FD, KID and class coverage), or a .csv/.npy file.") var data = "eight-gaussians"
+    @Option(help: "Data, comma-separated: built-in sets (fashion-mnist adds FD, KID and class coverage), .csv/.npy files (default: the preset's 2-D sets, eight-gaussians,checkerboard for quick).") var data: String?
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
@@ -96,43 +107,76 @@ struct StudyCommand: ParsableCommand {
         try Self.run(options, diagnostics: !skipDiagnostics, kernels: withKernels)
     }
 
-    /// The study with `options`; shared by `bench`, `bench study` and `bench diagnostics`.
+    /// The study with `options`; shared by `bench`, `bench study` and `bench diagnostics`. Several data sets each get
+    /// a folder of their own under the output folder, and the top-level report.md and results.json gather them.
     static func run(_ options: StudyOptions, diagnostics: Bool, kernels withKernels: Bool) throws {
-        let (preset, data, out, json, device) = (options.preset, options.data, options.out, options.json, options.device)
-        let spec: DataSpec
-        do { spec = try DataSpec.parse(data) } catch { throw ValidationError(error.description) }
-        var settings = StudyPreset.named(preset, images: spec.imageShape != nil)
+        let names = options.data.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            ?? StudyPreset.dataSets(options.preset)
+        var specs: [(name: String, spec: DataSpec)] = []
+        for name in names {
+            do { specs.append((name, try DataSpec.parse(name))) } catch { throw ValidationError(error.description) }
+        }
+        let folder = URL(fileURLWithPath: options.out ?? "bench-out/study-\(Self.timestamp())")
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw ValidationError("cannot create \(folder.path): \(error.localizedDescription)")
+        }
+        do {
+            let engine = try Engine(device: options.device)
+            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5"]).measure(engine: engine) : nil
+            var all: [(name: String, results: StudyResults)] = []
+            for (index, (name, spec)) in specs.enumerated() {
+                let subfolder = specs.count == 1 ? folder : folder.appendingPathComponent(Self.folderName(name))
+                try FileManager.default.createDirectory(at: subfolder, withIntermediateDirectories: true)
+                var results = try runOne(spec, name: name, options: options, engine: engine, diagnostics: diagnostics,
+                                         throughput: index == 0, folder: subfolder)
+                if index == 0 { results.kernels = kernels }
+                try JSONOutput.write(results, to: subfolder.appendingPathComponent("results.json").path)
+                all.append((name, results))
+            }
+            if specs.count == 1 {
+                if let json = options.json { try JSONOutput.write(all[0].results, to: json) }
+                print("wrote \(folder.path)/report.md and results.json")
+            } else {
+                let combined = StudyCollection(dataSets: all.map { StudyCollection.Entry(data: $0.name, folder: Self.folderName($0.name), results: $0.results) })
+                let report = StudyReport.index(combined)
+                try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
+                try JSONOutput.write(combined, to: folder.appendingPathComponent("results.json").path)
+                if let json = options.json { try JSONOutput.write(combined, to: json) }
+                print("\n" + report)
+                print("wrote \(folder.path)/report.md and results.json, and a folder per data set")
+            }
+        } catch let error as OpenCLError {
+            throw RuntimeError(error.description)
+        }
+    }
+
+    /// One data set's study, its figures, grids and report.md in `folder`.
+    static func runOne(_ spec: DataSpec, name: String, options: StudyOptions, engine: Engine, diagnostics: Bool,
+                       throughput: Bool, folder: URL) throws -> StudyResults {
+        var settings = StudyPreset.named(options.preset, images: spec.imageShape != nil)
         if let seeds = options.seeds { settings.seeds = seeds }
         if let iterations = options.iterations {
             settings.consistencyIterations = settings.consistencyIterations.map { Swift.max(1, $0 * iterations / settings.iterations) }
             settings.iterations = iterations
         }
         if let samples = options.samples { settings.samples = samples }
-        let folder = URL(fileURLWithPath: out ?? "bench-out/study-\(Self.timestamp())")
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw ValidationError("cannot create \(folder.path): \(error.localizedDescription)")
-        }
-        do {
-            let engine = try Engine(device: device)
-            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5"]).measure(engine: engine) : nil
-            let study = try Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
-            let started = Date()
-            var results = try study.run(diagnostics: diagnostics)
-            results.kernels = kernels
-            results.config["data"] = data
-            results.config["preset"] = preset
-            results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
-            let figures = try StudyPlots.write(results, extras: study.extras, to: folder)
-            let grids = try StudyPlots.writeGrids(study.extras, shape: spec.imageShape, to: folder)
-            let report = StudyReport.markdown(results, figures: figures, grids: grids)
-            try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
-            try JSONOutput.write(results, to: folder.appendingPathComponent("results.json").path)
-            if let json { try JSONOutput.write(results, to: json) }
-            print("\n" + report)
-            print("wrote \(folder.path)/report.md and results.json")
-        } catch let error as OpenCLError {
-            throw RuntimeError(error.description)
-        }
+        let study = try Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
+        let started = Date()
+        var results = try study.run(diagnostics: diagnostics, throughput: throughput)
+        results.config["data"] = name
+        results.config["preset"] = options.preset
+        results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
+        let figures = try StudyPlots.write(results, extras: study.extras, to: folder)
+        let grids = try StudyPlots.writeGrids(study.extras, shape: spec.imageShape, to: folder)
+        let report = StudyReport.markdown(results, figures: figures, grids: grids)
+        try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
+        print("\n" + report)
+        return results
+    }
+
+    /// A data argument as a folder name: a built-in name as it is, a file's name without its extension.
+    static func folderName(_ data: String) -> String {
+        URL(fileURLWithPath: data).deletingPathExtension().lastPathComponent
     }
 
     static func timestamp() -> String {

@@ -79,26 +79,25 @@ struct StudyDiagnostics {
             for k in steps {
                 let output = try VPSampler(model: model).sample(noise: noise, steps: k, parameters: method == "diffusion" ? teacher.ema?.values : nil)
                 let values = try output.download()
-                var total = 0.0
-                for sample in 0 ..< count {
-                    var squares = 0.0
-                    for j in 0 ..< d {
+                let distances = (0 ..< count).map { sample in
+                    (0 ..< d).reduce(0.0) { sum, j in
                         let e = Double(values[sample * d + j]) - exact[sample * d + j]
-                        squares += e * e
-                    }
-                    total += squares.squareRoot()
+                        return sum + e * e
+                    }.squareRoot()
                 }
-                let error = total / Double(count)
-                rows.append(ExactODERow(method: method, segments: segments, steps: k, meanDistance: error))
-                study.log(String(format: "  exact-ODE error %@ S=%d steps %d: %.4f", method, segments, k, error))
+                let interval = Bootstrap.meanInterval(distances, seed: UInt64(1000 * segments + k))
+                rows.append(ExactODERow(method: method, segments: segments, steps: k, meanDistance: interval.estimate, interval: interval))
+                study.log(String(format: "  exact-ODE error %@ S=%d steps %d: %@", method, segments, k, interval.formatted()))
             }
         }
         return rows
     }
 
-    /// Relative variance of the multistep-CT gradient over minibatches, at the diffusion model's parameters.
+    /// Relative variance of the multistep-CT gradient over minibatches, at the diffusion model's parameters, with a
+    /// jackknife interval over the minibatches: the estimator's own noise, against which a difference between two S
+    /// can be read. (A bootstrap would repeat minibatches and understate the spread it measures.)
     func gradientVariance() throws -> [GradientVarianceRow] {
-        let batches = 32
+        let batches = study.spec.imageShape == nil ? 64 : 32
         return try [1, 2, 4, 8, 16].map { segments in
             let model = try Denoiser(engine: engine, config: study.denoiser, seed: 0)
             let weights = teacher.ema?.values ?? teacher.model.parameters.values
@@ -113,13 +112,21 @@ struct StudyDiagnostics {
                 _ = try objective.computeGradients(x0: x0, step: 1000 + b)
                 gradients.append(try model.parameters.gradients.download().map(Double.init))
             }
-            let n = gradients[0].count
-            let mean = (0 ..< n).map { i in gradients.map { $0[i] }.reduce(0, +) / Double(batches) }
-            let spread = gradients.map { g in zip(g, mean).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }.reduce(0, +) / Double(batches - 1)
-            let relative = spread / Swift.max(mean.map { $0 * $0 }.reduce(0, +), 1e-30)
-            study.log(String(format: "  gradient variance S=%d: %.3f", segments, relative))
-            return GradientVarianceRow(segments: segments, relativeVariance: relative, batches: batches)
+            let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
+            study.log(String(format: "  gradient variance S=%d: %@", segments, interval.formatted(3)))
+            return GradientVarianceRow(segments: segments, relativeVariance: interval.estimate, batches: batches, interval: interval)
         }
+    }
+
+    /// E|g - mean g|^2 / |mean g|^2 over the gradient vectors `gradients` (unbiased spread).
+    static func relativeVariance(_ gradients: [[Double]]) -> Double {
+        let n = gradients[0].count, batches = Double(gradients.count)
+        var mean = [Double](repeating: 0, count: n)
+        for g in gradients { for i in 0 ..< n { mean[i] += g[i] } }
+        for i in 0 ..< n { mean[i] /= batches }
+        var spread = 0.0
+        for g in gradients { for i in 0 ..< n { spread += (g[i] - mean[i]) * (g[i] - mean[i]) } }
+        return spread / (batches - 1) / Swift.max(mean.reduce(0) { $0 + $1 * $1 }, 1e-30)
     }
 
     /// How early the teacher's x-prediction settles along 64-step DDIM trajectories.

@@ -25,14 +25,25 @@ enum StudyReport {
                               r.config["image_features"] ?? "StepLab's Fashion-MNIST classifier", image.frechetDistance, image.kid,
                               image.coverage.map { ", \($0.coveredClasses) of \($0.counts.count) classes covered" } ?? ""))
         }
+        if let floor = r.intervals["noise floor"] {
+            out.append("")
+            out.append("Intervals: 95% bootstrap intervals over seeds and samples (seeds drawn with replacement, then the points of a drawn "
+                       + "seed's samples and reference resampled, the same resample for every model: differences are paired), on SWD "
+                       + "over 16 directions per dimension (at most 64). The noise floor on them: \(floor.formatted()).")
+        }
+        if let gate = r.teacherGate {
+            out.append("")
+            out.append(gate.sentence)
+        }
         out.append("")
         out.append("## Quality against steps")
         out.append("")
-        out.append("| method | S | sampler | evals | SWD | MMD² | energy | diverged | loss noise | grad spikes | train s |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("| method | S | sampler | evals | SWD | SWD (bootstrap) 95% interval | MMD² | energy | diverged | loss noise | grad spikes | train s |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for s in r.summary {
-            out.append(String(format: "| %@ | %d | %@ | %.0f | %.4f ± %.4f | %.5f ± %.5f | %.5f ± %.5f | %d/%d | %@ | %@ | %@ |",
-                              s.method, s.segments, s.sampler, s.evaluationsPerSample, s.swdMean, s.swdStd, s.mmdMean, s.mmdStd,
+            out.append(String(format: "| %@ | %d | %@ | %.0f | %.4f ± %.4f | %@ | %.5f ± %.5f | %.5f ± %.5f | %d/%d | %@ | %@ | %@ |",
+                              s.method, s.segments, s.sampler, s.evaluationsPerSample, s.swdMean, s.swdStd,
+                              r.intervals[s.configuration]?.formatted() ?? "–", s.mmdMean, s.mmdStd,
                               s.energyMean, s.energyStd, s.diverged, s.seeds,
                               s.lossNoiseMean.map { String(format: "%.3f", $0) } ?? "–",
                               s.gradSpikesTotal.map(String.init) ?? "–",
@@ -80,15 +91,19 @@ enum StudyReport {
                 out.append("Distance to the exact PF-ODE map of the analytic mixture from the same noise (standardised units, "
                            + "exact map by DDIM with the exact posterior mean at 2048 and 4096 steps, Richardson-extrapolated):")
                 out.append("")
-                out.append("| model | S | steps | mean distance |")
-                out.append("|---|---|---|---|")
+                out.append("| model | S | steps | mean distance | 95% interval |")
+                out.append("|---|---|---|---|---|")
                 for row in diagnostics.exactODEError {
-                    out.append(String(format: "| %@ | %d | %d | %.4f |", row.method, row.segments, row.steps, row.meanDistance))
+                    out.append(String(format: "| %@ | %d | %d | %.4f | %@ |", row.method, row.segments, row.steps, row.meanDistance,
+                                      row.interval.map { String(format: "[%.4f, %.4f]", $0.lower, $0.upper) } ?? "–"))
                 }
             }
             out.append("")
-            out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (32 minibatches): "
-                       + diagnostics.gradientVariance.map { String(format: "S=%d: %.3f", $0.segments, $0.relativeVariance) }.joined(separator: ", ") + ".")
+            out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (\(diagnostics.gradientVariance.first?.batches ?? 0) "
+                       + "minibatches; 95% jackknife interval over them): "
+                       + diagnostics.gradientVariance.map { row in
+                           String(format: "S=%d: %@", row.segments, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
+                       }.joined(separator: ", ") + ". Two S whose intervals overlap are not told apart by this estimator.")
             if let x0 = diagnostics.x0Convergence {
                 out.append("")
                 out.append(String(format: "The teacher's x-prediction is within %.2f of its final value after %.0f%% of 64 DDIM steps on average "
@@ -112,10 +127,31 @@ enum StudyReport {
         return out.joined(separator: "\n") + "\n"
     }
 
-    /// Rules: two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
+    /// With intervals (2-D data): each pair's paired difference and its interval; "better" or "worse" only when the
+    /// interval excludes zero, and no verdict at all when the teacher gate fails.
+    static func verdicts(_ r: StudyResults) -> [String] {
+        var lines: [String] = []
+        let judged = r.teacherGate?.passes ?? true
+        if let gate = r.teacherGate, !gate.passes { lines.append(gate.sentence) }
+        for c in r.comparisons {
+            let difference = "SWD difference " + c.difference.formatted()
+            if !judged {
+                lines.append("\(c.a) against \(c.b): \(difference) (no verdict: the teacher gate failed).")
+            } else if c.verdict == "not separable" {
+                lines.append("\(c.a) and \(c.b) cannot be separated at this budget: \(difference) includes zero.")
+            } else {
+                lines.append("\(c.a) is \(c.verdict) than \(c.b): \(difference).")
+            }
+        }
+        return lines + divergenceAndCurvature(r)
+    }
+
+    /// Rules (images, which have no intervals yet): two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
     /// by less than the sum of their standard deviations (or the noise floor, if larger); "better" otherwise, in the
     /// direction of the lower mean.
     static func conclusions(_ r: StudyResults) -> [String] {
+        if !r.comparisons.isEmpty { return verdicts(r) }
+        if let gate = r.teacherGate, !gate.passes { return [gate.sentence] + divergenceAndCurvature(r) }
         var lines: [String] = []
         let metric = r.metricName
         func find(_ method: String, _ segments: Int, _ sampler: String) -> StudySummary? {
@@ -153,9 +189,62 @@ enum StudyReport {
                 lines.append(compare(mct8, eight, "MCT with S = 8", "8-step DDIM on the diffusion model"))
             }
         }
+        return lines + divergenceAndCurvature(r)
+    }
+
+    /// The top-level report of a run over several data sets: each set's gate and verdicts, and every judged pair
+    /// side by side across the sets, so a reader sees which conclusions hold on more than one geometry.
+    static func index(_ collection: StudyCollection) -> String {
+        var out = ["# StepLab step-count study", ""]
+        let sets = collection.dataSets
+        out.append("Data sets: " + sets.map { "[\($0.data)](\($0.folder)/report.md)" }.joined(separator: ", ")
+                   + ". Each has its own report (tables, figures, diagnostics); this page gathers the verdicts.")
+        if let first = sets.first?.results {
+            out.append("")
+            out.append("Device: \(first.device). Commit: \(first.commit). Date: \(first.date). Wall time: "
+                       + sets.map { "\($0.data) \($0.results.config["wall_seconds"] ?? "?") s" }.joined(separator: ", ") + ".")
+        }
+        out.append("")
+        out.append("## Teacher gates")
+        out.append("")
+        for set in sets {
+            out.append("- \(set.data): " + (set.results.teacherGate?.sentence ?? "no 64-step diffusion result."))
+        }
+        let pairs = sets.first?.results.comparisons.map { ($0.a, $0.b) } ?? []
+        if !pairs.isEmpty {
+            out.append("")
+            out.append("## Paired differences (SWD of the first minus the second, 95% bootstrap interval) and verdicts")
+            out.append("")
+            out.append("| first | second | " + sets.map(\.data).joined(separator: " | ") + " |")
+            out.append("|---|---|" + sets.map { _ in "---|" }.joined())
+            for (a, b) in pairs {
+                let cells = sets.map { set -> String in
+                    guard let c = set.results.comparisons.first(where: { $0.a == a && $0.b == b }) else { return "–" }
+                    let judged = set.results.teacherGate?.passes ?? true
+                    return c.difference.formatted() + (judged ? " \(c.verdict)" : " (gate failed)")
+                }
+                out.append("| \(a) | \(b) | " + cells.joined(separator: " | ") + " |")
+            }
+            let agreed = pairs.filter { a, b in
+                let verdicts = sets.map { set in
+                    (set.results.teacherGate?.passes ?? true) ? set.results.comparisons.first { $0.a == a && $0.b == b }?.verdict : nil
+                }
+                return verdicts.allSatisfy { $0 != nil && $0 != "not separable" } && Set(verdicts.compactMap { $0 }).count == 1
+            }
+            out.append("")
+            out.append(agreed.isEmpty ? "No verdict holds on every data set."
+                       : "Verdicts that hold on every data set: " + agreed.map { a, b in
+                           "\(a) \(sets[0].results.comparisons.first { $0.a == a && $0.b == b }!.verdict) than \(b)"
+                       }.joined(separator: "; ") + ".")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The lines every set of conclusions ends with: diverged runs and the teacher's curvature.
+    static func divergenceAndCurvature(_ r: StudyResults) -> [String] {
         let diverged = r.summary.filter { $0.diverged > 0 }
-        lines.append(diverged.isEmpty ? "No run diverged."
-                     : "Diverged runs: " + diverged.map { "\($0.configuration) \($0.diverged)/\($0.seeds)" }.joined(separator: ", ") + ".")
+        var lines = [diverged.isEmpty ? "No run diverged."
+                     : "Diverged runs: " + diverged.map { "\($0.configuration) \($0.diverged)/\($0.seeds)" }.joined(separator: ", ") + "."]
         if let curvature = r.diagnostics?.curvature.first(where: { $0.segments == 1 }) {
             lines.append(String(format: "The teacher's whole trajectory is %.1f%% longer than its chord: the one-step map must cut that corner.",
                                 100 * (curvature.pathOverChord[0] - 1)))

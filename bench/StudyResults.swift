@@ -107,10 +107,16 @@ struct StudyResults: Codable {
     var kernels: KernelsReport?
     /// Image data: the same image metrics for as many training images as samples (mean over seeds).
     var imageNoiseFloor: ImageQualityReport? = nil
+    /// 2-D data: bootstrap intervals of each configuration's SWD (and of the noise floor, "noise floor"), and of the
+    /// paired differences the verdicts rest on.
+    var intervals: [String: ConfidenceInterval] = [:]
+    var comparisons: [StudyComparison] = []
+    var teacherGate: TeacherGate? = nil
 
     enum CodingKeys: String, CodingKey {
-        case device, commit, date, config, study, summary, diagnostics, sampling, kernels
+        case device, commit, date, config, study, summary, diagnostics, sampling, kernels, intervals, comparisons
         case noiseFloor = "noise_floor", divergenceBound = "divergence_bound", imageNoiseFloor = "image_noise_floor"
+        case teacherGate = "teacher_gate"
     }
 
     /// The name of the distance the rules compare, and its noise floor.
@@ -159,14 +165,18 @@ struct ExactODERow: Codable {
     var segments: Int
     var steps: Int
     var meanDistance: Double
-    enum CodingKeys: String, CodingKey { case method, segments, steps, meanDistance = "mean_distance" }
+    /// 95% bootstrap interval of the mean over the trajectories.
+    var interval: ConfidenceInterval? = nil
+    enum CodingKeys: String, CodingKey { case method, segments, steps, meanDistance = "mean_distance", interval }
 }
 
 struct GradientVarianceRow: Codable {
     var segments: Int
     var relativeVariance: Double
     var batches: Int
-    enum CodingKeys: String, CodingKey { case segments, relativeVariance = "relative_variance", batches }
+    /// 95% jackknife interval over the minibatches.
+    var interval: ConfidenceInterval? = nil
+    enum CodingKeys: String, CodingKey { case segments, relativeVariance = "relative_variance", batches, interval }
 }
 
 struct X0Convergence: Codable {
@@ -185,4 +195,17 @@ struct EarlyExitRow: Codable {
     enum CodingKeys: String, CodingKey {
         case steps, meanEvaluations = "mean_evaluations", swdEarlyExit = "swd_early_exit", swdFull = "swd_full"
     }
+}
+
+/// The studies of one run over several data sets: the top-level `results.json`.
+struct StudyCollection: Codable {
+    struct Entry: Codable {
+        var data: String
+        /// Its folder (report.md, results.json, figures) under the run's.
+        var folder: String
+        var results: StudyResults
+    }
+
+    var dataSets: [Entry]
+    enum CodingKeys: String, CodingKey { case dataSets = "data_sets" }
 }

@@ -75,6 +75,44 @@ import Testing
         #expect(report.contains("| mct | 2 | ddim | 2 | 40.100 ± 0.141 | 0.4000 | 10.0 |"), "\(report)")
     }
 
+    /// With intervals, verdicts follow them; a teacher far above the noise floor withholds every verdict.
+    @Test func verdictsNeedAnIntervalThatExcludesZeroAndATeacherThatPassesTheGate() {
+        var results = Self.results([Self.row("diffusion", 64, "ddim", seed: 0, swd: 0.12)], floor: 0.1)
+        let interval = { (lo: Double, hi: Double) in ConfidenceInterval(estimate: (lo + hi) / 2, lower: lo, upper: hi, confidence: 0.95) }
+        results.comparisons = [StudyComparison(a: "mct S=4 ddim-4", b: "mct S=8 ddim-8", difference: interval(0.01, 0.03)),
+                               StudyComparison(a: "mct S=8 ddim-8", b: "diffusion S=64 ddim-64", difference: interval(-0.01, 0.02))]
+        results.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.12, noiseFloor: 0.1)
+        let judged = StudyReport.conclusions(results)
+        #expect(judged.contains("mct S=4 ddim-4 is worse than mct S=8 ddim-8: SWD difference 0.0200 [0.0100, 0.0300]."), "\(judged)")
+        #expect(judged.contains { $0.hasPrefix("mct S=8 ddim-8 and diffusion S=64 ddim-64 cannot be separated at this budget") }, "\(judged)")
+        // A fake teacher at 5x the floor: the report says the budget is too small and draws no verdict.
+        results.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.5, noiseFloor: 0.1)
+        #expect(results.teacherGate?.passes == false && results.teacherGate?.ratio == 5)
+        let withheld = StudyReport.conclusions(results)
+        #expect(withheld.first?.contains("too small to judge S") == true, "\(withheld)")
+        #expect(!withheld.contains { $0.contains(" is worse than ") || $0.contains(" is better than ") || $0.contains("cannot be separated") })
+        let json = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(results.teacherGate)) as? [String: Any]
+        #expect(json?["passes"] as? Bool == false && json?["ratio"] as? Double == 5)
+    }
+
+    /// Two data sets: the index lists both gates and reports only the verdict both sets reach.
+    @Test func theIndexGathersVerdictsAcrossDataSets() {
+        let interval = { (lo: Double, hi: Double) in ConfidenceInterval(estimate: (lo + hi) / 2, lower: lo, upper: hi, confidence: 0.95) }
+        func results(_ second: (Double, Double)) -> StudyResults {
+            var r = Self.results([Self.row("diffusion", 64, "ddim", seed: 0, swd: 0.12)], floor: 0.1)
+            r.comparisons = [StudyComparison(a: "mct S=1 ddim-1", b: "mct S=2 ddim-2", difference: interval(0.1, 0.2)),
+                             StudyComparison(a: "mct S=4 ddim-4", b: "mct S=8 ddim-8", difference: interval(second.0, second.1))]
+            r.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.12, noiseFloor: 0.1)
+            return r
+        }
+        let collection = StudyCollection(dataSets: [.init(data: "eight-gaussians", folder: "eight-gaussians", results: results((0.01, 0.02))),
+                                                    .init(data: "checkerboard", folder: "checkerboard", results: results((-0.01, 0.02)))])
+        let index = StudyReport.index(collection)
+        #expect(index.contains("[checkerboard](checkerboard/report.md)"))
+        #expect(index.contains("| mct S=4 ddim-4 | mct S=8 ddim-8 | 0.0150 [0.0100, 0.0200] worse | 0.0050 [-0.0100, 0.0200] not separable |"), "\(index)")
+        #expect(index.contains("Verdicts that hold on every data set: mct S=1 ddim-1 worse than mct S=2 ddim-2."), "\(index)")
+    }
+
     @Test func lossNoiseAndGradientSpikesAreMeasuredFromTheLog() {
         var record = TrainingRecord()
         record.losses = Array(repeating: 1, count: 80) + (0 ..< 20).map { $0 % 2 == 0 ? 1.1 : 0.9 }
@@ -102,6 +140,11 @@ import Testing
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
             #expect(diagnostics.gradientVariance.count == 5)
             #expect(!diagnostics.exactODEError.isEmpty)
+            // Intervals for every finite configuration and the floor, the paired comparisons, and the gate.
+            #expect(results.intervals["noise floor"] != nil && results.intervals["mct S=4 ddim-4"] != nil)
+            #expect(results.comparisons.contains { $0.a == "mct S=4 ddim-4" && $0.b == "mct S=8 ddim-8" })
+            #expect(results.comparisons.allSatisfy { $0.difference.lower <= $0.difference.estimate && $0.difference.estimate <= $0.difference.upper })
+            #expect(results.teacherGate?.metric == "SWD")
             let report = StudyReport.markdown(results)
             for summary in results.summary where summary.swdMean.isFinite {
                 #expect(report.contains(String(format: "%.4f ± %.4f", summary.swdMean, summary.swdStd)), "\(summary.configuration)")
@@ -109,7 +152,9 @@ import Testing
             let encoder = JSONEncoder()
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             let json = try JSONSerialization.jsonObject(with: encoder.encode(results)) as? [String: Any]
-            for key in ["study", "noise_floor", "diagnostics", "summary"] { #expect(json?[key] != nil, "missing \(key)") }
+            for key in ["study", "noise_floor", "diagnostics", "summary", "intervals", "comparisons", "teacher_gate"] {
+                #expect(json?[key] != nil, "missing \(key)")
+            }
             let first = (json?["study"] as? [[String: Any]])?.first
             for key in ["method", "segments", "steps", "seed", "swd", "mmd", "energy", "diverged"] { #expect(first?[key] != nil, "missing \(key)") }
         }

@@ -14,12 +14,7 @@ enum SlicedWasserstein {
     /// from `seed`.
     static func distance(_ a: [Double], _ b: [Double], dimension d: Int, projections: Int, seed: UInt64) -> Double {
         let m = a.count / d, n = b.count / d, grid = max(m, n)
-        var random = HostRandom(seed: seed)
-        let directions: [Double] = (0 ..< projections).flatMap { _ in
-            let v = (0 ..< d).map { _ in random.gaussian() }
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return v.map { $0 / norm }
-        }
+        let directions = Self.directions(dimension: d, projections: projections, seed: seed)
         let squared = parallelMap(projections) { l in
             let direction = directions[l * d ..< (l + 1) * d]
             let pa = project(a, direction).sorted(), pb = project(b, direction).sorted()
@@ -31,6 +26,16 @@ enum SlicedWasserstein {
             return sum / Double(grid)
         }
         return (squared.reduce(0, +) / Double(projections)).squareRoot()
+    }
+
+    /// `projections` unit directions in `dimension`, row-major: N(0, I) vectors normalised, drawn from `seed`.
+    static func directions(dimension d: Int, projections: Int, seed: UInt64) -> [Double] {
+        var random = HostRandom(seed: seed)
+        return (0 ..< projections).flatMap { _ in
+            let v = (0 ..< d).map { _ in random.gaussian() }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / norm }
+        }
     }
 
     static func project(_ points: [Double], _ direction: ArraySlice<Double>) -> [Double] {

@@ -1,0 +1,91 @@
+import StepLabEngine
+
+/// Bootstrap replicates of the sliced Wasserstein distance (`SlicedWasserstein`) of samples against one reference
+/// set of the same size, paired across models: replicate r resamples the sample indices and the reference indices
+/// with replacement, and every model sees the same resample. When the models' samples come from the same starting
+/// noise (sample i of every model from noise i), differences between two models' replicates are paired
+/// differences, whose spread is far smaller than either distance's own.
+///
+/// A resample only changes how often each point counts, so each direction's projections are sorted once and a
+/// replicate is a linear walk matching the two weighted quantile functions; unit weights give the plain distance.
+public struct SlicedWassersteinBootstrap: Sendable {
+    public let count: Int
+    public let dimension: Int
+    public let projections: Int
+    let directions: [Double]
+    /// Per replicate, how often each sample index and each reference index is drawn.
+    let sampleWeights: [[Int32]], referenceWeights: [[Int32]]
+    /// The reference's projections, sorted, and each sorted position's reference index, per direction.
+    let reference: [(values: [Double], order: [Int])]
+
+    public var replicates: Int { sampleWeights.count }
+
+    /// `projections` directions and `replicates` resamples drawn from `seed`, against `reference`.
+    public init(reference points: PointSet, projections: Int = 64, replicates: Int = 200, seed: UInt64) {
+        precondition(points.count >= 2 && projections >= 1 && replicates >= 1, "SlicedWassersteinBootstrap: too few points, directions or replicates")
+        count = points.count
+        dimension = points.dimension
+        self.projections = projections
+        directions = SlicedWasserstein.directions(dimension: points.dimension, projections: projections, seed: seed ^ 0x5EED_B007)
+        var random = HostRandom(seed: seed)
+        func weights(_ n: Int) -> [Int32] {
+            var w = [Int32](repeating: 0, count: n)
+            for _ in 0 ..< n { w[random.index(below: n)] += 1 }
+            return w
+        }
+        let n = points.count
+        sampleWeights = (0 ..< replicates).map { _ in weights(n) }
+        referenceWeights = (0 ..< replicates).map { _ in weights(n) }
+        reference = Self.sortedProjections(points.values.map(Double.init), dimension: points.dimension, directions: directions)
+    }
+
+    /// The distance of `sample` (as many points as the reference) with unit weights, and its value on each replicate.
+    public func distances(_ sample: PointSet) -> (estimate: Double, replicates: [Double]) {
+        precondition(sample.count == count && sample.dimension == dimension,
+                     "SlicedWassersteinBootstrap: \(sample.count) points of dimension \(sample.dimension), expected \(count) of \(dimension)")
+        let projected = Self.sortedProjections(sample.values.map(Double.init), dimension: dimension, directions: directions)
+        let ones = [Int32](repeating: 1, count: count)
+        let estimate = distance(projected, ones, ones)
+        let values = parallelMap(replicates) { r in self.distance(projected, self.sampleWeights[r], self.referenceWeights[r]) }
+        return (estimate, values)
+    }
+
+    /// The root mean over directions of the weighted W2^2 between the sample's and the reference's projections.
+    func distance(_ projected: [(values: [Double], order: [Int])], _ sampleWeights: [Int32], _ referenceWeights: [Int32]) -> Double {
+        var total = 0.0
+        var a = [Int32](repeating: 0, count: count), b = [Int32](repeating: 0, count: count)
+        for l in 0 ..< projections {
+            for k in 0 ..< count {
+                a[k] = sampleWeights[projected[l].order[k]]
+                b[k] = referenceWeights[reference[l].order[k]]
+            }
+            total += Self.weightedSquaredW2(projected[l].values, a, reference[l].values, b)
+        }
+        return (total / Double(projections)).squareRoot()
+    }
+
+    /// W2^2 between two sorted 1-D samples whose points carry integer weights of equal totals: the quantile
+    /// functions matched mass unit by mass unit, divided by the total.
+    static func weightedSquaredW2(_ a: [Double], _ wa: [Int32], _ b: [Double], _ wb: [Int32]) -> Double {
+        var (i, j) = (0, 0)
+        var (ra, rb) = (wa[0], wb[0])
+        var sum = 0.0, total = 0
+        while i < a.count && j < b.count {
+            if ra == 0 { i += 1; if i < a.count { ra = wa[i] }; continue }
+            if rb == 0 { j += 1; if j < b.count { rb = wb[j] }; continue }
+            let w = Swift.min(ra, rb), d = a[i] - b[j]
+            sum += Double(w) * d * d
+            total += Int(w)
+            ra -= w; rb -= w
+        }
+        return sum / Double(Swift.max(total, 1))
+    }
+
+    static func sortedProjections(_ points: [Double], dimension d: Int, directions: [Double]) -> [(values: [Double], order: [Int])] {
+        parallelMap(directions.count / d) { l in
+            let projected = SlicedWasserstein.project(points, directions[l * d ..< (l + 1) * d])
+            let order = projected.indices.sorted { projected[$0] < projected[$1] }
+            return (order.map { projected[$0] }, order)
+        }
+    }
+}

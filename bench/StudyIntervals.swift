@@ -1,0 +1,112 @@
+import Foundation
+import StepLabData
+
+/// The study's bootstrap intervals on 2-D data: each configuration's SWD and the paired differences the verdicts
+/// rest on, over seeds and samples (a two-stage bootstrap: seeds drawn with replacement, then one of the drawn
+/// seed's resamples of points; `SlicedWassersteinBootstrap` on 16 directions per dimension, at most 64 (32 in
+/// 2-D, 6 degrees apart), so the estimates differ slightly from the tables' 256-direction SWD).
+struct StudyIntervals {
+    /// Per configuration, per seed: the distance on the actual samples and on each resample.
+    private(set) var measured: [String: [Int: (estimate: Double, replicates: [Double])]] = [:]
+    static let confidence = 0.95
+
+    mutating func record(_ configuration: String, seed: Int, _ distances: (estimate: Double, replicates: [Double])) {
+        measured[configuration, default: [:]][seed] = distances
+    }
+
+    /// The interval of a configuration's mean distance over the seeds it has.
+    func interval(_ configuration: String) -> ConfidenceInterval? {
+        guard let seeds = measured[configuration], !seeds.isEmpty else { return nil }
+        let keys = seeds.keys.sorted()
+        return Bootstrap.groupedMeanInterval(estimates: keys.map { seeds[$0]!.estimate }, within: keys.map { seeds[$0]!.replicates },
+                                             confidence: Self.confidence, seed: Self.seed(configuration))
+    }
+
+    /// The interval of distance(a) - distance(b), paired by seed and resample, over the seeds both have.
+    func difference(_ a: String, _ b: String) -> ConfidenceInterval? {
+        guard let sa = measured[a], let sb = measured[b] else { return nil }
+        let keys = Set(sa.keys).intersection(sb.keys).sorted()
+        guard !keys.isEmpty else { return nil }
+        return Bootstrap.groupedMeanInterval(
+            estimates: keys.map { sa[$0]!.estimate - sb[$0]!.estimate },
+            within: keys.map { zip(sa[$0]!.replicates, sb[$0]!.replicates).map { $0 - $1 } },
+            confidence: Self.confidence, seed: Self.seed(a + "|" + b))
+    }
+
+    /// The pairs the report judges: every multistep model and one-step model against 64-step diffusion, each S
+    /// against 2S, and MCT S = 8 against 8 DDIM steps of its teacher.
+    static func pairs(segments: [Int]) -> [(a: String, b: String)] {
+        let diffusion64 = "diffusion S=64 ddim-64"
+        var pairs: [(String, String)] = []
+        for method in ["mct", "mcd"] {
+            for s in segments { pairs.append(("\(method) S=\(s) ddim-\(s)", diffusion64)) }
+            for (s, t) in zip(segments, segments.dropFirst()) { pairs.append(("\(method) S=\(s) ddim-\(s)", "\(method) S=\(t) ddim-\(t)")) }
+        }
+        pairs += [("ct S=1 cm-1", diffusion64), ("cd S=1 cm-1", diffusion64), ("mct S=8 ddim-8", "diffusion S=8 ddim-8")]
+        return pairs
+    }
+
+    /// The intervals of `pairs` that both sides have.
+    func comparisons(_ pairs: [(a: String, b: String)]) -> [StudyComparison] {
+        pairs.compactMap { pair in difference(pair.a, pair.b).map { StudyComparison(a: pair.a, b: pair.b, difference: $0) } }
+    }
+
+    /// A seed per question, so every interval is reproducible and no two share their draws.
+    static func seed(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+    }
+}
+
+/// distance(a) - distance(b) with its interval: a is better when the whole interval is below zero, worse when
+/// above, and the two cannot be told apart at this budget otherwise.
+struct StudyComparison: Codable {
+    var a: String
+    var b: String
+    var difference: ConfidenceInterval
+
+    var verdict: String {
+        difference.upper < 0 ? "better" : difference.lower > 0 ? "worse" : "not separable"
+    }
+}
+
+/// Whether the diffusion teacher has learned the data well enough to judge S: its 64-step distance (SWD, or FD
+/// for images) within `threshold` times the noise floor.
+struct TeacherGate: Codable {
+    var metric: String
+    var teacherDistance: Double
+    var noiseFloor: Double
+    var threshold: Double = 2
+    var ratio: Double { teacherDistance / noiseFloor }
+    var passes: Bool { ratio <= threshold }
+
+    enum CodingKeys: String, CodingKey {
+        case metric, teacherDistance = "teacher_distance", noiseFloor = "noise_floor", threshold, ratio, passes
+    }
+
+    init(metric: String, teacherDistance: Double, noiseFloor: Double, threshold: Double = 2) {
+        self.metric = metric; self.teacherDistance = teacherDistance; self.noiseFloor = noiseFloor; self.threshold = threshold
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(metric: try c.decode(String.self, forKey: .metric), teacherDistance: try c.decode(Double.self, forKey: .teacherDistance),
+                  noiseFloor: try c.decode(Double.self, forKey: .noiseFloor), threshold: try c.decode(Double.self, forKey: .threshold))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(metric, forKey: .metric)
+        try c.encode(teacherDistance, forKey: .teacherDistance)
+        try c.encode(noiseFloor, forKey: .noiseFloor)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(ratio, forKey: .ratio)
+        try c.encode(passes, forKey: .passes)
+    }
+
+    /// The report's sentence.
+    var sentence: String {
+        String(format: "Teacher gate: 64-step diffusion scores %@ %.4f, %.2fx the noise floor (%.4f); ", metric, teacherDistance, ratio, noiseFloor)
+            + (passes ? String(format: "within %.0fx, so the teacher has learned the data and S can be judged.", threshold)
+                      : String(format: "more than %.0fx, so this budget is too small to judge S: the verdicts below compare under-fit models and are not drawn.", threshold))
+    }
+}
