@@ -11,11 +11,6 @@ final class Study {
     let settings: StudyPreset
     let log: (String) -> Void
     let normalization: Normalization
-    /// The optimizer every model of the study trains with; the consistency models' learning rate may differ.
-    func optimization(consistency: Bool) -> OptimizationConfig {
-        OptimizationConfig(learningRate: consistency ? settings.consistencyLearningRate ?? settings.learningRate : settings.learningRate,
-                           adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
-    }
     let metrics = SampleMetrics(seed: 0)
     /// Image data: FD, KID and coverage on StepLab's classifier (trained or loaded from the cache at start).
     let imageQuality: ImageQuality?
@@ -34,14 +29,10 @@ final class Study {
         self.settings = settings
         self.log = log
         normalization = spec.normalization()
-        switch spec {
-        case let .fashionMNIST(_, test):
-            let classifier = try ImageClassifier.fashionMNIST(engine: engine, log: log)
-            log(String(format: "image metrics: classifier test accuracy %.2f%%", 100 * classifier.testAccuracy))
-            imageQuality = try ImageQuality(extractor: classifier, reference: test.images)
-        case let .images(_, images, shape):
-            imageQuality = try ImageQuality(extractor: RandomImageFeatures(shape: shape), reference: images)
-        default:
+        if let extractor = try spec.imageFeatureExtractor(engine: engine, log: log), let reference = spec.imageReference {
+            log("image metrics on the features of " + extractor.featureDescription)
+            imageQuality = try ImageQuality(extractor: extractor, reference: reference)
+        } else {
             imageQuality = nil
         }
     }
@@ -55,6 +46,12 @@ final class Study {
         return DenoiserConfig(dimension: spec.dimension, architecture: .unet, prediction: settings.prediction,
                               unet: UNetShape(height: image.height, width: image.width, imageChannels: image.channels, channels: settings.unetChannels,
                                               channelMult: settings.unetChannelMult))
+    }
+
+    /// The optimizer every model of the study trains with; the consistency models' learning rate may differ.
+    func optimization(consistency: Bool) -> OptimizationConfig {
+        OptimizationConfig(learningRate: consistency ? settings.consistencyLearningRate ?? settings.learningRate : settings.learningRate,
+                           adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
     }
 
     /// Image metrics of samples in the data's units (nil for non-image data).
@@ -113,10 +110,10 @@ final class Study {
                 : nil
             if let bootstrap { intervals.record("noise floor", seed: seed, bootstrap.distances(floorSample)) }
             if seed == 0 { bound = try divergenceBound(reference: reference) }
-            // The image noise floor: as many other images scored the same way (Fashion-MNIST's training split against
-            // its test split; for an image file, a second subsample of the file itself).
-            if let imageQuality, let floorImages = spec.imageFloorSample(count: settings.samples, seed: UInt64(20_000 + seed)) {
-                imageFloors.append(try imageQuality.report(floorImages, seed: UInt64(seed)))
+            // The image noise floor: as many other data images scored the same way (`DataSpec.imageFloor`).
+            if let imageQuality, let floor = spec.imageFloor(count: settings.samples, seed: UInt64(20_000 + seed)) {
+                let floorQuality = try floor.reference.map { try ImageQuality(extractor: imageQuality.extractor, reference: $0) } ?? imageQuality
+                imageFloors.append(try floorQuality.report(floor.sample, seed: UInt64(seed)))
             }
             let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
             let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
@@ -134,8 +131,10 @@ final class Study {
                 let points = try dataUnits(samples)
                 let (report, finite) = try score(points, reference: reference)
                 let image = finite ? try imageReport(points, seed: seed) : nil
-                let configuration = "\(method) S=\(segments) \(sampler)-\(steps)"
-                if finite, let bootstrap { intervals.record(configuration, seed: seed, bootstrap.distances(points)) }
+                if finite, let bootstrap {
+                    intervals.record(StudyRow.configuration(method, segments: segments, sampler: sampler, steps: steps), seed: seed,
+                                     bootstrap.distances(points))
+                }
                 completed += 1
                 if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
                     extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
@@ -231,7 +230,7 @@ final class Study {
         results.imageNoiseFloor = imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
         results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts))
-        if let teacher = results.summary.first(where: { $0.configuration == "diffusion S=64 ddim-64" }) {
+        if let teacher = results.summary.first(where: { $0.configuration == StudyRow.configuration("diffusion", segments: 64) }) {
             results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor)
         }
         results.config["prediction"] = settings.prediction.description

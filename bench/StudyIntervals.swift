@@ -36,13 +36,15 @@ struct StudyIntervals {
     /// The pairs the report judges: every multistep model and one-step model against 64-step diffusion, each S
     /// against 2S, and MCT S = 8 against 8 DDIM steps of its teacher.
     static func pairs(segments: [Int]) -> [(a: String, b: String)] {
-        let diffusion64 = "diffusion S=64 ddim-64"
+        let name = { (method: String, s: Int) in StudyRow.configuration(method, segments: s) }
+        let diffusion64 = name("diffusion", 64)
         var pairs: [(String, String)] = []
         for method in ["mct", "mcd"] {
-            for s in segments { pairs.append(("\(method) S=\(s) ddim-\(s)", diffusion64)) }
-            for (s, t) in zip(segments, segments.dropFirst()) { pairs.append(("\(method) S=\(s) ddim-\(s)", "\(method) S=\(t) ddim-\(t)")) }
+            for s in segments { pairs.append((name(method, s), diffusion64)) }
+            for (s, t) in zip(segments, segments.dropFirst()) { pairs.append((name(method, s), name(method, t))) }
         }
-        pairs += [("ct S=1 cm-1", diffusion64), ("cd S=1 cm-1", diffusion64), ("mct S=8 ddim-8", "diffusion S=8 ddim-8")]
+        pairs += [(StudyRow.configuration("ct", segments: 1, sampler: "cm"), diffusion64),
+                  (StudyRow.configuration("cd", segments: 1, sampler: "cm"), diffusion64), (name("mct", 8), name("diffusion", 8))]
         return pairs
     }
 

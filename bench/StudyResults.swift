@@ -32,7 +32,12 @@ struct StudyRow: Codable {
     var primary: Double { fd ?? swd }
 
     /// The configuration this row belongs to (everything but the seed).
-    var configuration: String { "\(method) S=\(segments) \(sampler)-\(steps)" }
+    var configuration: String { Self.configuration(method, segments: segments, sampler: sampler, steps: steps) }
+
+    /// The name of a configuration, as rows, summaries, intervals and comparisons key it: `mct S=4 ddim-4`.
+    static func configuration(_ method: String, segments: Int, sampler: String = "ddim", steps: Int? = nil) -> String {
+        "\(method) S=\(segments) \(sampler)-\(steps ?? segments)"
+    }
 }
 
 /// Mean, spread and divergence count of one configuration over seeds.

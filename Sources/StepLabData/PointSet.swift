@@ -41,6 +41,13 @@ extension PointSet {
         return rows(Self.shuffledIndices(self.count, seed: seed).prefix(count))
     }
 
+    /// Two disjoint random halves of the points (one point is left out of an odd count), for a noise floor that
+    /// compares the data with itself without overlap.
+    public func disjointHalves(seed: UInt64) -> (PointSet, PointSet) {
+        let order = Self.shuffledIndices(count, seed: seed), half = count / 2
+        return (rows(order[..<half]), rows(order[half ..< 2 * half]))
+    }
+
     /// `0 ..< n` in a seeded random order (Fisher-Yates with SplitMix64).
     public static func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
         var random = HostRandom(seed: seed)

@@ -75,12 +75,36 @@ public enum DataSpec {
         }
     }
 
-    /// Images that score an image metric's noise floor: `count` data images other than the reference (Fashion-MNIST's
-    /// training split, whose test split is the reference), or a seeded subsample of an image file; nil for points.
-    public func imageFloorSample(count: Int, seed: UInt64) -> PointSet? {
+    /// The images image metrics score against: Fashion-MNIST's test split, or an image file whole; nil for points.
+    public var imageReference: PointSet? {
         switch self {
-        case let .fashionMNIST(train, _): train.images.subsample(count: count, seed: seed)
-        case let .images(_, images, _): images.subsample(count: count, seed: seed)
+        case let .fashionMNIST(_, test): test.images
+        case let .images(_, images, _): images
+        default: nil
+        }
+    }
+
+    /// An image metric's noise floor: `count` data images (`sample`) scored against `reference` (nil: against
+    /// `imageReference`). Fashion-MNIST: training images against the test split. An image file: a random half of it
+    /// against the other half, disjoint, so that shared images cannot flatter the floor. Nil for points.
+    public func imageFloor(count: Int, seed: UInt64) -> (sample: PointSet, reference: PointSet?)? {
+        switch self {
+        case let .fashionMNIST(train, _):
+            return (train.images.subsample(count: count, seed: seed), nil)
+        case let .images(_, images, _):
+            let (a, b) = images.disjointHalves(seed: seed)
+            return (a.subsample(count: count, seed: seed), b)
+        default:
+            return nil
+        }
+    }
+
+    /// The features image metrics read: StepLab's Fashion-MNIST classifier (loaded from its cache, or trained and
+    /// cached, `log` telling), or `RandomImageFeatures` for an image file; nil for points.
+    public func imageFeatureExtractor(engine: Engine, log: (String) -> Void) throws -> (any ImageFeatureExtractor)? {
+        switch self {
+        case .fashionMNIST: try ImageClassifier.fashionMNIST(engine: engine, log: log)
+        case let .images(_, _, shape): RandomImageFeatures(shape: shape)
         default: nil
         }
     }

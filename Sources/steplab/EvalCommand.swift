@@ -45,21 +45,15 @@ struct EvalCommand: ParsableCommand {
                 report = try metrics.report(sample: points, reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 201)))
                 floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: 202)),
                                            reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 203)))
-            case let .fashionMNIST(train, test):
-                try evaluateImages(points, reference: test.images, floorSample: train.images, classNames: test.classNames) { engine in
-                    try ImageClassifier.fashionMNIST(engine: engine) { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            case .fashionMNIST, .images:
+                if case let .images(_, all, _) = spec, all.count < 4 {
+                    throw CLIError("\(reference): \(all.count) images are too few for a reference (at least 4)")
                 }
-                return
-            case let .images(_, all, shape):
-                guard all.count >= 4 else { throw CLIError("\(reference): \(all.count) images are too few for a reference (at least 4)") }
-                let (a, b) = Self.halves(all, seed: seed)
-                try evaluateImages(points, reference: all, floorReference: b, floorSample: a, classNames: nil) { _ in
-                    RandomImageFeatures(shape: shape)
-                }
+                try evaluateImages(points, spec: spec)
                 return
             case let .file(_, all):
                 report = try metrics.report(sample: points, reference: all)
-                let (a, b) = Self.halves(all, seed: seed)
+                let (a, b) = all.disjointHalves(seed: seed)
                 floor = try metrics.report(sample: a, reference: b)
             }
         } catch {
@@ -78,22 +72,24 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// Frechet distance, KID and (for a classifier) class coverage on the features `extractor` makes, against
-    /// `reference`. The noise floor scores as many images of `floorSample` the same way, against `floorReference`
-    /// (default `reference`): Fashion-MNIST's training images against its test split, or one half of an image file
-    /// against the other.
-    func evaluateImages(_ points: PointSet, reference: PointSet, floorReference: PointSet? = nil, floorSample: PointSet,
-                        classNames: [String]?, extractor make: (Engine) throws -> any ImageFeatureExtractor) throws {
+    /// Frechet distance, KID and (for a classifier) class coverage on the features of `spec`'s extractor, against
+    /// its reference images, with the noise floor `DataSpec.imageFloor` defines.
+    func evaluateImages(_ points: PointSet, spec: DataSpec) throws {
+        guard let reference = spec.imageReference, let floorSets = spec.imageFloor(count: points.count, seed: seed) else { return }
+        var classNames: [String]? = nil
+        if case let .fashionMNIST(_, test) = spec { classNames = test.classNames }
         let floor: ImageQualityReport, report: ImageQualityReport, features: String, accuracy: Double?
         do {
             let engine = try Engine(device: device)
-            let extractor = try make(engine)
+            guard let extractor = try spec.imageFeatureExtractor(engine: engine, log: { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }) else { return }
             features = extractor.featureDescription
             accuracy = (extractor as? ImageClassifier)?.testAccuracy
             let quality = try ImageQuality(extractor: extractor, reference: reference)
             report = try quality.report(points, seed: seed)
-            let floorQuality = try floorReference.map { try ImageQuality(extractor: extractor, reference: $0) } ?? quality
-            floor = try floorQuality.report(floorSample.subsample(count: points.count, seed: seed), seed: seed)
+            let floorQuality = try floorSets.reference.map { try ImageQuality(extractor: extractor, reference: $0) } ?? quality
+            floor = try floorQuality.report(floorSets.sample, seed: seed)
         } catch let error as CLIError {
             throw error
         } catch {
@@ -121,11 +117,5 @@ struct EvalCommand: ParsableCommand {
             if let classNames { print("class histogram: " + zip(classNames, coverage.counts).map { "\($0) \($1)" }.joined(separator: ", ")) }
         }
         print("(\(points.count) samples against \(reference.count) reference images; features of \(features))")
-    }
-
-    /// Two disjoint random halves of `points`.
-    static func halves(_ points: PointSet, seed: UInt64) -> (PointSet, PointSet) {
-        let order = PointSet.shuffledIndices(points.count, seed: seed), half = points.count / 2
-        return (points.rows(order[..<half]), points.rows(order[half ..< 2 * half]))
     }
 }
