@@ -14,11 +14,11 @@
 
 // Range: [rows]. Uses Philox block (r, c1, c2, c3): two words per row.
 __kernel void mcm_times(const int segments, const int per_segment,
-                        const uint c1, const uint c2, const uint c3, const uint k0, const uint k1,
+                        const uint c0, const uint c1, const uint c2, const uint c3, const uint k0, const uint k1,
                         __global float *t, const int t_off, __global float *s, const int s_off,
                         __global float *tstep, const int tstep_off) {
     const int r = get_global_id(0);
-    const uint4 w = philox4x32_10((uint4)((uint)r, c1, c2, c3), (uint2)(k0, k1));
+    const uint4 w = philox4x32_10((uint4)(c0 + (uint)r, c1, c2, c3), (uint2)(k0, k1));
     const int step = (int)(w.x % (uint)segments);
     const int n_rel = 1 + (int)(w.y % (uint)per_segment);
     const float total = (float)(segments * per_segment);

@@ -19,11 +19,11 @@ inline float c_out(const float sigma, const float sd, const float smin, const in
 // ascending Karras grid (cdf holds the N - 1 cumulative probabilities, last = 1); sigma_lo = grid[i],
 // sigma_hi = grid[i + 1]; weight = 1 / (sigma_hi - sigma_lo) (iCT). Range: [rows].
 __kernel void ict_pairs(const int pairs, __global const float *cdf, __global const float *grid,
-                        const uint c1, const uint c2, const uint c3, const uint k0, const uint k1,
+                        const uint c0, const uint c1, const uint c2, const uint c3, const uint k0, const uint k1,
                         __global float *sigma_hi, const int hi_off, __global float *sigma_lo, const int lo_off,
                         __global float *weight, const int weight_off) {
     const int r = get_global_id(0);
-    const float u = unit_open(philox4x32_10((uint4)((uint)r, c1, c2, c3), (uint2)(k0, k1)).x);
+    const float u = unit_open(philox4x32_10((uint4)(c0 + (uint)r, c1, c2, c3), (uint2)(k0, k1)).x);
     int lo = 0, hi = pairs - 1;
     while (lo < hi) { const int mid = (lo + hi) / 2; if (cdf[mid] < u) lo = mid + 1; else hi = mid; }
     const float a = grid[lo], b = grid[lo + 1];

@@ -22,5 +22,5 @@ final class EightGaussiansSource: BatchSource {
         dataset = try DeviceDataset(engine: engine, values: values, count: count, dimension: 2, seed: 1)
     }
 
-    func fill(_ batch: Tensor, step: Int) throws(OpenCLError) { try dataset.fill(batch, step: step) }
+    func fill(_ batch: Tensor, step: Int, firstRow: Int) throws(OpenCLError) { try dataset.fill(batch, step: step, firstRow: firstRow) }
 }

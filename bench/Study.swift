@@ -48,9 +48,11 @@ final class Study {
                                               channelMult: settings.unetChannelMult))
     }
 
-    /// The optimizer every model of the study trains with; the consistency models' learning rate may differ.
+    /// The optimizer every model of the study trains with; the consistency models' learning rate may differ, and
+    /// diffusion follows the preset's schedule over the whole budget (its teacher is the EMA at `iterations`).
     func optimization(consistency: Bool) -> OptimizationConfig {
         OptimizationConfig(learningRate: consistency ? settings.consistencyLearningRate ?? settings.learningRate : settings.learningRate,
+                           schedule: consistency ? .constant : settings.diffusionSchedule,
                            adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
     }
 
@@ -223,6 +225,8 @@ final class Study {
                                             "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
                                             "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
                                             "consistency_iterations": String(settings.fineTuning),
+                                            "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant"
+                                                : "warm-up 100, cosine to zero at the budget",
                                             "budget": "iterations + consistency_iterations for every model",
                                             "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],
                                    study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,

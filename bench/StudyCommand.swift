@@ -15,9 +15,10 @@ struct StudyPreset {
     /// Iterations of the models initialised from diffusion (MCT, MCD) after the teacher's `iterations`; every other
     /// model trains `iterations + consistencyIterations` so all budgets match. nil: `iterations`.
     var consistencyIterations: Int? = nil
-    /// The learning rate of the consistency models (CT, CD, MCT, MCD); nil: `learningRate`. Images use the CLI's
-    /// default for them, 2e-4: at the diffusion model's 1e-3, 250 iterations of MCT from it scored FD 148 at S = 8,
-    /// worse than 8 DDIM steps of its own teacher (FD 92).
+    /// The learning rate of the consistency models (CT, CD, MCT, MCD); nil: `learningRate`. quick uses the CLI's
+    /// default for them, 2e-4: on images, at the diffusion model's 1e-3, 250 iterations of MCT from it scored FD 148
+    /// at S = 8, worse than 8 DDIM steps of its own teacher (FD 92); on eight Gaussians, 500 iterations at 2e-3 scored
+    /// SWD 0.34 at S = 4 (seed 0) against 0.14 at 2e-4 (`bench ablation`, lr-x10).
     var consistencyLearningRate: Float? = nil
     var emaDecay: Float = 0.995
     /// Global gradient-norm clip (nil: none).
@@ -27,6 +28,15 @@ struct StudyPreset {
     /// Images: the U-Net's base channels and per-level multipliers.
     var unetChannels = 32, unetChannelMult = [1, 2, 2]
 
+    /// Diffusion's learning rate over its budget. 2-D: a 100-step warm-up, then a cosine to zero at the budget. On
+    /// the checkerboard, 4000 iterations scored DDIM-64 SWD 0.0248 and 0.0234 (two seeds) with it against 0.0292 at a
+    /// constant rate (`steplab train ... --lr-schedule cosine --warmup 100`, 16384 samples). Images keep the
+    /// constant rate their results were measured with.
+    var diffusionDecay: LearningRateSchedule.Decay = .cosine
+    var diffusionSchedule: LearningRateSchedule {
+        LearningRateSchedule(decay: diffusionDecay, warmupSteps: diffusionDecay == .constant ? 0 : 100, totalSteps: budget)
+    }
+
     /// MCT/MCD's own iterations after initialisation.
     var fineTuning: Int { consistencyIterations ?? iterations }
     /// Every model's total budget.
@@ -34,20 +44,22 @@ struct StudyPreset {
 
     /// 2-D: 16384 samples per configuration against as many fresh reference points (the SWD noise floor fell from
     /// 0.136 at 2048 to 0.077 on eight Gaussians), which the verdicts' bootstrap resamples. quick fits two data sets
-    /// into 15 minutes on 2 CPU cores: 2 seeds, 1000 + 1000 iterations, DDIM only (3 seeds of 1500 + 1500 with
-    /// aDDIM took 849 s for one set, 580 s of it training).
-    static let quick = StudyPreset(seeds: 2, iterations: 1000, batch: 256, width: 128, depth: 3, samples: 16384, addim: false)
-    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384)
+    /// into 15 minutes on 2 CPU cores: 2 seeds, DDIM only, and most of the training spent on the teacher: 4000
+    /// diffusion iterations, then 500 for each multistep model. At 1000 + 1000 the checkerboard's teacher scored 3.9x
+    /// its noise floor; a seed's training took 122 s of its 155 (diffusion 4.8 ms a step, MCT 6.5, MCD 9.3).
+    static let quick = StudyPreset(seeds: 2, iterations: 4000, batch: 256, width: 128, depth: 3, samples: 16384,
+                                   consistencyIterations: 500, consistencyLearningRate: 2e-4, addim: false)
+    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4)
     /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
     /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
     /// 13 models and their 1000-sample evaluations fit 30 minutes. full (a GPU's): the README's Fashion-MNIST
     /// recipe, channels 32/64/64 at batch 64, 3 seeds.
     static let quickImages = StudyPreset(seeds: 1, iterations: 1000, batch: 32, width: 0, depth: 0, samples: 1000,
                                          learningRate: 1e-3, prediction: .v, consistencyIterations: 250, consistencyLearningRate: 2e-4,
-                                         emaDecay: 0.999, clip: 1, addim: false, unetChannels: 16)
+                                         emaDecay: 0.999, clip: 1, addim: false, unetChannels: 16, diffusionDecay: .constant)
     static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
-                                        emaDecay: 0.999, clip: 1, addim: true, unetChannels: 32)
+                                        emaDecay: 0.999, clip: 1, addim: true, unetChannels: 32, diffusionDecay: .constant)
 
     /// The 2-D data sets a preset studies when `--data` names none: two geometries (separated modes, and a
     /// checkerboard's sharp-edged squares), so no conclusion rests on one toy; `full` adds the thin curved arms of

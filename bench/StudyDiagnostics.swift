@@ -26,6 +26,7 @@ struct StudyDiagnostics {
         for row in result.curvature {
             study.log("  curvature S=\(row.segments): path/chord " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: " "))
         }
+        result.segmentLosses = try segmentLosses()
         result.exactODEError = try exactODEError(noise: noise)
         result.gradientVariance = try gradientVariance()
         result.x0Convergence = try x0Convergence(noise: noise)
@@ -59,6 +60,22 @@ struct StudyDiagnostics {
             chords.append(chordSum / Double(count))
         }
         return CurvatureRow(segments: segments, pathOverChord: ratios, chordPerJump: chords)
+    }
+
+    /// Each multistep CT model's own loss split by segment (S = 1, 2, 4, 8, the curvature's S), at its final
+    /// teacher steps, on minibatches it never trained on.
+    func segmentLosses() throws -> [SegmentLossRow] {
+        let batches = study.spec.imageShape == nil ? 32 : 8
+        let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 33)
+        return try models.filter { $0.0 == "mct" && [1, 2, 4, 8].contains($0.1) }.map { method, segments, model, _ in
+            let objective = try MultistepConsistencyObjective(
+                model: model, config: MultistepConfig(segments: segments, annealSteps: study.settings.fineTuning / 2),
+                batch: study.settings.batch, seed: 34)
+            let losses = try objective.lossBySegment(source: source, batches: batches, firstStep: 0, iteration: study.settings.fineTuning)
+            study.log("  \(method) S=\(segments) loss per segment (noise first): "
+                      + losses.reversed().map { String(format: "%.4g (rms %.3f)", $0.loss, $0.rmsError) }.joined(separator: ", "))
+            return SegmentLossRow(method: method, segments: segments, perSegment: losses)
+        }
     }
 
     /// The exact PF-ODE map for an analytic Gaussian mixture, by DDIM with the exact posterior mean E[x | z_t]

@@ -80,11 +80,18 @@ enum StudyReport {
                        + "\(diagnostics.trajectorySteps) DDIM steps): path length over chord length of each of S equal segments, and the mean "
                        + "chord (distance each jump must cover).")
             out.append("")
-            out.append("| S | path/chord per segment | chord per jump |")
-            out.append("|---|---|---|")
+            out.append("Beside them, each segment's multistep CT loss, measured on that S's trained model at its final teacher steps on "
+                       + "fresh minibatches: the SNR + 1 weighted objective, and the RMS of its x-prediction's error against the target "
+                       + "per coordinate (unweighted). Segments run from noise (first) to data (last).")
+            out.append("")
+            out.append("| S | path/chord per segment | chord per jump | MCT loss per segment | MCT RMS error per segment |")
+            out.append("|---|---|---|---|---|")
             for row in diagnostics.curvature {
+                let losses = diagnostics.segmentLosses.first { $0.segments == row.segments }?.perSegment.reversed()
                 out.append("| \(row.segments) | " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
-                           + row.chordPerJump.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " |")
+                           + row.chordPerJump.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
+                           + (losses?.map { String(format: "%.4g", $0.loss) }.joined(separator: ", ") ?? "–") + " | "
+                           + (losses?.map { String(format: "%.4f", $0.rmsError) }.joined(separator: ", ") ?? "–") + " |")
             }
             if !diagnostics.exactODEError.isEmpty {
                 out.append("")

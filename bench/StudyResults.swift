@@ -149,6 +149,8 @@ struct Diagnostics: Codable {
     var curvature: [CurvatureRow] = []
     /// DDIM steps of the trajectories the curvature is measured on, and how many trajectories.
     var trajectorySteps = 256, trajectories = 512
+    /// Each multistep CT model's loss per segment, beside the curvature of the same segments.
+    var segmentLosses: [SegmentLossRow] = []
     /// Mean distance of each model's output to the exact PF-ODE map from the same noise (analytic mixtures only).
     var exactODEError: [ExactODERow] = []
     /// Relative variance E|g - mean g|^2 / |mean g|^2 of the multistep-CT gradient at fixed parameters.
@@ -163,6 +165,14 @@ struct CurvatureRow: Codable {
     var pathOverChord: [Double]
     var chordPerJump: [Double]
     enum CodingKeys: String, CodingKey { case segments, pathOverChord = "path_over_chord", chordPerJump = "chord_per_jump" }
+}
+
+struct SegmentLossRow: Codable {
+    var method: String
+    var segments: Int
+    /// Ordered by t_step ascending: the segment nearest the data first.
+    var perSegment: [SegmentLoss]
+    enum CodingKeys: String, CodingKey { case method, segments, perSegment = "per_segment" }
 }
 
 struct ExactODERow: Codable {

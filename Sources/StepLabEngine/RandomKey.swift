@@ -4,7 +4,10 @@
 ///
 /// Element `i` is lane `i % 4` of the Philox block with
 /// - key `(seed & 0xffffffff, seed >> 32)`,
-/// - counter `(i / 4, counter & 0xffffffff, counter >> 32, stream)`.
+/// - counter `(block + i / 4, counter & 0xffffffff, counter >> 32, stream)`.
+///
+/// `block` (0 unless set) starts a draw part-way into the key's sequence: a data-parallel replica that holds rows
+/// r0 ..< r1 of a batch draws exactly the numbers of those rows of the whole batch (`Shard`).
 ///
 /// So a draw of up to 2^34 elements never overlaps another draw whose `counter` or `stream` differs. A
 /// trainer keeps one seed, gives each purpose its own `stream` (noise, times, dropout, ...) and sets
@@ -24,9 +27,21 @@ public struct RandomKey: Sendable, Hashable {
         self.counter = counter
     }
 
+    /// The first Philox block of the draw.
+    public var block: UInt32 = 0
+
     /// The same seed and stream at another counter.
     public func at(counter: UInt64) -> RandomKey {
-        RandomKey(seed: seed, stream: stream, counter: counter)
+        var key = self
+        key.counter = counter
+        return key
+    }
+
+    /// The same draw from Philox block `block` on: its element i is element 4 block + i of this key's draw.
+    public func starting(atBlock block: Int) -> RandomKey {
+        var key = self
+        key.block = UInt32(truncatingIfNeeded: block)
+        return key
     }
 
     /// The two Philox key words.
@@ -34,8 +49,8 @@ public struct RandomKey: Sendable, Hashable {
         SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
     }
 
-    /// The Philox counter of block 0; block `b` adds `b` to the first word.
+    /// The Philox counter of the draw's first block; the draw's block `b` adds `b` to its first word.
     public var philoxCounter: SIMD4<UInt32> {
-        SIMD4(0, UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), stream)
+        SIMD4(block, UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), stream)
     }
 }

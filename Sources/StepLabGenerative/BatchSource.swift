@@ -8,6 +8,13 @@ public protocol BatchSource {
     /// Fills `batch` (rows x dimension) with the samples of training step `step`. Must be a pure function of
     /// the step (and the source's seed), so runs replay and resume exactly.
     func fill(_ batch: Tensor, step: Int) throws(OpenCLError)
+    /// Fills `batch` with rows `firstRow ..< firstRow + batch.rows` of step `step`'s batch: a data-parallel
+    /// replica's share, the same rows a single device would hold there.
+    func fill(_ batch: Tensor, step: Int, firstRow: Int) throws(OpenCLError)
+}
+
+extension BatchSource {
+    public func fill(_ batch: Tensor, step: Int) throws(OpenCLError) { try fill(batch, step: step, firstRow: 0) }
 }
 
 /// A finite data set uploaded once; each step gathers rows uniformly at random with replacement
@@ -25,14 +32,15 @@ public final class DeviceDataset: BatchSource {
         key = RandomKey(seed: seed, stream: stream)
     }
 
-    public func fill(_ batch: Tensor, step: Int) throws(OpenCLError) {
+    public func fill(_ batch: Tensor, step: Int, firstRow: Int) throws(OpenCLError) {
         guard batch.columns == dimension else {
             throw .invalidRequest("batch has \(batch.columns) columns, data set has \(dimension)")
         }
-        let k = key.at(counter: UInt64(step))
+        // Row i draws Philox block i.
+        let k = key.at(counter: UInt64(step)).starting(atBlock: firstRow)
         let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
         try engine.launch("batch.cl", "gather_random_rows", global: [batch.rows],
                           Int32(data.rows), Int32(dimension), data.storage, data.kernelOffset,
-                          batch.storage, batch.kernelOffset, counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
+                          batch.storage, batch.kernelOffset, counter[0], counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
     }
 }

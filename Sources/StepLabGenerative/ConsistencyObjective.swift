@@ -61,6 +61,8 @@ public final class ConsistencyObjective: TrainingObjective {
     /// Parameters for the stop-gradient target; nil uses the online weights (iCT).
     public var teacherParameters: Tensor?
     public let key: RandomKey
+    /// The rows of the step's global batch this objective computes (all of them unless data-parallel).
+    public let shard: BatchShard
     let huberC: Float
     let sigmaHi, sigmaLo, weight, perSample: Tensor
     let eps, xHi, xLo, fHi, fLo, gradient, slope, xEuler, denoised: Tensor
@@ -69,13 +71,15 @@ public final class ConsistencyObjective: TrainingObjective {
 
     enum Stream { static let pairs: UInt32 = 21, noise: UInt32 = 22 }
 
-    public init(model: Denoiser, config: ConsistencyConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64) throws(OpenCLError) {
+    public init(model: Denoiser, config: ConsistencyConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
+                firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension
         self.model = model
         self.config = config
         edm = EDMModel(network: model, config: config.edm, boundary: true)
         self.teacher = try teacher.map { t throws(OpenCLError) in try VPAsEDMDenoiser(model: t, batch: batch) }
         key = RandomKey(seed: seed)
+        shard = BatchShard(firstRow: firstRow, rows: batch)
         huberC = config.huberC ?? 0.00054 * Float(d).squareRoot()
         func column() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: 1) }
         func matrix() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: d) }
@@ -101,12 +105,12 @@ public final class ConsistencyObjective: TrainingObjective {
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
         let buffers = try grid(at: step)
-        let pairsKey = RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter)
+        let pairsKey = shard.rowKey(RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter))
         let (c, k) = (pairsKey.philoxCounter, pairsKey.philoxKey)
         try engine.launch("edm.cl", "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
-                          buffers.cdf, buffers.grid, c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
+                          buffers.cdf, buffers.grid, c[0], c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
                           sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
-        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
         if let teacher {
             // CD: one Heun step of the teacher's probability-flow ODE from sigma_i+1 down to sigma_i.

@@ -153,8 +153,9 @@ public final class ToySource: BatchSource {
         scale = try engine.context.buffer(normalization.std.map { 1 / $0 })
     }
 
-    public func fill(_ batch: Tensor, step: Int) throws(OpenCLError) {
-        try engine.sample(set, into: batch, key: key.at(counter: UInt64(step)))
+    public func fill(_ batch: Tensor, step: Int, firstRow: Int) throws(OpenCLError) {
+        // Point i draws Philox block i.
+        try engine.sample(set, into: batch, key: key.at(counter: UInt64(step)).starting(atBlock: firstRow))
         try engine.columnAffine(batch, shift: shift, scale: scale, into: batch)
     }
 }

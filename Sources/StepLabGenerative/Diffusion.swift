@@ -47,7 +47,7 @@ extension Engine {
         let epsOut = eps ?? target
         try launch("diffusion_batch.cl", "diffusion_batch", global: [(x.rows + 3) / 4], Int32(x.rows), prediction.rawValue,
                    weighting.rawValue, Int32(x.columns), Int32(extra / 2), scale, x.storage, x.kernelOffset,
-                   tc.y, tc.z, tc.w, tk.x, tk.y, ec.y, ec.z, ec.w, ek.x, ek.y, t.storage, t.kernelOffset,
+                   tc.x, tc.y, tc.z, tc.w, tk.x, tk.y, ec.x, ec.y, ec.z, ec.w, ek.x, ek.y, t.storage, t.kernelOffset,
                    epsOut.storage, epsOut.kernelOffset, Int32(eps == nil ? 0 : 1), input.storage, input.kernelOffset,
                    target.storage, target.kernelOffset, weight.storage, weight.kernelOffset)
     }

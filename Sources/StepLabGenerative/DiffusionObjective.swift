@@ -5,6 +5,8 @@ import StepLabEngine
 public protocol TrainingObjective: AnyObject {
     /// The network being trained.
     var model: Denoiser { get }
+    /// The rows of each step's global batch it computes: all of them, or a data-parallel replica's share.
+    var shard: BatchShard { get }
     /// Writes dL/dθ of this step's loss into `model.parameters.gradients` (zeroing them first) and returns the per-sample
     /// losses (batch x 1, on the device).
     func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor
@@ -18,6 +20,8 @@ public final class DiffusionObjective: TrainingObjective {
     public var prediction: Prediction { model.config.prediction }
     public let weighting: DiffusionWeighting
     public let key: RandomKey
+    /// The rows of the step's global batch this objective computes (all of them unless data-parallel).
+    public let shard: BatchShard
     let t, target, weight, perSample, gradient: Tensor
     let tape: Tape
 
@@ -25,13 +29,15 @@ public final class DiffusionObjective: TrainingObjective {
     enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
 
     /// `weighting` defaults to SNR + 1 for x-prediction (the v-loss, MCM Sec. 3) and to none for eps and v
-    /// (the v-loss already carries that weight in x-space).
-    public init(model: Denoiser, batch: Int, weighting: DiffusionWeighting? = nil, seed: UInt64) throws(OpenCLError) {
+    /// (the v-loss already carries that weight in x-space). `firstRow`: where this replica's `batch` rows start in
+    /// a data-parallel step's global batch.
+    public init(model: Denoiser, batch: Int, weighting: DiffusionWeighting? = nil, seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine
         let d = model.config.dimension
         self.model = model
         self.weighting = weighting ?? (model.config.prediction == .x ? .snrPlusOne : .none)
         key = RandomKey(seed: seed)
+        shard = BatchShard(firstRow: firstRow, rows: batch)
         t = try engine.tensor(rows: batch, columns: 1)
         target = try engine.tensor(rows: batch, columns: d)
         weight = try engine.tensor(rows: batch, columns: 1)
@@ -48,8 +54,9 @@ public final class DiffusionObjective: TrainingObjective {
         let input = try tape.allocate(columns: model.config.inputs)
         // Noise, times, network input and target in one launch (it matters where launches dominate the step).
         try engine.diffusionBatch(prediction, weighting: weighting, x: x0,
-                                  timeKey: RandomKey(seed: key.seed, stream: Stream.time, counter: counter),
-                                  noiseKey: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter),
+                                  timeKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.time, counter: counter), columns: 1),
+                                  noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter),
+                                                             columns: x0.columns),
                                   scale: model.config.timeScale, t: t, input: input, target: target, weight: weight)
         let output = try model.forward(networkInput: input, t: t, tape: tape)
         try engine.loss(.squaredError, prediction: output, target: target,

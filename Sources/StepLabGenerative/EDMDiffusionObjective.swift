@@ -9,18 +9,21 @@ public final class EDMDiffusionObjective: TrainingObjective {
     public let edm: EDMModel
     public let pMean: Float, pStd: Float
     public let key: RandomKey
+    /// The rows of the step's global batch this objective computes (all of them unless data-parallel).
+    public let shard: BatchShard
     let sigma, weight, perSample, eps, noisy, denoised, gradient: Tensor
     let tape: Tape
 
     enum Stream { static let sigma: UInt32 = 31, noise: UInt32 = 32 }
 
     public init(model: Denoiser, config: EDMConfig = EDMConfig(), batch: Int, pMean: Float = -1.2, pStd: Float = 1.2,
-                seed: UInt64) throws(OpenCLError) {
+                seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension
         self.model = model
         edm = EDMModel(network: model, config: config, boundary: false)
         self.pMean = pMean; self.pStd = pStd
         key = RandomKey(seed: seed)
+        shard = BatchShard(firstRow: firstRow, rows: batch)
         sigma = try engine.tensor(rows: batch, columns: 1); weight = try engine.tensor(rows: batch, columns: 1)
         perSample = try engine.tensor(rows: batch, columns: 1)
         eps = try engine.tensor(rows: batch, columns: d); noisy = try engine.tensor(rows: batch, columns: d)
@@ -32,8 +35,9 @@ public final class EDMDiffusionObjective: TrainingObjective {
         let engine = model.engine
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        try engine.lognormal(into: sigma, key: RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), mean: pMean, std: pStd)
-        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.lognormal(into: sigma, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), columns: 1),
+                             mean: pMean, std: pStd)
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigma, into: noisy)
         try engine.edmLossWeight(sigma: sigma, sigmaData: edm.config.sigmaData, into: weight)
         try edm.denoise(noisy, sigma: sigma, tape: tape, into: denoised)

@@ -27,6 +27,6 @@ public final class LabelledDataset {
         try engine.launch("batch.cl", "gather_random_labelled_rows", global: [batch.rows],
                           Int32(images.rows), Int32(images.columns), images.storage, images.kernelOffset, labels, Int32(0),
                           batch.storage, batch.kernelOffset, batchLabels, Int32(0),
-                          counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
+                          counter[0], counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
     }
 }

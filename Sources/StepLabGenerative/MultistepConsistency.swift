@@ -45,6 +45,8 @@ public final class MultistepConsistencyObjective: TrainingObjective {
     /// The diffusion teacher for distillation; nil trains from data.
     public let teacher: Denoiser?
     public let key: RandomKey
+    /// The rows of the step's global batch this objective computes (all of them unless data-parallel).
+    public let shard: BatchShard
     let huberC: Float
     let t, s, tStep, eps, zt, zs, xhat, xref, xTeacher, xVar, target, weight, perSample, xGradient, outputGradient: Tensor
     let tape, referenceTape: Tape
@@ -52,7 +54,8 @@ public final class MultistepConsistencyObjective: TrainingObjective {
 
     enum Stream { static let times: UInt32 = 11, noise: UInt32 = 12 }
 
-    public init(model: Denoiser, config: MultistepConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64) throws(OpenCLError) {
+    public init(model: Denoiser, config: MultistepConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
+                firstRow: Int = 0) throws(OpenCLError) {
         guard config.segments >= 1 else { throw .invalidRequest("segments must be at least 1 (got \(config.segments))") }
         if let teacher, teacher.config.dimension != model.config.dimension {
             throw .invalidRequest("teacher has dimension \(teacher.config.dimension), student \(model.config.dimension)")
@@ -62,6 +65,7 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         self.config = config
         self.teacher = teacher
         key = RandomKey(seed: seed)
+        shard = BatchShard(firstRow: firstRow, rows: batch)
         huberC = config.huberC ?? 0.00054 * Float(d).squareRoot()
         func column() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: 1) }
         func matrix() throws(OpenCLError) -> Tensor { try engine.tensor(rows: batch, columns: d) }
@@ -75,15 +79,20 @@ public final class MultistepConsistencyObjective: TrainingObjective {
     }
 
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
+        try computeGradients(x0: x0, step: step, teacherStepsAt: step)
+    }
+
+    /// A step's gradients with the random draws of `step` and the teacher steps of iteration `iteration`.
+    func computeGradients(x0: Tensor, step: Int, teacherStepsAt iteration: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        let times = RandomKey(seed: key.seed, stream: Stream.times, counter: counter)
+        let times = shard.rowKey(RandomKey(seed: key.seed, stream: Stream.times, counter: counter))
         let (c, k) = (times.philoxCounter, times.philoxKey)
         try engine.launch("consistency.cl", "mcm_times", global: [x0.rows],
-                          Int32(config.segments), Int32(config.stepsPerSegment(at: step)), c[1], c[2], c[3], k[0], k[1],
+                          Int32(config.segments), Int32(config.stepsPerSegment(at: iteration)), c[0], c[1], c[2], c[3], k[0], k[1],
                           t.storage, t.kernelOffset, s.storage, s.kernelOffset, tStep.storage, tStep.kernelOffset)
-        try engine.normal(into: eps, key: RandomKey(seed: key.seed, stream: Stream.noise, counter: counter))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
         try engine.addNoise(x0, eps, t: t, into: zt)
         if let teacher, let teacherTape {
             // CD: one aDDIM step of the teacher from z_t, with the empirical variance of its x-prediction.

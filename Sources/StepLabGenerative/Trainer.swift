@@ -33,9 +33,13 @@ public final class Trainer {
     public var model: Denoiser { objective.model }
     public var engine: Engine { objective.model.engine }
 
+    /// A trainer of `objective` on `batch` rows a step; a data-parallel replica's `batch` is its shard's rows.
     public init(objective: any TrainingObjective, source: any BatchSource, batch: Int, config: OptimizationConfig) throws(OpenCLError) {
         guard source.dimension == objective.model.config.dimension else {
             throw .invalidRequest("data has dimension \(source.dimension), the model expects \(objective.model.config.dimension)")
+        }
+        guard objective.shard.rows == batch else {
+            throw .invalidRequest("the objective computes \(objective.shard.rows) rows a step, the trainer feeds \(batch)")
         }
         let engine = objective.model.engine
         let parameters = objective.model.parameters
@@ -51,8 +55,19 @@ public final class Trainer {
 
     /// Enqueues one training step.
     public func trainStep() throws(OpenCLError) {
-        try source.fill(x0, step: step)
+        try computeGradients()
+        try applyUpdate()
+    }
+
+    /// The first half of a step: this step's batch (this trainer's shard of it) and its gradients. A data-parallel
+    /// step reduces the replicas' gradients between the halves.
+    public func computeGradients() throws(OpenCLError) {
+        try source.fill(x0, step: step, firstRow: objective.shard.firstRow)
         lastPerSample = try objective.computeGradients(x0: x0, step: step)
+    }
+
+    /// The second half of a step: the optimizer and EMA updates from the gradients in `model.parameters`.
+    public func applyUpdate() throws(OpenCLError) {
         try optimizer.update(lr: learningRate)
         try ema?.update()
         step += 1

@@ -140,6 +140,13 @@ import Testing
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
             #expect(diagnostics.gradientVariance.count == 5)
             #expect(!diagnostics.exactODEError.isEmpty)
+            // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
+            #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])
+            for row in diagnostics.segmentLosses {
+                #expect(row.perSegment.map(\.tStep) == (0 ..< row.segments).map { Double($0) / Double(row.segments) })
+                #expect(row.perSegment.map(\.count).reduce(0, +) == 32 * 32)
+            }
+            #expect(StudyReport.markdown(results).contains("MCT loss per segment"))
             // Intervals for every finite configuration and the floor, the paired comparisons, and the gate.
             #expect(results.intervals["noise floor"] != nil && results.intervals["mct S=4 ddim-4"] != nil)
             #expect(results.comparisons.contains { $0.a == "mct S=4 ddim-4" && $0.b == "mct S=8 ddim-8" })

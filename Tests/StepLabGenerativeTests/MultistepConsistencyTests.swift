@@ -57,6 +57,43 @@ import Testing
         }
     }
 
+    @Test func lossBySegmentBinsEachDrawByItsSegment() throws {
+        try Shared.withEngine { engine in
+            let batch = 64, batches = 3, segments = 4, firstStep = 5
+            let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 32, depth: 2), seed: 3)
+            let objective = try MultistepConsistencyObjective(
+                model: model, config: MultistepConfig(segments: segments, teacherStepsStart: 16, teacherStepsEnd: 256, annealSteps: 10),
+                batch: batch, seed: 8)
+            let source = try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 500, seed: 2), count: 500, dimension: 2, seed: 4)
+            let losses = try objective.lossBySegment(source: source, batches: batches, firstStep: firstStep, iteration: 10)
+            #expect(losses.map(\.tStep) == [0, 0.25, 0.5, 0.75])
+            #expect(losses.map(\.count).reduce(0, +) == batch * batches)
+            #expect(losses.allSatisfy { $0.count > 0 && $0.loss > 0 && $0.rmsError > 0 })
+            // The same draws by hand, at the annealed end (256 teacher steps: t - s = 1/256).
+            var loss = [Double](repeating: 0, count: segments), squares = loss, counts = [Int](repeating: 0, count: segments)
+            let x0 = try engine.tensor(rows: batch, columns: 2)
+            for b in 0 ..< batches {
+                try source.fill(x0, step: firstStep + b)
+                let perSample = try objective.computeGradients(x0: x0, step: firstStep + b, teacherStepsAt: 10).download()
+                let t = try objective.t.download(), s = try objective.s.download(), tStep = try objective.tStep.download()
+                let xhat = try objective.xhat.download(), target = try objective.target.download()
+                for r in 0 ..< batch {
+                    #expect(abs(Double(t[r] - s[r]) - 1.0 / 256) < 1e-5)
+                    let i = Int(tStep[r] * 4)
+                    #expect(t[r] > tStep[r] && t[r] <= tStep[r] + 0.25 + 1e-6)
+                    loss[i] += Double(perSample[r])
+                    squares[i] += (0 ..< 2).reduce(0.0) { $0 + pow(Double(xhat[2 * r + $1] - target[2 * r + $1]), 2) }
+                    counts[i] += 1
+                }
+            }
+            for i in 0 ..< segments {
+                #expect(losses[i].count == counts[i])
+                #expect(abs(losses[i].loss - loss[i] / Double(counts[i])) <= 1e-9 * abs(losses[i].loss))
+                #expect(abs(losses[i].rmsError - (squares[i] / Double(2 * counts[i])).squareRoot()) <= 1e-9 * losses[i].rmsError)
+            }
+        }
+    }
+
     @Test func teacherStepScheduleAnnealsLogLinearly() {
         let config = MultistepConfig(segments: 4, teacherStepsStart: 64, teacherStepsEnd: 1280, annealSteps: 100)
         #expect(config.teacherSteps(at: 0) == 64)
