@@ -42,6 +42,8 @@ let package = Package(
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Open MPI, for data-parallel training across the ranks of `mpirun` (scripts/install-opencl.sh installs it).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "OpenCLKit", dependencies: ["COpenCL"]),
         .target(
             name: "StepLabKernels",
@@ -54,10 +56,12 @@ let package = Package(
         .target(name: "StepLabEngine", dependencies: ["OpenCLKit", "StepLabKernels"]),
         .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine", "CZlib"]),
         .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine", "StepLabData"]),
+        // Above the engine and the generative layer, which know nothing of MPI.
+        .target(name: "StepLabMPI", dependencies: ["CMPI", "StepLabEngine", "StepLabGenerative"]),
         .executableTarget(
             name: "steplab",
             dependencies: [
-                "OpenCLKit", "StepLabEngine", "StepLabData", "StepLabGenerative",
+                "OpenCLKit", "StepLabEngine", "StepLabData", "StepLabGenerative", "StepLabMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -27,7 +27,10 @@ ldcache() { { command -v ldconfig >/dev/null && ldconfig -p || /sbin/ldconfig -p
 
 # The libraries a kit binary may still load from the machine it runs on. Everything Swift (runtime, Foundation,
 # ICU, dispatch) must be linked in, because the GPU machine has no Swift toolchain.
+# steplab also links Open MPI (multi-machine training), whose libraries the kit carries (build) for a GPU machine
+# without it: a single-process run never starts MPI, so they only need to load.
 allowed_deps='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|lib(c|m|dl|pthread|rt|util|stdc\+\+|gcc_s|OpenCL|z)\.so\.[0-9.]+)$'
+mpi_deps='^lib(mpi|open-rte|open-pal|hwloc|event_core-2\.1|event_pthreads-2\.1|udev)\.so\.[0-9.]+$'
 
 # ---------------------------------------------------------------------------------------------------- build
 build() {
@@ -78,11 +81,18 @@ build() {
         cp "$(readlink -f "$zlib")" "$kit/lib/zlib/libz.so.1"
     fi
 
+    # Open MPI's libraries, under their sonames.
+    mkdir -p "$kit/lib/mpi"
+    local name path
+    while read -r name path; do
+        grep -Eq "$mpi_deps" <<<"$name" && cp "$(readlink -f "$path")" "$kit/lib/mpi/$name"
+    done < <(ldd "$stage/steplab" | awk '$2 == "=>" { print $1, $3 }')
+
     # Fail now, not on the GPU machine, if anything Swift is still linked dynamically.
     local deps extra
     for product in steplab bench; do
         deps=$(ldd "$stage/$product" | awk '{ print $1 }' | sed 's|.*/||')
-        extra=$(grep -Ev "$allowed_deps" <<<"$deps" || true)
+        extra=$(grep -Ev "$allowed_deps" <<<"$deps" | grep -Ev "$mpi_deps" || true)
         [ -z "$extra" ] || die "$product still needs non-system libraries: $(tr '\n' ' ' <<<"$extra")"
     done
 
@@ -285,6 +295,10 @@ run_checks() {
         export LD_LIBRARY_PATH="$kit/lib/zlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         loader="$loader; zlib from gpu-kit/lib/zlib (the system has none)"
     fi
+    if grep -q 'libmpi\.so\.[0-9]* => not found' <<<"$deps" && [ -d "$kit/lib/mpi" ]; then
+        export LD_LIBRARY_PATH="$kit/lib/mpi${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        loader="$loader; Open MPI from gpu-kit/lib/mpi (the system has none)"
+    fi
     if grep -q "version .GLIBCXX_[0-9.]*' not found" <<<"$deps" && [ -e "$kit/lib/compat/libstdc++.so.6" ]; then
         export LD_LIBRARY_PATH="$kit/lib/compat${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         loader="$loader; libstdc++ from gpu-kit/lib/compat (the system's is too old)"
@@ -365,6 +379,19 @@ run_checks() {
     step bench-profile-resmlp 60 "$bin/bench" profile --device "$device" --arch resmlp
     # The U-Net training step (batch 64, 28x28, channels 32/64/64): convolutions through im2col and the tiled matmul.
     step bench-profile-unet 90 "$bin/bench" profile --device "$device" --arch unet
+
+    # Data parallelism across the first two GPUs, when there are two: the U-Net step on one GPU, then on both
+    # (`--devices`), each reporting its wall time and the reduction's share of the step.
+    local gpus
+    gpus=$(python3 -c 'import json, sys; print(",".join(str(d["index"]) for d in json.load(open(sys.argv[1])) if d.get("kind") == "gpu"))' \
+        "$out/devices.json" 2>/dev/null || true)
+    if [ "$(tr ',' '\n' <<<"$gpus" | grep -c .)" -ge 2 ]; then
+        local pair=${gpus%%,*},$(cut -d, -f2 <<<"$gpus")
+        step train-unet-1gpu 60 "$bin/steplab" train --data fashion-mnist --iterations 100 --batch 128 --device "${gpus%%,*}" --out "$out/unet-1gpu"
+        step train-unet-2gpu 60 "$bin/steplab" train --data fashion-mnist --iterations 100 --batch 128 --devices "$pair" --out "$out/unet-2gpu"
+    else
+        record multi-device skipped - "fewer than two GPUs listed"
+    fi
 
     # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA; before the study
     # because these are short and bounded.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what StepLab needs on a fresh Debian machine with Swift: the OpenCL ICD loader and headers, and
-# POCL (OpenCL on the CPU) so there is always at least one device, zlib and the Fashion-MNIST files. Skips
+# POCL (OpenCL on the CPU) so there is always at least one device, zlib, the Fashion-MNIST files, OpenBLAS (the
+# host comparison) and Open MPI (multi-machine training; StepLab links it). Skips
 # everything already present.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo zlib1g-dev dataset-fashion-mnist libopenblas0)
+packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo zlib1g-dev dataset-fashion-mnist libopenblas0 libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

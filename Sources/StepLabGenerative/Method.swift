@@ -119,20 +119,23 @@ public struct RunConfig: Codable, Sendable, Equatable {
                        timeScale: timeScale, unet: unet)
     }
 
-    /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd.
-    public func makeObjective(model: Denoiser, teacher: Denoiser?) throws(OpenCLError) -> any TrainingObjective {
+    /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd; `shard` the rows of each
+    /// step's batch this replica computes (default: the whole batch).
+    public func makeObjective(model: Denoiser, teacher: Denoiser?, shard: BatchShard? = nil) throws(OpenCLError) -> any TrainingObjective {
+        let shard = shard ?? BatchShard(rows: batch)
+        let (rows, firstRow) = (shard.rows, shard.firstRow)
         switch method {
         case .diffusion:
-            return try DiffusionObjective(model: model, batch: batch, seed: seed)
+            return try DiffusionObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
         case .edm:
-            return try EDMDiffusionObjective(model: model, batch: batch, seed: seed)
+            return try EDMDiffusionObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
         case .ct, .cd:
             return try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: iterations),
-                                            teacher: method == .cd ? teacher : nil, batch: batch, seed: seed)
+                                            teacher: method == .cd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
         case .mct, .mcd:
             return try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: segments, annealSteps: annealSteps),
-                teacher: method == .mcd ? teacher : nil, batch: batch, seed: seed)
+                teacher: method == .mcd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
         }
     }
 }

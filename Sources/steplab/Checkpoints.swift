@@ -15,7 +15,9 @@ extension RunFolder {
         }.sorted()
     }
 
-    func saveCheckpoint(_ state: Trainer.State, config: RunConfig, keep: Int) throws {
+    /// Writes `state` as the checkpoint of its step; `devices` (the data-parallel replicas that trained it) goes in
+    /// the metadata, so a resume on another count can say so.
+    func saveCheckpoint(_ state: Trainer.State, config: RunConfig, devices: Int = 1, keep: Int) throws {
         var tensors: [String: SafeTensors.Tensor] = [
             "raw": SafeTensors.Tensor(shape: [state.parameters.count], values: state.parameters),
             "adam/m": SafeTensors.Tensor(shape: [state.firstMoment.count], values: state.firstMoment),
@@ -24,9 +26,15 @@ extension RunFolder {
         if let ema = state.ema { tensors["ema"] = SafeTensors.Tensor(shape: [ema.count], values: ema) }
         let configJSON = String(decoding: try RunFolder.sortedEncoder.encode(config), as: UTF8.self)
         let metadata = ["format": "steplab-checkpoint-1", "step": String(state.step), "optimizer_step": String(state.optimizerStep),
-                        "ema_updates": String(state.emaUpdates), "config": configJSON]
+                        "ema_updates": String(state.emaUpdates), "devices": String(devices), "config": configJSON]
         try SafeTensors.write(tensors, metadata: metadata, to: checkpointURL(step: state.step))
         for old in checkpointSteps().dropLast(Swift.max(1, keep)) { try? FileManager.default.removeItem(at: checkpointURL(step: old)) }
+    }
+
+    /// The device count the newest checkpoint records (nil: none, or a checkpoint from before data parallelism).
+    func checkpointDeviceCount() throws -> Int? {
+        guard let step = checkpointSteps().last else { return nil }
+        do { return try SafeTensors.read(checkpointURL(step: step)).metadata["devices"].flatMap(Int.init) } catch { throw CLIError("\(error)") }
     }
 
     /// The newest checkpoint's state; a clear error when there is none or it does not fit `config`.

@@ -55,9 +55,20 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Log every N iterations.") var logEvery = 100
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU).")
     var device: String?
+    @Option(help: "Data-parallel training on several devices, comma-separated, each as --device takes it (0,1 or gpu,gpu); one replica per entry, the batch split evenly between them (a multiple of 4 per device). A device may appear twice.")
+    var devices: String?
+
+    /// `--devices` as selectors, or nil.
+    var deviceSelectors: [String]? {
+        devices.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
 
     func validate() throws {
         guard checkpointEvery > 0, keepCheckpoints > 0 else { throw ValidationError("--checkpoint-every and --keep-checkpoints must be positive") }
+        if let selectors = deviceSelectors {
+            guard device == nil else { throw ValidationError("pass --device or --devices, not both") }
+            guard selectors.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--devices must be a comma-separated list like 0,1 (got '\(devices!)')") }
+        }
         if resume != nil {
             guard data == nil, out == nil else { throw ValidationError("--resume takes the data and folder from the run; drop --data and --out") }
             return
@@ -91,12 +102,14 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Interrupts.install()
+        let job = try TrainingJob.current()
+        defer { job.finish() }
         if let resume {
             let folder = RunFolder(resume)
             let config = try folder.loadConfig()
             let spec: DataSpec
             do { spec = try DataSpec.parse(config.data) } catch { throw CLIError(error.description) }
-            try train(config, spec: spec, folder: folder, resuming: true)
+            try train(config, spec: spec, folder: folder, resuming: true, job: job)
             return
         }
         let method = Method(rawValue: self.method)!
@@ -138,69 +151,66 @@ struct TrainCommand: ParsableCommand {
             if width == nil { config.width = source.width }
         }
         let folder = RunFolder(out!)
-        try folder.prepareForTraining()
-        guard folder.checkpointSteps().isEmpty else {
-            throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
+        if job.writes {
+            try folder.prepareForTraining()
+            guard folder.checkpointSteps().isEmpty else {
+                throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
+            }
         }
-        try train(config, spec: spec, folder: folder, resuming: false)
+        try train(config, spec: spec, folder: folder, resuming: false, job: job)
     }
 
-    func train(_ config: RunConfig, spec: DataSpec, folder: RunFolder, resuming: Bool) throws {
+    /// Trains on this process's devices; in an MPI job, as one rank of it (rank 0 writes the folder).
+    func train(_ config: RunConfig, spec: DataSpec, folder: RunFolder, resuming: Bool, job: TrainingJob) throws {
+        try job.checkSameConfiguration(config)
+        // Rank 0 holds the folder's writer lock for the whole run, so a second job (or a second rank 0) cannot write it too.
+        let lock = job.writes ? try folder.lockForWriting() : nil
+        defer { lock?.release() }
         do {
-            let engine = try Engine(device: device)
-            let model = try Denoiser(engine: engine, config: config.denoiser, seed: config.seed)
-            // A resumed run takes its weights from the checkpoint, so the initialisation is not loaded again.
-            if let initFrom = config.initFrom, !resuming {
-                let source = RunFolder(initFrom)
-                let initConfig = try source.loadConfig()
-                let (a, b) = (initConfig.denoiser, config.denoiser)
-                guard a.summary == b.summary, a.dimension == b.dimension, a.frequencies == b.frequencies,
-                      a.activation == b.activation, initConfig.prediction == config.prediction else {
-                    throw CLIError("--init \(initFrom) has a different architecture (\(a.summary), "
-                                   + "dimension \(a.dimension), \(initConfig.prediction)-prediction) from this run "
-                                   + "(\(b.summary), dimension \(b.dimension), \(config.prediction)-prediction); pass the same --arch, --width, --depth/--blocks")
-                }
-                let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
-                try model.parameters.assign(from: initial.parameters.values)
+            let selectors: [String?] = deviceSelectors ?? [device]
+            let engines = try selectors.map { selector throws(OpenCLError) in try Engine(device: selector) }
+            let replicaCount = engines.count * job.ranks, firstShard = engines.count * job.rank
+            var replicas: [Trainer] = []
+            for (index, engine) in engines.enumerated() {
+                let shard = try BatchShard.split(batch: config.batch, count: replicaCount, index: firstShard + index)
+                replicas.append(try replica(config, spec: spec, engine: engine, shard: shard, initialise: !resuming, copying: replicas.first?.model))
             }
-            var teacherModel: Denoiser?
-            if let teacher = config.teacher {
-                let source = RunFolder(teacher)
-                let teacherConfig = try source.loadConfig()
-                guard teacherConfig.method == .diffusion else {
-                    throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); distillation needs a diffusion run")
-                }
-                guard teacherConfig.dimension == config.dimension, teacherConfig.mean == config.mean, teacherConfig.std == config.std else {
-                    throw CLIError("--teacher \(teacher) was trained on other data (\(teacherConfig.data)) than this run (\(config.data))")
-                }
-                teacherModel = try source.loadModel(engine: engine, config: teacherConfig, ema: true)
-            }
-            let objective = try config.makeObjective(model: model, teacher: teacherModel)
-            let source = try spec.source(engine: engine, normalization: Normalization(mean: config.mean, std: config.std), seed: config.seed)
-            var adam = AdamW.Hyperparameters()
-            adam.maxGradientNorm = config.maxGradientNorm
-            let trainer = try Trainer(objective: objective, source: source, batch: config.batch,
-                                      config: OptimizationConfig(learningRate: config.learningRate, schedule: config.schedule, adam: adam,
-                                                                 emaDecay: config.emaDecay))
+            let trainer = try DataParallelTrainer(replicas: replicas, reduction: job.reduction(localReplicas: engines.count), firstShard: firstShard)
+            let model = trainer.primary.model, engine = engines[0]
             var resumedAt: Int?
             if resuming {
                 let state = try folder.loadLatestCheckpoint(parameterCount: model.parameters.count)
                 try trainer.restore(state)
                 resumedAt = state.step
                 print("resuming \(folder.url.path) at step \(state.step)")
-            } else {
+                if job.writes, let saved = try folder.checkpointDeviceCount(), saved != replicaCount {
+                    print("note: the checkpoint was written by \(saved) device(s) and this run has \(replicaCount): the same batches and random draws, "
+                          + "summed in another order, so not the same bytes as continuing on \(saved)")
+                }
+            } else if job.writes {
                 try folder.saveConfig(config)
             }
-            print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
-                  + "batch \(config.batch), \(config.denoiser.summary), device \(engine.device.name)")
-            print("config: " + Self.summary(of: config) + " (all of it in \(folder.configURL.path))")
-            let log = try MetricsLog(folder: folder, resumingAt: resumedAt)
+            if job.writes {
+                print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
+                      + "batch \(config.batch), \(config.denoiser.summary), "
+                      + (replicaCount == 1 ? "device \(engine.device.name)"
+                                           : "\(replicaCount) devices (\(job.ranks > 1 ? "\(job.ranks) ranks of \(engines.count): " : "")"
+                                             + "\(engines.map(\.device.name).joined(separator: ", "))), \(config.batch / replicaCount) rows each"))
+                print("config: " + Self.summary(of: config) + " (all of it in \(folder.configURL.path))")
+            }
+            let log = job.writes ? try MetricsLog(folder: folder, resumingAt: resumedAt) : nil
+            func checkpoint() throws {
+                let state = try trainer.state()
+                if job.writes { try folder.saveCheckpoint(state, config: config, devices: replicaCount, keep: keepCheckpoints) }
+            }
             let start = Date(), firstStep = trainer.step
             while trainer.step < config.iterations {
-                if interruptRequested != 0 || trainer.step == stopAfter {
-                    try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
-                    Progress.finish()
-                    print("stopped at step \(trainer.step) with a checkpoint; continue with: steplab train --resume \(folder.url.path)")
+                if try job.agree(stop: interruptRequested != 0 || trainer.step == stopAfter) {
+                    try checkpoint()
+                    if job.writes {
+                        Progress.finish()
+                        print("stopped at step \(trainer.step) with a checkpoint; continue with: steplab train --resume \(folder.url.path)")
+                    }
                     return
                 }
                 try trainer.trainStep()
@@ -209,9 +219,9 @@ struct TrainCommand: ParsableCommand {
                     guard try trainer.meanLoss().isFinite else {
                         throw CLIError("training diverged at step \(trainer.step) (non-finite loss); the last good checkpoint is kept")
                     }
-                    try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
+                    try checkpoint()
                 }
-                if trainer.step % logEvery == 0 || trainer.step == config.iterations {
+                if let log, trainer.step % logEvery == 0 || trainer.step == config.iterations {
                     let loss = try trainer.meanLoss(), norm = try trainer.gradientNorm()
                     let wall = Date().timeIntervalSince(start)
                     guard loss.isFinite, norm.isFinite else {
@@ -222,13 +232,60 @@ struct TrainCommand: ParsableCommand {
                     Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
                 }
             }
+            try checkpoint()
+            guard job.writes else { return }
             Progress.finish()
-            try folder.saveCheckpoint(trainer.state(), config: config, keep: keepCheckpoints)
-            try folder.saveWeights(model: model, ema: trainer.ema, step: trainer.step, config: config)
+            try folder.saveWeights(model: model, ema: trainer.primary.ema, step: trainer.step, config: config)
             print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(start), folder.url.path))
+            if replicaCount > 1, trainer.stepSeconds > 0 {
+                print(String(format: "data-parallel: %.2f steps/s; averaging the gradients over %d replicas took %.1f%% of the step (%.2f ms a step, rank 0)",
+                             Double(trainer.step - firstStep) / trainer.stepSeconds, replicaCount, 100 * trainer.reductionSeconds / trainer.stepSeconds,
+                             1e3 * trainer.reductionSeconds / Double(Swift.max(1, trainer.step - firstStep))))
+            }
         } catch let error as OpenCLError {
             throw CLIError(error.description)
         }
+    }
+
+    /// One data-parallel replica on `engine`: its network (the `--init` weights, or `copying`'s so every replica starts
+    /// from the same bytes), teacher, objective on `shard`, data source and trainer.
+    func replica(_ config: RunConfig, spec: DataSpec, engine: Engine, shard: BatchShard, initialise: Bool, copying first: Denoiser?) throws -> Trainer {
+        let model = try Denoiser(engine: engine, config: config.denoiser, seed: config.seed)
+        if let first {
+            try model.parameters.values.upload(first.parameters.values.download())
+        } else if let initFrom = config.initFrom, initialise {
+            // A resumed run takes its weights from the checkpoint, so the initialisation is not loaded again.
+            let source = RunFolder(initFrom)
+            let initConfig = try source.loadConfig()
+            let (a, b) = (initConfig.denoiser, config.denoiser)
+            guard a.summary == b.summary, a.dimension == b.dimension, a.frequencies == b.frequencies,
+                  a.activation == b.activation, initConfig.prediction == config.prediction else {
+                throw CLIError("--init \(initFrom) has a different architecture (\(a.summary), "
+                               + "dimension \(a.dimension), \(initConfig.prediction)-prediction) from this run "
+                               + "(\(b.summary), dimension \(b.dimension), \(config.prediction)-prediction); pass the same --arch, --width, --depth/--blocks")
+            }
+            let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
+            try model.parameters.assign(from: initial.parameters.values)
+        }
+        var teacherModel: Denoiser?
+        if let teacher = config.teacher {
+            let source = RunFolder(teacher)
+            let teacherConfig = try source.loadConfig()
+            guard teacherConfig.method == .diffusion else {
+                throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); distillation needs a diffusion run")
+            }
+            guard teacherConfig.dimension == config.dimension, teacherConfig.mean == config.mean, teacherConfig.std == config.std else {
+                throw CLIError("--teacher \(teacher) was trained on other data (\(teacherConfig.data)) than this run (\(config.data))")
+            }
+            teacherModel = try source.loadModel(engine: engine, config: teacherConfig, ema: true)
+        }
+        let objective = try config.makeObjective(model: model, teacher: teacherModel, shard: shard)
+        let source = try spec.source(engine: engine, normalization: Normalization(mean: config.mean, std: config.std), seed: config.seed)
+        var adam = AdamW.Hyperparameters()
+        adam.maxGradientNorm = config.maxGradientNorm
+        return try Trainer(objective: objective, source: source, batch: shard.rows,
+                           config: OptimizationConfig(learningRate: config.learningRate, schedule: config.schedule, adam: adam,
+                                                      emaDecay: config.emaDecay))
     }
 
     /// The resolved configuration as one line of `key=value`, without the per-dimension data statistics

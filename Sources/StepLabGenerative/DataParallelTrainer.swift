@@ -1,0 +1,71 @@
+import Dispatch
+import OpenCLKit
+import StepLabEngine
+
+/// Data-parallel training: one replica of the model per device, each computing its shard of the global batch
+/// (`BatchShard`: the rows and random draws a single device would have there), the gradients averaged in a fixed
+/// order (`GradientReduction`), then the same optimizer and EMA update on every replica, so the replicas stay
+/// identical. With one replica it is a plain `Trainer`.
+public final class DataParallelTrainer {
+    /// This process's replicas, in shard order.
+    public let replicas: [Trainer]
+    public let reduction: any GradientReduction
+
+    /// `replicas` must hold consecutive equal shards (replica r's first row = r x its rows, offset by `firstShard`
+    /// shards for a process that holds a later part of the job), and equal parameter counts.
+    public init(replicas: [Trainer], reduction: (any GradientReduction)? = nil, firstShard: Int = 0) throws(OpenCLError) {
+        guard let first = replicas.first else { throw .invalidRequest("data-parallel training needs at least one replica") }
+        let rows = first.objective.shard.rows
+        for (index, replica) in replicas.enumerated() {
+            guard replica.objective.shard == BatchShard(firstRow: (firstShard + index) * rows, rows: rows) else {
+                throw .invalidRequest("replica \(index) holds rows \(replica.objective.shard.firstRow) ..< "
+                                      + "\(replica.objective.shard.firstRow + replica.objective.shard.rows), not shard \(firstShard + index) of \(rows) rows")
+            }
+            guard replica.model.parameters.count == first.model.parameters.count else {
+                throw .invalidRequest("replica \(index) has \(replica.model.parameters.count) parameters, replica 0 has \(first.model.parameters.count)")
+            }
+        }
+        self.replicas = replicas
+        self.reduction = reduction ?? LocalGradientReduction(replicaCount: replicas.count)
+    }
+
+    /// Wall seconds spent averaging gradients (after every replica's gradients were done), and in whole steps.
+    public private(set) var reductionSeconds = 0.0, stepSeconds = 0.0
+
+    public var step: Int { replicas[0].step }
+    /// The first replica: its model and EMA stand for all of them (they hold the same values).
+    public var primary: Trainer { replicas[0] }
+
+    /// One step: every replica's gradients, their average, every replica's update.
+    public func trainStep() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for replica in replicas { try replica.computeGradients() }
+        if reduction.replicaCount > 1 {
+            // Wait for the gradients first, so the timer counts the reduction alone.
+            for replica in replicas { try replica.engine.synchronize() }
+            let reduceStart = DispatchTime.now().uptimeNanoseconds
+            try reduction.averageInPlace(replicas.map(\.model.parameters.gradients))
+            reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - reduceStart) / 1e9
+        }
+        for replica in replicas { try replica.applyUpdate() }
+        if reduction.replicaCount > 1 { try primary.engine.synchronize() }
+        stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// The mean loss of the latest step over this process's replicas (equal shards, so the mean of their means).
+    public func meanLoss() throws(OpenCLError) -> Float {
+        var sum: Float = 0
+        for replica in replicas { sum += try replica.meanLoss() }
+        return sum / Float(replicas.count)
+    }
+
+    /// The global gradient norm of the latest step (the reduced gradient, the same on every replica).
+    public func gradientNorm() throws(OpenCLError) -> Float { try primary.gradientNorm() }
+
+    public func state() throws(OpenCLError) -> Trainer.State { try primary.state() }
+
+    /// Restores every replica from one state.
+    public func restore(_ state: Trainer.State) throws(OpenCLError) {
+        for replica in replicas { try replica.restore(state) }
+    }
+}

@@ -1,0 +1,106 @@
+import CMPI
+import Foundation
+
+/// The processes of an `mpirun` job (MPI_COMM_WORLD of Open MPI), with the few collectives data-parallel training
+/// needs. Errors come back as values (MPI_ERRORS_RETURN), and every collective runs under a watchdog: a rank whose
+/// peers stop answering (one died) exits non-zero with one line after `timeout` seconds instead of hanging.
+public final class MPICommunicator: @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    /// Seconds a collective may wait for the other ranks before this rank gives up.
+    public let timeout: Double
+    private let watchdog: CollectiveWatchdog
+
+    /// Whether `mpirun` started this process (Open MPI sets OMPI_COMM_WORLD_SIZE in every rank's environment).
+    public static var launchedByMPIRun: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil }
+
+    /// Initialises MPI (once per process).
+    public init(timeout: Double = 120) throws {
+        var provided: Int32 = 0
+        var code = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+        guard code == MPI_SUCCESS else { throw MPIError("MPI_Init failed (code \(code))") }
+        code = MPI_Comm_set_errhandler(steplab_mpi_comm_world(), steplab_mpi_errors_return())
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(steplab_mpi_comm_world(), &rank)
+        MPI_Comm_size(steplab_mpi_comm_world(), &size)
+        self.rank = Int(rank)
+        self.size = Int(size)
+        self.timeout = timeout
+        watchdog = CollectiveWatchdog(rank: Int(rank), timeout: timeout)
+    }
+
+    /// Ends MPI; call once, after the last collective.
+    public func finalize() {
+        watchdog.stop()
+        MPI_Finalize()
+    }
+
+    /// Ends the whole job now (every rank), with `code`.
+    public func abort(_ code: Int32) -> Never {
+        MPI_Abort(steplab_mpi_comm_world(), code)
+        exit(code)
+    }
+
+    /// `values` from every rank, in rank order, on `root` (nil elsewhere). Every rank sends the same count.
+    public func gather(_ values: [Float], root: Int = 0) throws -> [[Float]]? {
+        let count = values.count
+        var received = [Float](repeating: 0, count: rank == root ? count * size : 0)
+        try collective("MPI_Gather") {
+            values.withUnsafeBufferPointer { send in
+                received.withUnsafeMutableBufferPointer { receive in
+                    MPI_Gather(send.baseAddress, Int32(count), steplab_mpi_float(), receive.baseAddress, Int32(count), steplab_mpi_float(),
+                               Int32(root), steplab_mpi_comm_world())
+                }
+            }
+        }
+        guard rank == root else { return nil }
+        return (0 ..< size).map { Array(received[($0 * count) ..< (($0 + 1) * count)]) }
+    }
+
+    /// Replaces `values` on every rank with `root`'s (same count everywhere).
+    public func broadcast(_ values: inout [Float], root: Int = 0) throws {
+        let count = values.count
+        try collective("MPI_Bcast") {
+            values.withUnsafeMutableBufferPointer { buffer in
+                MPI_Bcast(buffer.baseAddress, Int32(count), steplab_mpi_float(), Int32(root), steplab_mpi_comm_world())
+            }
+        }
+    }
+
+    /// `root`'s integer on every rank.
+    public func broadcast(_ value: Int, root: Int = 0) throws -> Int {
+        var word = Int32(clamping: value)
+        try collective("MPI_Bcast") { MPI_Bcast(&word, 1, steplab_mpi_int(), Int32(root), steplab_mpi_comm_world()) }
+        return Int(word)
+    }
+
+    /// Every rank's `value`, in rank order, on every rank.
+    public func allGather(_ value: UInt64) throws -> [UInt64] {
+        var send = value
+        var received = [UInt64](repeating: 0, count: size)
+        try collective("MPI_Allgather") {
+            received.withUnsafeMutableBufferPointer { buffer in
+                MPI_Allgather(&send, 1, steplab_mpi_uint64(), buffer.baseAddress, 1, steplab_mpi_uint64(), steplab_mpi_comm_world())
+            }
+        }
+        return received
+    }
+
+    /// Waits for every rank.
+    public func barrier() throws {
+        try collective("MPI_Barrier") { MPI_Barrier(steplab_mpi_comm_world()) }
+    }
+
+    private func collective(_ name: String, _ body: () -> Int32) throws {
+        watchdog.begin(name)
+        let code = body()
+        watchdog.end()
+        guard code == MPI_SUCCESS else { throw MPIError("rank \(rank): \(name) failed (code \(code)); another rank has probably died") }
+    }
+}
+
+/// An MPI failure, as one line.
+public struct MPIError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import StepLabGenerative
+import StepLabMPI
+
+/// Where this process stands in a training job: alone, or one rank of an `mpirun -np N steplab train ...` job. Each
+/// rank drives its own devices; rank 0 alone writes the run folder, and every rank reads it to resume.
+struct TrainingJob {
+    let communicator: MPICommunicator?
+
+    var rank: Int { communicator?.rank ?? 0 }
+    var ranks: Int { communicator?.size ?? 1 }
+    /// Rank 0 writes the run folder (config, checkpoints, metrics, weights) and prints the progress.
+    var writes: Bool { rank == 0 }
+
+    /// The job this process belongs to: MPI's when mpirun started it, else a job of one.
+    static func current() throws -> TrainingJob {
+        guard MPICommunicator.launchedByMPIRun else { return TrainingJob(communicator: nil) }
+        do { return TrainingJob(communicator: try MPICommunicator()) } catch { throw CLIError("\(error)") }
+    }
+
+    /// Every rank's configuration must be rank 0's (a hash of its JSON is compared at start-up), or the replicas would
+    /// silently train different models.
+    func checkSameConfiguration(_ config: RunConfig) throws {
+        guard let communicator else { return }
+        let hash = Self.hash(try RunFolder.sortedEncoder.encode(config))
+        let hashes = try collective { try communicator.allGather(hash) }
+        if let other = hashes.firstIndex(where: { $0 != hashes[0] }) {
+            throw CLIError(String(format: "rank %d was started with a different configuration from rank 0 (config hash %016llx, rank 0 %016llx); "
+                                  + "give every rank the same arguments", other, hashes[other], hashes[0]))
+        }
+    }
+
+    /// Whether every rank stops before the next step: rank 0's decision (its interrupt or --stop-after), so all ranks
+    /// stop at the same step.
+    func agree(stop: Bool) throws -> Bool {
+        guard let communicator else { return stop }
+        return try collective { try communicator.broadcast(stop ? 1 : 0) } != 0
+    }
+
+    /// The gradient reduction over the whole job for `localReplicas` replicas in this process.
+    func reduction(localReplicas: Int) -> any GradientReduction {
+        communicator.map { MPIGradientReduction(communicator: $0, localReplicas: localReplicas) } ?? LocalGradientReduction(replicaCount: localReplicas)
+    }
+
+    /// Ends MPI after the last collective.
+    func finish() { communicator?.finalize() }
+
+    private func collective<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MPIError { throw CLIError(error.description) }
+    }
+
+    /// FNV-1a, 64 bits.
+    static func hash(_ data: Data) -> UInt64 {
+        data.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+    }
+}
