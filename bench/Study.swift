@@ -190,7 +190,11 @@ final class Study {
                 let samples = try EDMSampler(model: objective.edm).sampleConsistency(
                     noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: 501), parameters: result.ema?.values)
                 try record(method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
-                if seed == 0 { firstModels.append((method, 1, model, true)) }
+                if seed == 0 {
+                    // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
+                    if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
+                    firstModels.append((method, 1, model, true))
+                }
             }
 
             // Multistep consistency training and distillation, initialised from the diffusion model.

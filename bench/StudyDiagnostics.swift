@@ -91,23 +91,43 @@ struct StudyDiagnostics {
             exact += TrajectoryGeometry.exactMap(Array(start[sample * d ..< (sample + 1) * d]), means: means, stds: stds)
         }
         var rows: [ExactODERow] = []
+        // One-step CT and CD (EDM parameterisation) start from sigma_max times the same noise; their exact map is the
+        // EDM flow's from there.
+        let edm = ConsistencyConfig(totalIterations: study.settings.budget).edm
+        var exactEDM: [Double] = []
+        if models.contains(where: { $0.3 }) {
+            for sample in 0 ..< count {
+                exactEDM += TrajectoryGeometry.exactEDMMap(Array(start[sample * d ..< (sample + 1) * d]).map { $0 * Double(edm.sigmaMax) },
+                                                           sigmaMax: Double(edm.sigmaMax), sigmaMin: Double(edm.sigmaMin),
+                                                           means: means, stds: stds, steps: 1024)
+            }
+        }
+        for (method, _, model, _) in models.filter(\.3) {
+            let output = try EDMSampler(model: EDMModel(network: model, config: edm, boundary: true))
+                .sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 0, stream: 601)).download()
+            rows.append(exactODERow(method, segments: 1, steps: 1, output: output, exact: exactEDM, dimension: d))
+        }
         for (method, segments, model, isEDM) in models where !isEDM {
             let steps = method == "diffusion" ? [1, 2, 4, 8, 16, 64] : [segments]
             for k in steps {
                 let output = try VPSampler(model: model).sample(noise: noise, steps: k, parameters: method == "diffusion" ? teacher.ema?.values : nil)
-                let values = try output.download()
-                let distances = (0 ..< count).map { sample in
-                    (0 ..< d).reduce(0.0) { sum, j in
-                        let e = Double(values[sample * d + j]) - exact[sample * d + j]
-                        return sum + e * e
-                    }.squareRoot()
-                }
-                let interval = Bootstrap.meanInterval(distances, seed: UInt64(1000 * segments + k))
-                rows.append(ExactODERow(method: method, segments: segments, steps: k, meanDistance: interval.estimate, interval: interval))
-                study.log(String(format: "  exact-ODE error %@ S=%d steps %d: %@", method, segments, k, interval.formatted()))
+                rows.append(exactODERow(method, segments: segments, steps: k, output: try output.download(), exact: exact, dimension: d))
             }
         }
         return rows
+    }
+
+    /// The mean distance of `output` to `exact` over the trajectories, with its bootstrap interval.
+    func exactODERow(_ method: String, segments: Int, steps: Int, output: [Float], exact: [Double], dimension d: Int) -> ExactODERow {
+        let distances = (0 ..< count).map { sample in
+            (0 ..< d).reduce(0.0) { sum, j in
+                let e = Double(output[sample * d + j]) - exact[sample * d + j]
+                return sum + e * e
+            }.squareRoot()
+        }
+        let interval = Bootstrap.meanInterval(distances, seed: UInt64(1000 * segments + steps) ^ StudyIntervals.seed(method))
+        study.log(String(format: "  exact-ODE error %@ S=%d steps %d: %@", method, segments, steps, interval.formatted()))
+        return ExactODERow(method: method, segments: segments, steps: steps, meanDistance: interval.estimate, interval: interval)
     }
 
     /// Relative variance of the multistep-CT gradient over minibatches, at the diffusion model's parameters, with a

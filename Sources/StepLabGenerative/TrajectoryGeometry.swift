@@ -19,7 +19,11 @@ public enum TrajectoryGeometry {
     /// E[x | z_t] on the VP cosine schedule for an equal-weight mixture of axis-aligned Gaussians
     /// (component means `means`, per-dimension standard deviation `stds`).
     public static func posteriorMean(_ z: [Double], t: Double, means: [[Double]], stds: [Double]) -> [Double] {
-        let a = NoiseSchedule.alpha(t), sg = NoiseSchedule.sigma(t)
+        posteriorMean(z, alpha: NoiseSchedule.alpha(t), sigma: NoiseSchedule.sigma(t), means: means, stds: stds)
+    }
+
+    /// E[x | alpha x + sigma n] for the mixture; alpha = 1 is EDM's sigma space.
+    public static func posteriorMean(_ z: [Double], alpha a: Double, sigma sg: Double, means: [[Double]], stds: [Double]) -> [Double] {
         var logWeights: [Double] = [], conditional: [[Double]] = []
         for mean in means {
             var logp = 0.0
@@ -46,6 +50,31 @@ public enum TrajectoryGeometry {
         let coarse = ddimMap(start, means: means, stds: stds, steps: steps)
         let fine = ddimMap(start, means: means, stds: stds, steps: 2 * steps)
         return zip(coarse, fine).map { 2 * $1 - $0 }
+    }
+
+    /// The EDM probability-flow ODE map (Karras et al. 2022, dx/dsigma = (x - D(x; sigma)) / sigma) from x at
+    /// `sigmaMax` to the data for a Gaussian mixture, as a one-step consistency model samples it: DDIM in sigma
+    /// space, x <- D + (sigma' / sigma) (x - D), on the Karras grid (rho 7) down to `sigmaMin` and then D itself, at
+    /// `steps` and 2 `steps`, Richardson-extrapolated.
+    public static func exactEDMMap(_ start: [Double], sigmaMax: Double, sigmaMin: Double, means: [[Double]], stds: [Double],
+                                   steps: Int = 2048) -> [Double] {
+        let coarse = edmDDIMMap(start, sigmaMax: sigmaMax, sigmaMin: sigmaMin, means: means, stds: stds, steps: steps)
+        let fine = edmDDIMMap(start, sigmaMax: sigmaMax, sigmaMin: sigmaMin, means: means, stds: stds, steps: 2 * steps)
+        return zip(coarse, fine).map { 2 * $1 - $0 }
+    }
+
+    /// DDIM in EDM's sigma space with the exact posterior mean over `steps` Karras steps from `sigmaMax`.
+    public static func edmDDIMMap(_ start: [Double], sigmaMax: Double, sigmaMin: Double, means: [[Double]], stds: [Double],
+                                  steps: Int) -> [Double] {
+        let sigmas = NoiseSchedule.karrasSigmas(count: steps, sigmaMin: sigmaMin, sigmaMax: sigmaMax, rho: 7).sorted(by: >)
+        var x = start
+        for (i, sigma) in sigmas.enumerated() {
+            let denoised = posteriorMean(x, alpha: 1, sigma: sigma, means: means, stds: stds)
+            guard i + 1 < sigmas.count else { return denoised }
+            let ratio = sigmas[i + 1] / sigma
+            x = x.indices.map { denoised[$0] + ratio * (x[$0] - denoised[$0]) }
+        }
+        return x
     }
 
     /// DDIM from z_1 with the exact posterior mean over `steps` steps.

@@ -139,7 +139,8 @@ import Testing
             let diagnostics = try #require(results.diagnostics)
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
             #expect(diagnostics.gradientVariance.count == 5)
-            #expect(!diagnostics.exactODEError.isEmpty)
+            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd"])
+            #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])
             for row in diagnostics.segmentLosses {

@@ -31,4 +31,17 @@ import Testing
             }
         }
     }
+
+    @Test func exactEDMMapMatchesTheClosedFormOnASingleGaussian() {
+        // For x ~ N(mu, s^2) the EDM flow keeps (x_sigma - mu) / sqrt(s^2 + sigma^2) fixed; the map ends at D(x; sigma_min).
+        let mu = [1.5, -0.5], s = [0.5, 0.2], sigmaMax = 80.0, sigmaMin = 0.002
+        for start in [[-40.0, 12.0], [0.0, 0.0], [90.0, -70.0]] {
+            let mapped = TrajectoryGeometry.exactEDMMap(start, sigmaMax: sigmaMax, sigmaMin: sigmaMin, means: [mu], stds: s, steps: 1024)
+            for j in 0 ..< 2 {
+                let atMin = mu[j] + (s[j] * s[j] + sigmaMin * sigmaMin).squareRoot() * (start[j] - mu[j]) / (s[j] * s[j] + sigmaMax * sigmaMax).squareRoot()
+                let expected = mu[j] + s[j] * s[j] * (atMin - mu[j]) / (s[j] * s[j] + sigmaMin * sigmaMin)
+                #expect(abs(mapped[j] - expected) < 1e-5, "dimension \(j): \(mapped[j]) vs \(expected)")
+            }
+        }
+    }
 }
