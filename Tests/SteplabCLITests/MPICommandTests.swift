@@ -50,6 +50,12 @@ import Testing
         let single = try CommandLineTests.run(Self.common.dropLast(2) + ["--iterations", "40", "--out", local.path, "--devices", "0,0"])
         #expect(single.status == 0, "\(single.err)")
         #expect(try Self.weights(a) == Self.weights(local), "2 ranks and 2 devices in one process differ")
+        // One process on one device: the same step up to float summation order (samples from the same noise).
+        let one = folder.appendingPathComponent("one")
+        #expect(try CommandLineTests.run(Self.common + ["--iterations", "40", "--out", one.path]).status == 0)
+        let (ranked, alone) = (try DataParallelCommandTests.samples(a), try DataParallelCommandTests.samples(one))
+        let worst = zip(ranked, alone).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(ranked.count == 128 && worst < 0.02, "2-rank and 1-device samples differ by \(worst)")
         // Only rank 0 wrote: one metrics file with each step once.
         let steps = try String(contentsOf: a.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
         #expect(steps == ["10", "20", "30", "40"])
