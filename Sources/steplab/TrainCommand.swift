@@ -169,6 +169,7 @@ struct TrainCommand: ParsableCommand {
         do {
             let selectors: [String?] = deviceSelectors ?? [device]
             let engines = try selectors.map { selector throws(OpenCLError) in try Engine(device: selector) }
+            try job.checkSameDeviceCount(engines.count)
             let replicaCount = engines.count * job.ranks, firstShard = engines.count * job.rank
             var replicas: [Trainer] = []
             for (index, engine) in engines.enumerated() {
@@ -221,15 +222,18 @@ struct TrainCommand: ParsableCommand {
                     }
                     try checkpoint()
                 }
-                if let log, trainer.step % logEvery == 0 || trainer.step == config.iterations {
-                    let loss = try trainer.meanLoss(), norm = try trainer.gradientNorm()
+                if trainer.step % logEvery == 0 || trainer.step == config.iterations {
+                    // The whole job's mean loss, on every rank, so every rank sees a divergence at the same step.
+                    let loss = try job.average(trainer.meanLoss()), norm = try trainer.gradientNorm()
                     let wall = Date().timeIntervalSince(start)
                     guard loss.isFinite, norm.isFinite else {
                         let kept = folder.checkpointSteps().last.map { "the last good checkpoint (step \($0)) is kept" } ?? "no checkpoint was written"
                         throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); \(kept)")
                     }
-                    try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.schedule.rate(base: config.learningRate, at: trainer.step - 1), wallTime: wall)
-                    Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
+                    if let log {
+                        try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.schedule.rate(base: config.learningRate, at: trainer.step - 1), wallTime: wall)
+                        Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
+                    }
                 }
             }
             try checkpoint()

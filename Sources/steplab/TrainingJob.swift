@@ -30,6 +30,28 @@ struct TrainingJob {
         }
     }
 
+    /// Every rank must drive as many devices as rank 0: the batch is cut into ranks x devices equal shards, rank r
+    /// holding shards r x devices ..< (r + 1) x devices.
+    func checkSameDeviceCount(_ devices: Int) throws {
+        guard let communicator else { return }
+        let counts = try collective { try communicator.allGather(UInt64(devices)) }
+        if let other = counts.firstIndex(where: { $0 != counts[0] }) {
+            throw CLIError("rank \(other) drives \(counts[other]) device(s) and rank 0 drives \(counts[0]); give every rank the same number of devices")
+        }
+    }
+
+    /// The mean over the job of a value each rank averaged over its own equal shards (a loss): summed in rank order on
+    /// rank 0 and broadcast, so every rank gets the same float, the one a single process with as many replicas gets.
+    func average(_ value: Float) throws -> Float {
+        guard let communicator else { return value }
+        var result = [value]
+        if let parts = try collective({ try communicator.gather(result) }) {
+            result = [parts.dropFirst().reduce(parts[0][0]) { $0 + $1[0] } / Float(ranks)]
+        }
+        try collective { try communicator.broadcast(&result) }
+        return result[0]
+    }
+
     /// Whether every rank stops before the next step: rank 0's decision (its interrupt or --stop-after), so all ranks
     /// stop at the same step.
     func agree(stop: Bool) throws -> Bool {

@@ -56,9 +56,10 @@ import Testing
         let (ranked, alone) = (try DataParallelCommandTests.samples(a), try DataParallelCommandTests.samples(one))
         let worst = zip(ranked, alone).map { abs($0 - $1) }.max() ?? .infinity
         #expect(ranked.count == 128 && worst < 0.02, "2-rank and 1-device samples differ by \(worst)")
-        // Only rank 0 wrote: one metrics file with each step once.
+        // Only rank 0 wrote: one metrics file with each step once, and its losses are the whole job's, as one process logs them.
         let steps = try String(contentsOf: a.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
         #expect(steps == ["10", "20", "30", "40"])
+        #expect(try ResumeTests.columns(a.appendingPathComponent("metrics.csv")) == ResumeTests.columns(local.appendingPathComponent("metrics.csv")))
     }
 
     @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
@@ -85,6 +86,26 @@ import Testing
 
         #expect(try Self.run(ranks: 2, ["train", "--resume", killed.path, "--device", "0"]) == 0)
         #expect(try Self.weights(killed) == Self.weights(straight), "the resumed 2-rank run differs from the uninterrupted one")
+    }
+
+    @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
+    func ranksWithDifferentDeviceCountsStopWithOneLine() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appendingPathComponent("run").path
+        let arguments = Array(Self.common.dropLast(2)) + ["--iterations", "5", "--out", run]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", CommandLineTests.binary.path] + arguments + ["--device", "0"]
+            + [":", "-np", "1", CommandLineTests.binary.path] + arguments + ["--devices", "0,0"]
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("rank 1 drives 2 device(s) and rank 0 drives 1"), "\(text)")
     }
 
     @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
