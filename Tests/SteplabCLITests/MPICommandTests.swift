@@ -88,43 +88,40 @@ import Testing
         #expect(try Self.weights(killed) == Self.weights(straight), "the resumed 2-rank run differs from the uninterrupted one")
     }
 
-    @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
-    func ranksWithDifferentDeviceCountsStopWithOneLine() throws {
-        let folder = try TrainSampleEvalTests.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let run = folder.appendingPathComponent("run").path
-        let arguments = Array(Self.common.dropLast(2)) + ["--iterations", "5", "--out", run]
+    /// An MPMD launch (`-np 1 A : -np 1 B`): rank 0 runs `steplab first`, rank 1 `steplab second`; the exit status and
+    /// standard error.
+    static func mpmd(_ first: [String], _ second: [String]) throws -> (status: Int32, err: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", CommandLineTests.binary.path] + arguments + ["--device", "0"]
-            + [":", "-np", "1", CommandLineTests.binary.path] + arguments + ["--devices", "0,0"]
+        process.executableURL = URL(fileURLWithPath: mpirun!)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", CommandLineTests.binary.path] + first
+            + [":", "-np", "1", CommandLineTests.binary.path] + second
         let err = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = err
         try process.run()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("rank 1 drives 2 device(s) and rank 0 drives 1"), "\(text)")
+        return (process.terminationStatus, text)
+    }
+
+    @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
+    func ranksWithDifferentDeviceCountsStopWithOneLine() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let arguments = Array(Self.common.dropLast(2)) + ["--iterations", "5", "--out", folder.appendingPathComponent("run").path]
+        let result = try Self.mpmd(arguments + ["--device", "0"], arguments + ["--devices", "0,0"])
+        #expect(result.status != 0)
+        #expect(result.err.contains("rank 1 drives 2 device(s) and rank 0 drives 1"), "\(result.err)")
     }
 
     @Test(.enabled(if: mpirun != nil, "mpirun not installed"))
     func ranksWithDifferentConfigurationsStopWithOneLine() throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        // Rank 1 gets another learning rate through an MPMD launch (-np 1 A : -np 1 B).
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
-        let run = folder.appendingPathComponent("run").path
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", CommandLineTests.binary.path] + Self.common + ["--iterations", "5", "--out", run]
-            + [":", "-np", "1", CommandLineTests.binary.path] + Self.common + ["--iterations", "5", "--out", run, "--lr", "0.5"]
-        let err = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("rank 1 was started with a different configuration from rank 0"), "\(text)")
+        // Rank 1 gets another learning rate.
+        let arguments = Self.common + ["--iterations", "5", "--out", folder.appendingPathComponent("run").path]
+        let result = try Self.mpmd(arguments, arguments + ["--lr", "0.5"])
+        #expect(result.status != 0)
+        #expect(result.err.contains("rank 1 was started with a different configuration from rank 0"), "\(result.err)")
     }
 }
