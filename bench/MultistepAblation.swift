@@ -77,7 +77,7 @@ struct MultistepAblation {
 
             // The study's teacher: `iterations` of diffusion, its EMA.
             let trainer = StudyTrainer(engine: engine, source: source, denoiser: study.denoiser, iterations: settings.iterations,
-                                       batch: settings.batch, optimization: study.optimization(consistency: false), logEvery: 10)
+                                       optimization: study.optimization(consistency: false), logEvery: 10)
             let (diffusion, diffusionRecord) = try trainer.train(DiffusionObjective(model: try trainer.newModel(seed: UInt64(100 + seed)),
                                                                                     batch: settings.batch, seed: UInt64(seed)))
             let teacher = try trainer.copy(of: diffusion, seed: 0)
@@ -99,7 +99,7 @@ struct MultistepAblation {
                     if variant.cosine { optimization.schedule = LearningRateSchedule(decay: .cosine, totalSteps: iterations) }
                     let objective = try MultistepConsistencyObjective(model: model, config: config, batch: settings.batch, seed: UInt64(seed))
                     let (result, training) = try StudyTrainer(engine: engine, source: source, denoiser: study.denoiser, iterations: iterations,
-                                                              batch: settings.batch, optimization: optimization, logEvery: 10)
+                                                              optimization: optimization, logEvery: 10)
                         .train(objective, iterations: iterations)
                     let parameters = variant.rawWeights ? nil : result.ema?.values
                     try record(Self.configuration(variant.name, segments: s),

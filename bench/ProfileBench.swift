@@ -32,7 +32,7 @@ struct ProfileBench: ParsableCommand {
             let batch = self.batch ?? (architecture == .unet ? 64 : 4096)
             let model = try Denoiser(engine: engine, config: config, seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
-            let trainer = try Trainer(objective: objective, source: try TrainStepBench.source(architecture, engine: engine), batch: batch,
+            let trainer = try Trainer(objective: objective, source: try TrainStepBench.source(architecture, engine: engine),
                                       config: OptimizationConfig(emaDecay: nil))
             for _ in 0 ..< 5 { try trainer.trainStep() }
             try engine.synchronize()

@@ -119,9 +119,9 @@ final class Study {
             }
             let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
             let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                       batch: settings.batch, optimization: optimization(consistency: false), logEvery: 10)
+                                       optimization: optimization(consistency: false), logEvery: 10)
             let consistencyTrainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                                  batch: settings.batch, optimization: optimization(consistency: true), logEvery: 10)
+                                                  optimization: optimization(consistency: true), logEvery: 10)
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
             try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
             // The CLI's default for this data (`steplab sample --clip`), so the study's samples are the ones a user gets.

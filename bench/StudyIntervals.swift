@@ -55,7 +55,7 @@ struct StudyIntervals {
 
     /// A seed per question, so every interval is reproducible and no two share their draws.
     static func seed(_ text: String) -> UInt64 {
-        text.utf8.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        FNV1a.hash(text.utf8)
     }
 }
 

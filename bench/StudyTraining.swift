@@ -37,14 +37,13 @@ struct StudyTrainer {
     let source: any BatchSource
     let denoiser: DenoiserConfig
     let iterations: Int
-    let batch: Int
     let optimization: OptimizationConfig
     /// Loss and gradient norm are read every this many steps (a host read each time).
     let logEvery: Int
 
     /// Trains `objective` for `iterations` (default: the study's budget).
     func train(_ objective: any TrainingObjective, iterations: Int? = nil) throws -> (Trainer, TrainingRecord) {
-        let trainer = try Trainer(objective: objective, source: source, batch: batch,
+        let trainer = try Trainer(objective: objective, source: source,
                                   config: optimization)
         var record = TrainingRecord()
         try proceed(trainer, until: iterations ?? self.iterations, record: &record)

@@ -70,7 +70,7 @@ enum TrainStepBench {
         let hostReset = HostMemory.resetPeak()
         let model = try Denoiser(engine: engine, config: denoiser(architecture, width: width), seed: 0)
         let objective = try DiffusionObjective(model: model, batch: batch, weighting: DiffusionWeighting.none, seed: 0)
-        let trainer = try Trainer(objective: objective, source: source, batch: batch,
+        let trainer = try Trainer(objective: objective, source: source,
                                   config: OptimizationConfig(learningRate: 1e-3, emaDecay: nil))
         let perStep = try secondsPerCall(warmup: 5, minSeconds: seconds, minRepeats: 5) {
             // Several steps per timed call, synchronised once, as a training loop that logs every N steps runs.

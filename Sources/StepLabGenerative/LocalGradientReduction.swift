@@ -20,15 +20,19 @@ public struct LocalGradientReduction: GradientReduction {
         for gradient in gradients { try gradient.upload(mean) }
     }
 
-    /// ((g_0 + g_1) + g_2) + ...: the one order every run uses.
+    /// The replicas' gradients read back and summed in replica order (`orderedSum` of the values).
     public static func orderedSum(_ gradients: [Tensor]) throws -> [Float] {
-        var sum = try gradients[0].download()
-        for gradient in gradients.dropFirst() {
-            let values = try gradient.download()
-            guard values.count == sum.count else {
-                throw OpenCLError.invalidRequest("replicas' gradients differ in length (\(sum.count) and \(values.count))")
+        try orderedSum(gradients.map { try $0.download() })
+    }
+
+    /// ((v_0 + v_1) + v_2) + ...: the one order every run uses, for a process's replicas and for the ranks' partial sums.
+    public static func orderedSum(_ parts: [[Float]]) throws -> [Float] {
+        var sum = parts[0]
+        for part in parts.dropFirst() {
+            guard part.count == sum.count else {
+                throw OpenCLError.invalidRequest("replicas' gradients differ in length (\(sum.count) and \(part.count))")
             }
-            for i in 0 ..< sum.count { sum[i] += values[i] }
+            for i in 0 ..< sum.count { sum[i] += part[i] }
         }
         return sum
     }

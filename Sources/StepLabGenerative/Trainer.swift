@@ -23,7 +23,8 @@ public final class Trainer {
     public let optimizer: AdamW
     public let ema: EMA?
     public var config: OptimizationConfig
-    public let batch: Int
+    /// Rows a step (the objective's shard).
+    public var batch: Int { objective.shard.rows }
     /// Steps completed.
     public private(set) var step = 0
     let x0: Tensor
@@ -33,23 +34,20 @@ public final class Trainer {
     public var model: Denoiser { objective.model }
     public var engine: Engine { objective.model.engine }
 
-    /// A trainer of `objective` on `batch` rows a step; a data-parallel replica's `batch` is its shard's rows.
-    public init(objective: any TrainingObjective, source: any BatchSource, batch: Int, config: OptimizationConfig) throws(OpenCLError) {
+    /// A trainer of `objective`, fed the rows its shard computes each step (the whole batch, or a data-parallel
+    /// replica's share of it).
+    public init(objective: any TrainingObjective, source: any BatchSource, config: OptimizationConfig) throws(OpenCLError) {
         guard source.dimension == objective.model.config.dimension else {
             throw .invalidRequest("data has dimension \(source.dimension), the model expects \(objective.model.config.dimension)")
-        }
-        guard objective.shard.rows == batch else {
-            throw .invalidRequest("the objective computes \(objective.shard.rows) rows a step, the trainer feeds \(batch)")
         }
         let engine = objective.model.engine
         let parameters = objective.model.parameters
         self.objective = objective
         self.source = source
-        self.batch = batch
         self.config = config
         optimizer = try AdamW(parameters: parameters, engine: engine, hyperparameters: config.adam)
         ema = try config.emaDecay.map { decay throws(OpenCLError) in try EMA(parameters: parameters, engine: engine, decay: decay) }
-        x0 = try engine.tensor(rows: batch, columns: source.dimension)
+        x0 = try engine.tensor(rows: objective.shard.rows, columns: source.dimension)
         meanBuffer = try engine.tensor(rows: 1, columns: 1)
     }
 

@@ -35,12 +35,6 @@ public final class MPICommunicator: @unchecked Sendable {
         MPI_Finalize()
     }
 
-    /// Ends the whole job now (every rank), with `code`.
-    public func abort(_ code: Int32) -> Never {
-        MPI_Abort(steplab_mpi_comm_world(), code)
-        exit(code)
-    }
-
     /// `values` from every rank, in rank order, on `root` (nil elsewhere). Every rank sends the same count.
     public func gather(_ values: [Float], root: Int = 0) throws -> [[Float]]? {
         let count = values.count
@@ -84,11 +78,6 @@ public final class MPICommunicator: @unchecked Sendable {
             }
         }
         return received
-    }
-
-    /// Waits for every rank.
-    public func barrier() throws {
-        try collective("MPI_Barrier") { MPI_Barrier(steplab_mpi_comm_world()) }
     }
 
     private func collective(_ name: String, _ body: () -> Int32) throws {

@@ -22,8 +22,7 @@ public struct MPIGradientReduction: GradientReduction {
     public func averageInPlace(_ gradients: [Tensor]) throws {
         var sum = try LocalGradientReduction.orderedSum(gradients)
         if let parts = try communicator.gather(sum) {
-            sum = parts[0]
-            for part in parts.dropFirst() { for i in 0 ..< sum.count { sum[i] += part[i] } }
+            sum = try LocalGradientReduction.orderedSum(parts)
             LocalGradientReduction.scale(&sum, by: replicaCount)
         }
         try communicator.broadcast(&sum)

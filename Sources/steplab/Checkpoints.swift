@@ -31,14 +31,9 @@ extension RunFolder {
         for old in checkpointSteps().dropLast(Swift.max(1, keep)) { try? FileManager.default.removeItem(at: checkpointURL(step: old)) }
     }
 
-    /// The device count the newest checkpoint records (nil: none, or a checkpoint from before data parallelism).
-    func checkpointDeviceCount() throws -> Int? {
-        guard let step = checkpointSteps().last else { return nil }
-        do { return try SafeTensors.read(checkpointURL(step: step)).metadata["devices"].flatMap(Int.init) } catch { throw CLIError("\(error)") }
-    }
-
-    /// The newest checkpoint's state; a clear error when there is none or it does not fit `config`.
-    func loadLatestCheckpoint(parameterCount: Int) throws -> Trainer.State {
+    /// The newest checkpoint's state and the device count it records (nil for a checkpoint from before data
+    /// parallelism); a clear error when there is none or it does not fit `config`.
+    func loadLatestCheckpoint(parameterCount: Int) throws -> (state: Trainer.State, devices: Int?) {
         guard let step = checkpointSteps().last else {
             throw CLIError("\(url.path) has no checkpoint to resume from (checkpoint-*.safetensors)")
         }
@@ -52,9 +47,10 @@ extension RunFolder {
               file.tensors["ema"].map({ $0.values.count == parameterCount }) ?? true else {
             throw CLIError("\(checkpointURL(step: step).path) holds \(raw.count) parameters; this run's architecture has \(parameterCount)")
         }
-        return Trainer.State(step: savedStep, parameters: raw, ema: file.tensors["ema"]?.values,
-                             emaUpdates: file.metadata["ema_updates"].flatMap(Int.init) ?? 0, firstMoment: m, secondMoment: v,
-                             optimizerStep: optimizerStep)
+        let state = Trainer.State(step: savedStep, parameters: raw, ema: file.tensors["ema"]?.values,
+                                  emaUpdates: file.metadata["ema_updates"].flatMap(Int.init) ?? 0, firstMoment: m, secondMoment: v,
+                                  optimizerStep: optimizerStep)
+        return (state, file.metadata["devices"].flatMap(Int.init))
     }
 }
 

@@ -180,11 +180,11 @@ struct TrainCommand: ParsableCommand {
             let model = trainer.primary.model, engine = engines[0]
             var resumedAt: Int?
             if resuming {
-                let state = try folder.loadLatestCheckpoint(parameterCount: model.parameters.count)
+                let (state, saved) = try folder.loadLatestCheckpoint(parameterCount: model.parameters.count)
                 try trainer.restore(state)
                 resumedAt = state.step
                 print("resuming \(folder.url.path) at step \(state.step)")
-                if job.writes, let saved = try folder.checkpointDeviceCount(), saved != replicaCount {
+                if job.writes, let saved, saved != replicaCount {
                     print("note: the checkpoint was written by \(saved) device(s) and this run has \(replicaCount): the same batches and random draws, "
                           + "summed in another order, so not the same bytes as continuing on \(saved)")
                 }
@@ -201,8 +201,8 @@ struct TrainCommand: ParsableCommand {
             }
             let log = job.writes ? try MetricsLog(folder: folder, resumingAt: resumedAt) : nil
             func checkpoint() throws {
-                let state = try trainer.state()
-                if job.writes { try folder.saveCheckpoint(state, config: config, devices: replicaCount, keep: keepCheckpoints) }
+                guard job.writes else { return }
+                try folder.saveCheckpoint(trainer.state(), config: config, devices: replicaCount, keep: keepCheckpoints)
             }
             let start = Date(), firstStep = trainer.step
             while trainer.step < config.iterations {
@@ -217,7 +217,7 @@ struct TrainCommand: ParsableCommand {
                 try trainer.trainStep()
                 if trainer.step % checkpointEvery == 0 && trainer.step < config.iterations {
                     // Never checkpoint a diverged state: the last good checkpoint must survive.
-                    guard try trainer.meanLoss().isFinite else {
+                    guard try job.average(trainer.meanLoss()).isFinite else {
                         throw CLIError("training diverged at step \(trainer.step) (non-finite loss); the last good checkpoint is kept")
                     }
                     try checkpoint()
@@ -287,7 +287,7 @@ struct TrainCommand: ParsableCommand {
         let source = try spec.source(engine: engine, normalization: Normalization(mean: config.mean, std: config.std), seed: config.seed)
         var adam = AdamW.Hyperparameters()
         adam.maxGradientNorm = config.maxGradientNorm
-        return try Trainer(objective: objective, source: source, batch: shard.rows,
+        return try Trainer(objective: objective, source: source,
                            config: OptimizationConfig(learningRate: config.learningRate, schedule: config.schedule, adam: adam,
                                                       emaDecay: config.emaDecay))
     }

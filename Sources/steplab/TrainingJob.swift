@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 import StepLabGenerative
 import StepLabMPI
 
@@ -21,23 +22,25 @@ struct TrainingJob {
     /// Every rank's configuration must be rank 0's (a hash of its JSON is compared at start-up), or the replicas would
     /// silently train different models.
     func checkSameConfiguration(_ config: RunConfig) throws {
-        guard let communicator else { return }
-        let hash = Self.hash(try RunFolder.sortedEncoder.encode(config))
-        let hashes = try collective { try communicator.allGather(hash) }
-        if let other = hashes.firstIndex(where: { $0 != hashes[0] }) {
+        if let other = try firstRankDiffering(FNV1a.hash(try RunFolder.sortedEncoder.encode(config))) {
             throw CLIError(String(format: "rank %d was started with a different configuration from rank 0 (config hash %016llx, rank 0 %016llx); "
-                                  + "give every rank the same arguments", other, hashes[other], hashes[0]))
+                                  + "give every rank the same arguments", other.rank, other.value, other.rankZero))
         }
     }
 
     /// Every rank must drive as many devices as rank 0: the batch is cut into ranks x devices equal shards, rank r
     /// holding shards r x devices ..< (r + 1) x devices.
     func checkSameDeviceCount(_ devices: Int) throws {
-        guard let communicator else { return }
-        let counts = try collective { try communicator.allGather(UInt64(devices)) }
-        if let other = counts.firstIndex(where: { $0 != counts[0] }) {
-            throw CLIError("rank \(other) drives \(counts[other]) device(s) and rank 0 drives \(counts[0]); give every rank the same number of devices")
+        if let other = try firstRankDiffering(UInt64(devices)) {
+            throw CLIError("rank \(other.rank) drives \(other.value) device(s) and rank 0 drives \(other.rankZero); give every rank the same number of devices")
         }
+    }
+
+    /// The first rank whose `value` differs from rank 0's, with both values (nil when all agree, or alone).
+    private func firstRankDiffering(_ value: UInt64) throws -> (rank: Int, value: UInt64, rankZero: UInt64)? {
+        guard let communicator else { return nil }
+        let values = try collective { try communicator.allGather(value) }
+        return values.firstIndex { $0 != values[0] }.map { ($0, values[$0], values[0]) }
     }
 
     /// The mean over the job of a value each rank averaged over its own equal shards (a loss): summed in rank order on
@@ -46,7 +49,7 @@ struct TrainingJob {
         guard let communicator else { return value }
         var result = [value]
         if let parts = try collective({ try communicator.gather(result) }) {
-            result = [parts.dropFirst().reduce(parts[0][0]) { $0 + $1[0] } / Float(ranks)]
+            result = [try LocalGradientReduction.orderedSum(parts)[0] / Float(ranks)]
         }
         try collective { try communicator.broadcast(&result) }
         return result[0]
@@ -69,10 +72,5 @@ struct TrainingJob {
 
     private func collective<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as MPIError { throw CLIError(error.description) }
-    }
-
-    /// FNV-1a, 64 bits.
-    static func hash(_ data: Data) -> UInt64 {
-        data.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
     }
 }

@@ -50,7 +50,7 @@ import Testing
                                sample: (Tensor?) throws -> [Float]) throws -> (before: Double, after: Double) {
         let data = unitData(count: 8192, seed: 2)
         let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
-        let trainer = try Trainer(objective: objective, source: source, batch: 512, config: OptimizationConfig(learningRate: lr, emaDecay: 0.99))
+        let trainer = try Trainer(objective: objective, source: source, config: OptimizationConfig(learningRate: lr, emaDecay: 0.99))
         let before = distance(try sample(nil))
         for _ in 0 ..< steps { try trainer.trainStep() }
         return (before, distance(try sample(trainer.ema?.values)))

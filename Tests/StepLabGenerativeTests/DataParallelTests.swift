@@ -84,7 +84,7 @@ import Testing
             let model = try Denoiser(engine: engine, config: network, seed: 3)
             let objective = try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: 2, teacherStepsStart: 8, teacherStepsEnd: 8),
                                                               batch: shard.rows, seed: 9, firstRow: shard.firstRow)
-            return try Trainer(objective: objective, source: source, batch: shard.rows,
+            return try Trainer(objective: objective, source: source,
                                config: OptimizationConfig(learningRate: 1e-3, adam: AdamW.Hyperparameters(maxGradientNorm: 1), emaDecay: 0.9))
         }
         let parallel = try DataParallelTrainer(replicas: trainers)
@@ -118,7 +118,7 @@ import Testing
             let source = try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 64, seed: 2), count: 64, dimension: 2, seed: 4)
             let trainers = try [8, 0].map { firstRow in
                 try Trainer(objective: DiffusionObjective(model: Denoiser(engine: engine, config: Self.network, seed: 3), batch: 8, seed: 1, firstRow: firstRow),
-                            source: source, batch: 8, config: OptimizationConfig())
+                            source: source, config: OptimizationConfig())
             }
             #expect(throws: OpenCLError.self) { try DataParallelTrainer(replicas: trainers) }
         }

@@ -44,7 +44,7 @@ import Testing
             let source = try DeviceDataset(engine: engine, values: data, count: count, dimension: 1, seed: 5)
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 1, width: 64, depth: 2, prediction: .x), seed: 9)
             let objective = try DiffusionObjective(model: model, batch: 256, weighting: .snrPlusOne, seed: 1)
-            let trainer = try Trainer(objective: objective, source: source, batch: 256,
+            let trainer = try Trainer(objective: objective, source: source,
                                       config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
 
             // Error of the model's x-prediction against E[x | z] on a grid of (z, t), weighted like the loss.

@@ -111,7 +111,7 @@ import Testing
             let objective = try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: 4, teacherStepsStart: 16, teacherStepsEnd: 64, annealSteps: 500),
                 batch: 512, seed: 6)
-            let trainer = try Trainer(objective: objective, source: source, batch: 512,
+            let trainer = try Trainer(objective: objective, source: source,
                                       config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
             let sampler = VPSampler(model: model)
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 1)

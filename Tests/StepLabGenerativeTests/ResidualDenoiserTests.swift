@@ -16,7 +16,7 @@ import Testing
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 5)
             let sampler = VPSampler(model: model)
             let before = ConsistencyTests.distance(try sampler.sample(noise: noise, steps: 64).download())
-            let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 512, seed: 12), source: source, batch: 512,
+            let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 512, seed: 12), source: source,
                                       config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
             for _ in 0 ..< 1500 { try trainer.trainStep() }
             let after = ConsistencyTests.distance(try sampler.sample(noise: noise, steps: 64).download())

@@ -11,7 +11,7 @@ import Testing
         let data = ConsistencyTests.unitData(count: 8192, seed: 2)
         let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
         let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2, prediction: .v), seed: 11)
-        let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 512, seed: 12), source: source, batch: 512,
+        let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 512, seed: 12), source: source,
                                   config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
         for _ in 0 ..< steps { try trainer.trainStep() }
         return (model, source)
@@ -49,7 +49,7 @@ import Testing
                 teacher: teacher, batch: 512, seed: 14)
             let sampler = VPSampler(model: mcdStudent)
             let mcdBefore = ConsistencyTests.distance(try sampler.sample(noise: noise, steps: 4).download())
-            let mcdTrainer = try Trainer(objective: mcd, source: source, batch: 512, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
+            let mcdTrainer = try Trainer(objective: mcd, source: source, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
             for _ in 0 ..< 1000 { try mcdTrainer.trainStep() }
             let mcdAfter = ConsistencyTests.distance(try sampler.sample(noise: noise, steps: 4, parameters: mcdTrainer.ema?.values).download())
 
@@ -58,7 +58,7 @@ import Testing
                                               batch: 512, seed: 16)
             let cm = EDMSampler(model: cd.edm)
             let cdBefore = ConsistencyTests.distance(try cm.sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 1)).download())
-            let cdTrainer = try Trainer(objective: cd, source: source, batch: 512, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
+            let cdTrainer = try Trainer(objective: cd, source: source, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
             for _ in 0 ..< 1000 { try cdTrainer.trainStep() }
             let cdAfter = ConsistencyTests.distance(
                 try cm.sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 1), parameters: cdTrainer.ema?.values).download())
@@ -84,7 +84,7 @@ import Testing
             let objective = try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: 1, teacherStepsStart: 16, teacherStepsEnd: 64, annealSteps: 1000),
                 batch: 512, seed: 24)
-            let trainer = try Trainer(objective: objective, source: source, batch: 512, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
+            let trainer = try Trainer(objective: objective, source: source, config: OptimizationConfig(learningRate: 2e-3, emaDecay: 0.99))
             let zs: [Float] = stride(from: -2.0, through: 2.0, by: 0.25).map { Float($0) }
             let noise = try engine.tensor(zs, rows: zs.count, columns: 1)
             let a1 = NoiseSchedule.alpha(1), sd1 = (a1 * a1 * s * s + pow(NoiseSchedule.sigma(1), 2)).squareRoot()

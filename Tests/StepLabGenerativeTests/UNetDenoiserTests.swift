@@ -42,7 +42,7 @@ import Testing
             let noise = try TestData.noise(engine, rows: 128, columns: 64, seed: 5)
             let sampler = VPSampler(model: model)
             let before = Self.distanceToModes(try sampler.sample(noise: noise, steps: 16, clip: 1).download())
-            let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 64, seed: 12), source: source, batch: 64,
+            let trainer = try Trainer(objective: DiffusionObjective(model: model, batch: 64, seed: 12), source: source,
                                       config: OptimizationConfig(learningRate: 2e-3, emaDecay: nil))
             for _ in 0 ..< 300 { try trainer.trainStep() }
             let after = Self.distanceToModes(try sampler.sample(noise: noise, steps: 16, clip: 1).download())
