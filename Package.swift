@@ -72,7 +72,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench",
-            exclude: ["RESULTS-GPU.md", "results", "pytorch_reference.py", "steplab_networks.py", "steplab_sample.py"]
+            exclude: ["RESULTS-GPU.md", "results", "pytorch_reference.py", "steplab_networks.py", "steplab_sample.py", "steplab_jvp.py"]
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
         // Runs the built `steplab` in subprocesses (so it depends on no module of it).

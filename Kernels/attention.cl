@@ -94,3 +94,42 @@ __kernel void attention_inputs_backward(const int T, const int C, const int H,
     out[C + c] = dk;
     out[2 * C + c] = dv;
 }
+
+// Range: [N * H * T]. The tangent of one row of P along the tangent tqkv of qkv:
+//   tS_j = scale * (tq_i . k_j + q_i . tk_j);  tP_j = P_j (tS_j - sum_k P_k tS_k)      (the softmax's Jacobian)
+__kernel void attention_probabilities_tangent(const int T, const int C, const int H, const float scale,
+                                              __global const float *qkv, const int qkv_off, __global const float *tqkv, const int tqkv_off,
+                                              __global const float *p, const int p_off, __global float *tp, const int tp_off) {
+    const int row = get_global_id(0);
+    const int i = row % T, h = (row / T) % H, n = row / (T * H), d = C / H;
+    const size_t query = (size_t)(n * T + i) * 3 * C + h * d, keys = (size_t)n * T * 3 * C + C + h * d;
+    __global const float *q = qkv + qkv_off + query, *tq = tqkv + tqkv_off + query;
+    __global const float *k = qkv + qkv_off + keys, *tk = tqkv + tqkv_off + keys;
+    __global const float *pr = p + p_off + (size_t)row * T;
+    __global float *out = tp + tp_off + (size_t)row * T;
+    float dot = 0.0f;
+    for (int j = 0; j < T; ++j) {
+        __global const float *kj = k + (size_t)j * 3 * C, *tkj = tk + (size_t)j * 3 * C;
+        float s = 0.0f;
+        for (int c = 0; c < d; ++c) s = fma(tq[c], kj[c], fma(q[c], tkj[c], s));
+        s *= scale;
+        out[j] = s;
+        dot = fma(pr[j], s, dot);
+    }
+    for (int j = 0; j < T; ++j) out[j] = pr[j] * (out[j] - dot);
+}
+
+// Range: [C, N * T]: to[n, i, c] = sum_j tP[n, h(c), i, j] v[n, j, c] + P[n, h(c), i, j] tv[n, j, c].
+__kernel void attention_values_tangent(const int T, const int C, const int H,
+                                       __global const float *qkv, const int qkv_off, __global const float *tqkv, const int tqkv_off,
+                                       __global const float *p, const int p_off, __global const float *tp, const int tp_off,
+                                       __global float *to, const int to_off) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    const int n = r / T, i = r % T, h = c / (C / H);
+    const size_t prow = (size_t)((n * H + h) * T + i) * T, values = (size_t)n * T * 3 * C + 2 * C + c;
+    __global const float *pr = p + p_off + prow, *tpr = tp + tp_off + prow;
+    __global const float *v = qkv + qkv_off + values, *tv = tqkv + tqkv_off + values;
+    float s = 0.0f;
+    for (int j = 0; j < T; ++j) s = fma(tpr[j], v[(size_t)j * 3 * C], fma(pr[j], tv[(size_t)j * 3 * C], s));
+    to[to_off + (size_t)r * C + c] = s;
+}

@@ -131,3 +131,56 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         }
     }
 }
+
+// The tangent of groupnorm_forward for sample n along (tx, tmod), the tangents of x and of the modulation (each
+// absent means zero), with xhat's tangent from the group statistics' own:
+//   txhat = rstd * (tx - mean(tx) - xhat * mean(xhat * tx))      (means over each group)
+//   tm = txhat * (1 + scale) + xhat * tscale + tshift;  ty = act'(m) * tm
+// The modulation's tangent lies in the modulation's layout. Range: [N] (local [1] on CPUs).
+__kernel void groupnorm_tangent(const int P, const int has_mod, const int has_tx, const int has_tmod,
+                       __global const float *x, const int x_off, __global const float *tx, const int tx_off,
+                       __global const float *stats, const int stats_off,
+                       __global const float *mod, const int mod_off, const int mod_stride,
+                       __global const float *tmod, const int tmod_off, __global float *ty, const int ty_off) {
+    const int n = get_global_id(0);
+    const size_t base = (size_t)n * P * CH;
+    __global const float *xs = x + x_off + base;
+    __global const float *txs = tx + tx_off + base;
+    __global float *tys = ty + ty_off + base;
+    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
+    __global const float *tmn = tmod + tmod_off + (size_t)n * mod_stride;
+    float mean[GROUPS], rstd[GROUPS], a[GROUPS], b[GROUPS];
+    for (int g = 0; g < GROUPS; g++) {
+        mean[g] = stats[stats_off + 2 * (n * GROUPS + g)];
+        rstd[g] = stats[stats_off + 2 * (n * GROUPS + g) + 1];
+        a[g] = 0.0f; b[g] = 0.0f;
+    }
+    if (has_tx) {
+        for (int p = 0; p < P; p++) {
+            __global const float *xp = xs + (size_t)p * CH, *txp = txs + (size_t)p * CH;
+            for (int g = 0; g < GROUPS; g++)
+                for (int j = 0; j < CG; j++) {
+                    const int c = g * CG + j;
+                    a[g] += txp[c];
+                    b[g] += (xp[c] - mean[g]) * rstd[g] * txp[c];
+                }
+        }
+        const float count = (float)P * CG;
+        for (int g = 0; g < GROUPS; g++) { a[g] /= count; b[g] /= count; }
+    }
+    for (int p = 0; p < P; p++) {
+        __global const float *xp = xs + (size_t)p * CH, *txp = txs + (size_t)p * CH;
+        __global float *typ = tys + (size_t)p * CH;
+        for (int g = 0; g < GROUPS; g++) {
+            for (int j = 0; j < CG; j++) {
+                const int c = g * CG + j;
+                const float s = has_mod ? mn[c] : 0.0f;
+                const float xhat = (xp[c] - mean[g]) * rstd[g];
+                const float m = has_mod ? xhat * (1.0f + s) + mn[CH + c] : xhat;
+                const float txhat = has_tx ? rstd[g] * (txp[c] - a[g] - xhat * b[g]) : 0.0f;
+                const float tm = txhat * (1.0f + s) + (has_tmod ? xhat * tmn[c] + tmn[CH + c] : 0.0f);
+                typ[c] = act_derivative(m, ACT) * tm;
+            }
+        }
+    }
+}

@@ -190,3 +190,20 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
     for (int j = 0; j < d; j++) row[j] = z[z_off + r * d + j];
     write_time_embedding(row + d, row + d + frequencies, t[t_off + r], frequencies, scale);
 }
+
+// The tangent of the time embedding along dt (rows x 1), from the embedding itself (rows x 2F):
+//   d sin(s t f_i) = s f_i cos(s t f_i) dt,   d cos(s t f_i) = -s f_i sin(s t f_i) dt.
+// Range: [rows].
+__kernel void time_embedding_tangent(__global const float *emb, const int emb_off, __global const float *dt, const int dt_off,
+                                     const int frequencies, const float scale, __global float *out, const int out_off) {
+    const int r = get_global_id(0);
+    __global const float *e = emb + emb_off + (size_t)r * 2 * frequencies;
+    __global float *o = out + out_off + (size_t)r * 2 * frequencies;
+    const float rate = scale * dt[dt_off + r];
+    for (int f = 0; f < frequencies; f++) {
+        const float w = rate * exp(-log(10000.0f) * (float)f / (float)frequencies);
+        const float s = e[f], c = e[frequencies + f];
+        o[f] = w * c;
+        o[frequencies + f] = -w * s;
+    }
+}

@@ -63,7 +63,7 @@ enum ConvolutionBench {
                 try engine.synchronize()
             }
             let backward = try secondsPerCall(minSeconds: seconds) {
-                _ = try conv.backward(dy, tape: tape, input: .plain)
+                _ = try tape.backward(dy, inputGradients: [x])
                 try engine.synchronize()
             }
             var reference: Double?

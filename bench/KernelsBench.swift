@@ -154,8 +154,11 @@ struct KernelsBench: ParsableCommand {
             sampling.append(result)
             print(line)
         }
+        print("\njvp: the output and its tangent along (dx, dt) in one pass (Network.jvp) against a forward pass, at the study's sizes")
+        let jvp = try JVPBench.run(engine: engine, seconds: seconds)
+        JVPBench.lines(jvp).forEach { print($0) }
         return KernelsReport(device: engine.device, sgemm: results, convolutions: convolutions, trainStep: steps[0], trainSteps: steps,
-                             sampling: sampling)
+                             sampling: sampling, jvp: jvp)
     }
 
     /// "x1.23 [0.98-1.40]": the ratio of the medians, then the range of the rounds' own ratios (rounds where the
@@ -217,8 +220,9 @@ struct KernelsReport: Codable {
     var trainStep: TrainStepResult
     var trainSteps: [TrainStepResult]
     var sampling: [SamplingResult]
+    var jvp: [JVPResult]?
     enum CodingKeys: String, CodingKey {
-        case device, sgemm, sampling, convolutions
+        case device, sgemm, sampling, convolutions, jvp
         case trainStep = "train_step"
         case trainSteps = "train_steps"
     }

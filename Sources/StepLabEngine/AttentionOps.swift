@@ -38,6 +38,25 @@ extension Engine {
                    qkvGradient.storage, qkvGradient.kernelOffset)
     }
 
+    /// d(`attention`)/dε into `outputTangent` along `qkvTangent` (the tangent of qkv), given the forward's qkv and
+    /// probabilities; `probabilitiesTangent` (the shape of the probabilities) is scratch.
+    public func attentionTangent(_ qkvTangent: Tensor, qkv: Tensor, tokens: Int, heads: Int, probabilities: Tensor,
+                                 probabilitiesTangent: Tensor, into outputTangent: Tensor) throws(OpenCLError) {
+        let (samples, channels) = try checkAttention(qkv, tokens: tokens, heads: heads, probabilities: probabilities)
+        guard qkvTangent.sameShape(as: qkv), outputTangent.rows == qkv.rows, outputTangent.columns == channels,
+              probabilitiesTangent.count == probabilities.count else {
+            throw .invalidRequest("attention tangent: tangents do not fit qkv \(qkv.rows)x\(qkv.columns)")
+        }
+        let scale = 1 / Float(channels / heads).squareRoot()
+        try launch("attention.cl", "attention_probabilities_tangent", global: [samples * heads * tokens], Int32(tokens),
+                   Int32(channels), Int32(heads), scale, qkv.storage, qkv.kernelOffset, qkvTangent.storage, qkvTangent.kernelOffset,
+                   probabilities.storage, probabilities.kernelOffset, probabilitiesTangent.storage, probabilitiesTangent.kernelOffset)
+        try launch("attention.cl", "attention_values_tangent", global: [channels, samples * tokens], Int32(tokens), Int32(channels),
+                   Int32(heads), qkv.storage, qkv.kernelOffset, qkvTangent.storage, qkvTangent.kernelOffset,
+                   probabilities.storage, probabilities.kernelOffset, probabilitiesTangent.storage, probabilitiesTangent.kernelOffset,
+                   outputTangent.storage, outputTangent.kernelOffset)
+    }
+
     /// (samples, C) of a valid attention call.
     private func checkAttention(_ qkv: Tensor, tokens: Int, heads: Int, probabilities: Tensor) throws(OpenCLError) -> (Int, Int) {
         let channels = qkv.columns / 3

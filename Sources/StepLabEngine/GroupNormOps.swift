@@ -47,6 +47,29 @@ extension Engine {
                    dmod.storage, dmod.kernelOffset + (modulation.map { Int32($0.column) } ?? 0), dx.storage, dx.kernelOffset)
     }
 
+    /// d(`groupNorm`)/dε into `ty` from x's tangent `tx` and the modulation's tangent `modulationTangent` (a tensor of
+    /// the conditioning's shape, read at the modulation's columns); a nil tangent is zero. `stats` are the forward's.
+    public func groupNormTangent(_ x: Tensor, tangent tx: Tensor?, pixels: Int, groups: Int, stats: Tensor,
+                                 modulation: Modulation? = nil, modulationTangent: Tensor? = nil,
+                                 activation: Activation = .identity, into ty: Tensor) throws(OpenCLError) {
+        try requireSameShape("groupNormTangent", x, ty)
+        if let tx { try requireSameShape("groupNormTangent", x, tx) }
+        let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
+        let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
+        if let modulationTangent {
+            guard let modulation, modulationTangent.sameShape(as: modulation.values) else {
+                throw .invalidRequest("groupNormTangent: a modulation tangent needs a modulation of its shape")
+            }
+        }
+        let hasTangent: Int32 = tx == nil ? 0 : 1
+        let tmod = modulationTangent ?? x, tx = tx ?? x
+        try launch("groupnorm.cl", "groupnorm_tangent", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+                   Int32(pixels), mod.present, hasTangent, Int32(modulationTangent == nil ? 0 : 1),
+                   x.storage, x.kernelOffset, tx.storage, tx.kernelOffset, stats.storage, stats.kernelOffset,
+                   mod.tensor.storage, mod.offset, mod.stride,
+                   tmod.storage, tmod.kernelOffset + (modulation.map { Int32($0.column) } ?? 0), ty.storage, ty.kernelOffset)
+    }
+
     /// LayerNorm over each row: `groupNorm` with one pixel and one group; stats hold (mean, rstd) per row.
     public func layerNorm(_ x: Tensor, modulation: Modulation? = nil, activation: Activation = .identity,
                           epsilon: Float = 1e-5, into y: Tensor, stats: Tensor) throws(OpenCLError) {

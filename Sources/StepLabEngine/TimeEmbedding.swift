@@ -20,6 +20,15 @@ extension Engine {
                    t.storage, t.kernelOffset, Int32(emb.columns / 2), scale, emb.storage, emb.kernelOffset)
     }
 
+    /// `tangent` (rows x 2F) = d emb(t)/dt · `dt` from the embedding `emb` itself (rows x 2F) and `dt` (rows x 1).
+    public func timeEmbeddingTangent(_ emb: Tensor, timeTangent dt: Tensor, scale: Float = 1000, into tangent: Tensor) throws(OpenCLError) {
+        try requireSameShape("timeEmbeddingTangent", emb, tangent)
+        guard emb.columns % 2 == 0 else { throw .invalidRequest("timeEmbeddingTangent: \(emb.columns) columns is not 2F") }
+        try requireColumn("timeEmbeddingTangent", dt, rows: emb.rows)
+        try launch("schedule.cl", "time_embedding_tangent", global: [emb.rows], emb.storage, emb.kernelOffset, dt.storage, dt.kernelOffset,
+                   Int32(emb.columns / 2), scale, tangent.storage, tangent.kernelOffset)
+    }
+
     /// `input` (rows x (d + 2F)) = `[z, emb(t)]` for `z` (rows x d) and `t` (rows x 1), in one launch;
     /// F = `(input.columns - d) / 2`.
     /// `scale` multiplies t before the embedding (1000: DDPM's convention and the reference workload's).

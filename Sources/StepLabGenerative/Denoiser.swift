@@ -122,6 +122,6 @@ public final class Denoiser {
 
     /// Adds dL/dθ for dL/d(output) of the last recorded pass on `tape` into the parameter gradients.
     public func backward(outputGradient: Tensor, tape: Tape) throws(OpenCLError) {
-        _ = try network.backward(outputGradient, tape: tape, inputGradient: false)
+        try network.backward(outputGradient, tape: tape)
     }
 }

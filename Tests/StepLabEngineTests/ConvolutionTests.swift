@@ -59,25 +59,30 @@ import Testing
                 let y = try conv.forward(x, tape: tape)
                 try store.zeroGradients(engine: engine)
                 let dy = try engine.tensor(probe, rows: y.rows, columns: y.columns)
-                let dx = try #require(try conv.backward(dy, tape: tape, input: .plain))
-                // The accumulating backward adds the same input gradient to what is there.
-                let start = random.array(dx.count), sum = try engine.tensor(start, rows: dx.rows, columns: dx.columns)
-                let before = try store.gradients.download()
-                try conv.backward(dy, tape: tape, accumulatingInto: sum)
-                try store.gradients.upload(before)
+                let dx = try #require(try tape.backward(dy, inputGradients: [x])[0]).download()
+                let (forward, single) = (try y.download(), try store.gradients.download())
+                // Read twice, y2 = conv(x) + conv(x): the second read's gradients add into the first's (the accumulating
+                // input-gradient kernels) and the residual passes dy through.
+                try tape.begin(batch: samples, recording: true)
+                let twice = try conv.forward(x, adding: conv.forward(x, tape: tape), tape: tape)
+                try store.zeroGradients(engine: engine)
+                let sum = try #require(try tape.backward(dy, output: twice, inputGradients: [x])[0])
+                let doubled = try store.gradients.download()
+                try store.gradients.upload(single)
 
                 let values = try store.values.download().map(Double.init)
                 let (wCount, xd) = (g.patchSize * g.outputChannels, xv.map(Double.init))
                 func output(_ x: [Double], _ p: [Double]) -> [Double] {
                     Reference.conv2d(x, samples: samples, geometry: g, weight: Array(p[..<wCount]), bias: Array(p[wCount...]))
                 }
-                expectClose(try y.download(), output(xd, values).map(Float.init), rtol: 1e-4, atol: 1e-5, "forward \(g)")
+                expectClose(forward, output(xd, values).map(Float.init), rtol: 1e-4, atol: 1e-5, "forward \(g)")
                 let loss = { (x: [Double], p: [Double]) in LayerGradientTests.probed(output(x, p), probe) }
                 expectClose(try store.gradients.download(), centralDifferences(at: values) { loss(xd, $0) }, rtol: 1e-3, atol: 1e-4,
                             "weight and bias gradients \(g)")
                 let numericInput = centralDifferences(at: xd) { loss($0, values) }
-                expectClose(try dx.download(), numericInput, rtol: 1e-3, atol: 1e-4, "input gradient \(g)")
-                expectClose(try sum.download(), zip(start, numericInput).map { $0 + $1 }, rtol: 1e-3, atol: 1e-4, "accumulated \(g)")
+                expectClose(dx, numericInput, rtol: 1e-3, atol: 1e-4, "input gradient \(g)")
+                expectClose(try sum.download(), numericInput.map { 2 * $0 }, rtol: 1e-3, atol: 1e-4, "accumulated \(g)")
+                expectClose(doubled, single.map { 2 * $0 }, rtol: 1e-4, atol: 1e-5, "parameter gradients read twice \(g)")
             }
         }
     }

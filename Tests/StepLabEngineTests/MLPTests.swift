@@ -38,7 +38,7 @@ import OpenCLKit
             let out = try mlp.run(input, tape: tape)
             try engine.loss(.squaredError, prediction: out, target: target, weights: weights, perSample: perSample, gradient: outGrad)
             try mlp.parameters.zeroGradients(engine: engine)
-            let inGrad = try #require(try mlp.backward(outGrad, tape: tape, inputGradient: true))
+            let inGrad = try #require(try mlp.backward(outGrad, tape: tape, inputGradientOf: input))
             let analytic = try mlp.parameters.gradients.download()
             let analyticInput = try inGrad.download()
 

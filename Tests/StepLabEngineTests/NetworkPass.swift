@@ -24,10 +24,11 @@ struct NetworkPass {
         let x = random.array(batch * network.inputs, -2, 2), t = random.array(batch, 0, 1)
         probe = random.array(batch * network.outputs)
         tape = network.makeTape()
-        output = try network.run(engine.tensor(x, rows: batch, columns: network.inputs), time: engine.tensor(t, rows: batch, columns: 1),
-                                 tape: tape)
+        let inputTensor = try engine.tensor(x, rows: batch, columns: network.inputs)
+        output = try network.run(inputTensor, time: engine.tensor(t, rows: batch, columns: 1), tape: tape)
         try network.parameters.zeroGradients(engine: engine)
-        guard let dx = try network.backward(engine.tensor(probe, rows: batch, columns: network.outputs), tape: tape, inputGradient: true) else {
+        guard let dx = try network.backward(engine.tensor(probe, rows: batch, columns: network.outputs), tape: tape,
+                                            inputGradientOf: inputTensor) else {
             throw OpenCLError.invalidRequest("the network returned no input gradient")
         }
         inputGradient = dx

@@ -78,3 +78,9 @@ public func centralDifferences(at point: [Double], _ f: ([Double]) -> Double) ->
         return Float((f(plus) - f(minus)) / (2 * h))
     }
 }
+
+/// d f(ε) / dε at ε = 0 by central differences with step `h`, elementwise: the finite-difference side of every
+/// tangent check (f(ε) is the float64 twin evaluated at the point moved by ε along the tangent).
+public func directionalDerivative(step h: Double = 1e-5, _ f: (Double) -> [Double]) -> [Float] {
+    zip(f(h), f(-h)).map { Float(($0 - $1) / (2 * h)) }
+}

@@ -6,7 +6,7 @@ import OpenCLKit
 ///   o = softmax(q kᵀ / sqrt(d)) v            per sample and head (`Engine.attention`), d = C / heads
 ///   y = x + output(o)                        (1x1, zero-initialised: the block starts as the identity)
 /// Named `NAME.qkv`, `NAME.output`; the norm (no affine, no modulation) has no parameters. The residual add is
-/// fused into the output convolution's product, and the identity path's gradient into the norm's backward.
+/// fused into the output convolution's product.
 public final class AttentionBlock: Layer {
     public let norm: GroupNorm
     public let qkv: Conv2d
@@ -31,23 +31,38 @@ public final class AttentionBlock: Layer {
         let attended = try tape.allocate(rows: x.rows, columns: x.columns)
         let probabilities = try tape.allocate(rows: x.rows * heads, columns: pixels)
         try tape.engine.attention(projected, tokens: pixels, heads: heads, probabilities: probabilities, into: attended)
-        tape.save([projected, probabilities], for: self)
+        try tape.record(Attention(block: self, qkv: projected, probabilities: probabilities), inputs: [projected], output: attended,
+                        parameterized: false)
         return try output.forward(attended, adding: x, tape: tape)
     }
 
-    public func outputGate(tape: Tape) throws(OpenCLError) -> Gate? { nil }
+    /// The recorded attention of the projected queries, keys and values, with the probabilities it kept.
+    struct Attention: TapeOp {
+        let block: AttentionBlock
+        let qkv: Tensor
+        let probabilities: Tensor
 
-    /// dL/dx = dy (the identity path) + the attention branch's gradient, accumulated in place in `dy`.
-    public func backward(_ dy: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor? {
-        let saved = try tape.saved(for: self)
-        let (projected, probabilities) = (saved[0], saved[1])
-        let dAttended = try output.backward(dy, tape: tape, input: .plain)!
-        let dProjected = try tape.allocate(rows: projected.rows, columns: projected.columns)
-        let dScores = try tape.allocate(rows: probabilities.rows, columns: probabilities.columns)
-        try tape.engine.attentionBackward(dAttended, qkv: projected, tokens: pixels, heads: heads, probabilities: probabilities,
-                                          scoresGradient: dScores, into: dProjected)
-        let dNormed = try qkv.backward(dProjected, tape: tape, input: .plain)!
-        try norm.backward(dNormed, tape: tape, into: dy, accumulate: true)
-        return try input.finish(dy, engine: tape.engine)
+        /// Through the softmax into d[q k v] (`Engine.attentionBackward`).
+        func backward(_ dy: Tensor, pass: BackwardPass) throws(OpenCLError) {
+            let sink = try pass.sink(for: qkv)
+            guard let target = sink.tensor else { return }
+            let tape = pass.tape
+            let dqkv = sink.accumulates ? try tape.allocate(rows: qkv.rows, columns: qkv.columns) : target
+            let dScores = try tape.allocate(rows: probabilities.rows, columns: probabilities.columns)
+            try pass.engine.attentionBackward(dy, qkv: qkv, tokens: block.pixels, heads: block.heads, probabilities: probabilities,
+                                              scoresGradient: dScores, into: dqkv)
+            if sink.accumulates { try pass.engine.axpy(1, dqkv, target) }
+            try sink.finish(engine: pass.engine)
+        }
+
+        /// Through the softmax along d[q k v] (`Engine.attentionTangent`).
+        func tangent(_ tape: Tape) throws(OpenCLError) -> Tensor? {
+            guard let dqkv = tape.tangent(of: qkv) else { return nil }
+            let dy = try tape.allocate(rows: qkv.rows, columns: qkv.columns / 3)
+            let dProbabilities = try tape.allocate(rows: probabilities.rows, columns: probabilities.columns)
+            try tape.engine.attentionTangent(dqkv, qkv: qkv, tokens: block.pixels, heads: block.heads, probabilities: probabilities,
+                                             probabilitiesTangent: dProbabilities, into: dy)
+            return dy
+        }
     }
 }

@@ -32,22 +32,6 @@ public final class Conv2d: Layer {
         try forward(x, residual: residual, tape: tape)
     }
 
-    public func outputGate(tape: Tape) throws(OpenCLError) -> Gate? { nil }
-
-    public func backward(_ dy: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor? {
-        try accumulateParameterGradients(dy, tape: tape)
-        if case .none = input { return nil }
-        let dx = try tape.allocate(rows: tape.batch * geometry.height * geometry.width, columns: geometry.inputChannels)
-        try inputGradient(dy, tape: tape, into: dx, accumulate: false)
-        return try input.finish(dx, engine: tape.engine)
-    }
-
-    /// The backward adding dL/dx into `dx` (a residual stream's gradient) instead of returning it.
-    public func backward(_ dy: Tensor, tape: Tape, accumulatingInto dx: Tensor) throws(OpenCLError) {
-        try accumulateParameterGradients(dy, tape: tape)
-        try inputGradient(dy, tape: tape, into: dx, accumulate: true)
-    }
-
     private func forward(_ x: Tensor, residual: Tensor?, tape: Tape) throws(OpenCLError) -> Tensor {
         let (g, engine) = (geometry, tape.engine)
         let rows = tape.batch * g.outputHeight * g.outputWidth
@@ -55,39 +39,91 @@ public final class Conv2d: Layer {
         let b = try tape.value(bias), w = try tape.value(weight)
         let epilogue: MatmulEpilogue = residual.map { .biasResidual(bias: b, residual: $0) }
             ?? .biasActivation(bias: b, activation: .identity, preActivation: nil)
-        if g.isPointwise && x.columns == g.inputChannels {
-            try engine.matmul(x, w, into: y, epilogue: epilogue)
-            tape.save([x], for: self)
-        } else if usesInputInPlace(x, engine) {
-            try engine.convolve(x, samples: tape.batch, geometry: g, weight: w, into: y, epilogue: epilogue)
-            tape.save([x], for: self)
+        var patches: Tensor?
+        if !usesPatches(x, engine) {
+            try product(x, weight: w, tape: tape, into: y, epilogue: epilogue)
         } else {
-            let patches = try tape.allocate(rows: rows, columns: g.patchSize)
-            try engine.im2col(x, samples: tape.batch, geometry: g, into: patches)
-            try engine.matmul(patches, w, into: y, epilogue: epilogue)
-            tape.save([patches], for: self)
+            let columns = try tape.allocate(rows: rows, columns: g.patchSize)
+            try engine.im2col(x, samples: tape.batch, geometry: g, into: columns)
+            try engine.matmul(columns, w, into: y, epilogue: epilogue)
+            patches = columns
         }
+        try tape.record(Convolution(layer: self, x: x, patches: patches, residual: residual),
+                        inputs: [x] + (residual.map { [$0] } ?? []), output: y, parameterized: true)
         return y
     }
 
-    /// Whether the forward convolves `x` in place (the CPU variant's conv_cpu), saving x rather than its patches.
-    private func usesInputInPlace(_ x: Tensor, _ engine: Engine) -> Bool {
-        !(geometry.isPointwise && x.columns == geometry.inputChannels) && engine.convolvesInPlace
+    /// Whether the forward forms the patches (im2col) rather than reading x as it lies (a 1x1 convolution of
+    /// activations) or in place (the CPU variant's conv_cpu).
+    private func usesPatches(_ x: Tensor, _ engine: Engine) -> Bool {
+        !isPlainProduct(x) && !engine.convolvesInPlace
     }
 
-    /// The weight gradient `patches^T . dy` from what the forward saved: the patches (or, for a 1x1 convolution of
-    /// activations, the input itself); else the input of the in-place forward, whose patches are packed straight into
-    /// the product's panels where the channels allow, or formed now.
-    private func accumulateParameterGradients(_ dy: Tensor, tape: Tape) throws(OpenCLError) {
-        let saved = try tape.saved(for: self)[0], engine = tape.engine, dw = try tape.gradient(weight)
-        if !usesInputInPlace(saved, engine) {
-            try engine.matmul(saved, transposeA: true, dy, into: dw, epilogue: .accumulate)
-        } else if engine.packsPatches(geometry) {
-            try engine.convolutionWeightGradient(saved, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
+    private func isPlainProduct(_ x: Tensor) -> Bool { geometry.isPointwise && x.columns == geometry.inputChannels }
+
+    /// conv(x) . W with `epilogue`, without patches: the product itself for a 1x1 convolution of activations, else
+    /// the in-place convolution.
+    private func product(_ x: Tensor, weight w: Tensor, tape: Tape, into y: Tensor, epilogue: MatmulEpilogue) throws(OpenCLError) {
+        if isPlainProduct(x) {
+            try tape.engine.matmul(x, w, into: y, epilogue: epilogue)
         } else {
-            let patches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
-            try engine.im2col(saved, samples: tape.batch, geometry: geometry, into: patches)
+            try tape.engine.convolve(x, samples: tape.batch, geometry: geometry, weight: w, into: y, epilogue: epilogue)
+        }
+    }
+
+    /// The recorded convolution: its input (and the patches when the forward formed them), and the residual.
+    struct Convolution: TapeOp {
+        let layer: Conv2d
+        let x: Tensor
+        let patches: Tensor?
+        let residual: Tensor?
+
+        /// dW += patchesᵀ dy, db += Σ dy, dx by the transposed convolution; the residual's gradient is dy itself.
+        func backward(_ dy: Tensor, pass: BackwardPass) throws(OpenCLError) {
+            let (g, tape) = (layer.geometry, pass.tape)
+            try layer.accumulateParameterGradients(dy, x: x, patches: patches, tape: tape)
+            let sink = try pass.sink(for: x, rows: tape.batch * g.height * g.width, columns: g.inputChannels)
+            if let dx = sink.tensor {
+                try layer.inputGradient(dy, tape: tape, into: dx, accumulate: sink.accumulates)
+                try sink.finish(engine: pass.engine)
+            }
+            if let residual { try pass.passThrough(dy, to: residual) }
+        }
+
+        /// conv(ẋ) without the bias (+ ṙ).
+        func tangent(_ tape: Tape) throws(OpenCLError) -> Tensor? {
+            let dr = residual.flatMap { tape.tangent(of: $0) }
+            guard let dx = tape.tangent(of: x) else { return dr }
+            let g = layer.geometry, w = try tape.value(layer.weight)
+            let dy = try tape.allocate(rows: tape.batch * g.outputHeight * g.outputWidth, columns: g.outputChannels)
+            var epilogue = MatmulEpilogue.none
+            if let dr { epilogue = .biasResidual(bias: try tape.zeroRow(columns: g.outputChannels), residual: dr) }
+            if patches == nil {
+                try layer.product(dx, weight: w, tape: tape, into: dy, epilogue: epilogue)
+            } else {
+                let columns = try tape.allocate(rows: dy.rows, columns: g.patchSize)
+                try tape.engine.im2col(dx, samples: tape.batch, geometry: g, into: columns)
+                try tape.engine.matmul(columns, w, into: dy, epilogue: epilogue)
+            }
+            return dy
+        }
+    }
+
+    /// The weight gradient `patches^T . dy` from what the forward kept: the patches, or for a 1x1 convolution of
+    /// activations the input itself; else the input of the in-place forward, whose patches are packed straight into
+    /// the product's panels where the channels allow, or formed now.
+    private func accumulateParameterGradients(_ dy: Tensor, x: Tensor, patches: Tensor?, tape: Tape) throws(OpenCLError) {
+        let engine = tape.engine, dw = try tape.gradient(weight)
+        if let patches {
             try engine.matmul(patches, transposeA: true, dy, into: dw, epilogue: .accumulate)
+        } else if isPlainProduct(x) {
+            try engine.matmul(x, transposeA: true, dy, into: dw, epilogue: .accumulate)
+        } else if engine.packsPatches(geometry) {
+            try engine.convolutionWeightGradient(x, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
+        } else {
+            let columns = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
+            try engine.im2col(x, samples: tape.batch, geometry: geometry, into: columns)
+            try engine.matmul(columns, transposeA: true, dy, into: dw, epilogue: .accumulate)
         }
         try engine.columnSums(dy, accumulate: true, into: tape.gradient(bias))
     }

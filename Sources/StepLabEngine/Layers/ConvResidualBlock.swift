@@ -6,8 +6,7 @@ import OpenCLKit
 ///   n2 = act(GN(h) (1 + scale2) + shift2);  y = skip(x) + conv2(n2)           (3x3, Cout -> Cout, zero-initialised)
 /// skip is the identity when Cin == Cout, else a 1x1 convolution. Named `NAME.conv1`, `NAME.conv2`, `NAME.skip`;
 /// the norms have no parameters and read 2 Cin and 2 Cout columns of the tape's conditioning from
-/// `modulationColumn` (norm1 first). The residual add is fused into conv2's product, and the skip path's gradient
-/// into norm1's backward.
+/// `modulationColumn` (norm1 first). The residual add is fused into conv2's product.
 public final class ConvResidualBlock: Layer {
     public let norm1: GroupNorm
     public let conv1: Conv2d
@@ -37,17 +36,5 @@ public final class ConvResidualBlock: Layer {
         let h = try conv1.forward(norm1.forward(x, tape: tape), tape: tape)
         let n2 = try norm2.forward(h, tape: tape)
         return try conv2.forward(n2, adding: skip?.forward(x, tape: tape) ?? x, tape: tape)
-    }
-
-    public func outputGate(tape: Tape) throws(OpenCLError) -> Gate? { nil }
-
-    /// dL/dx = skip's gradient + the branch's; with an identity skip it is accumulated in place in `dy`.
-    public func backward(_ dy: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor? {
-        let dn2 = try conv2.backward(dy, tape: tape, input: .plain)!
-        let dh = try norm2.backward(dn2, tape: tape, input: .plain)!
-        let dn1 = try conv1.backward(dh, tape: tape, input: .plain)!
-        let dx = try skip?.backward(dy, tape: tape, input: .plain) ?? dy
-        try norm1.backward(dn1, tape: tape, into: dx, accumulate: true)
-        return try input.finish(dx, engine: tape.engine)
     }
 }

@@ -4,7 +4,7 @@ import OpenCLKit
 /// FiLM-modulated per sample by one norm's slice of the tape's conditioning (ADM's scale-shift norm, DiT's adaLN)
 /// and followed by a fused activation: see `Engine.groupNorm`. LayerNorm is one pixel and one group (`layerNorm`).
 /// It has no parameters; with `modulationColumn` its scale and shift are columns `modulationColumn ..<
-/// modulationColumn + 2 * channels` of `tape.conditioning`, and their gradient goes to `tape.conditioningGradient`.
+/// modulationColumn + 2 * channels` of `tape.conditioning`, whose gradient and tangent its rules take care of.
 public final class GroupNorm: Layer {
     public let channels: Int
     /// Pixels per sample (H * W; 1 for a vector).
@@ -29,32 +29,50 @@ public final class GroupNorm: Layer {
         guard x.columns == channels else { throw .invalidRequest("GroupNorm of \(channels) channels got \(x.rows)x\(x.columns)") }
         let y = try tape.allocate(rows: x.rows, columns: channels)
         let stats = try tape.allocate(rows: Swift.max(1, x.rows / pixels), columns: 2 * groups)
-        try tape.engine.groupNorm(x, pixels: pixels, groups: groups, modulation: modulation(tape), activation: activation,
+        let modulation = try modulation(tape)
+        try tape.engine.groupNorm(x, pixels: pixels, groups: groups, modulation: modulation, activation: activation,
                                   epsilon: epsilon, into: y, stats: stats)
-        tape.save([x, stats], for: self)
+        if let modulation {
+            try tape.noteSlice(of: modulation.values, columns: modulation.column ..< modulation.column + 2 * channels)
+        }
+        try tape.record(Normalization(layer: self, x: x, stats: stats, modulation: modulation),
+                        inputs: [x] + (modulation.map { [$0.values] } ?? []), output: y, parameterized: false)
         return y
     }
 
-    /// The activation is applied inside the kernel, so the consumer hands back dL/d(output).
-    public func outputGate(tape: Tape) throws(OpenCLError) -> Gate? { nil }
+    /// The recorded normalisation (its activation is inside the kernel, so it records no gate).
+    struct Normalization: TapeOp {
+        let layer: GroupNorm
+        let x: Tensor
+        let stats: Tensor
+        let modulation: Modulation?
 
-    public func backward(_ dy: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor? {
-        if case .none = input, modulationColumn == nil { return nil }
-        let dx = try tape.allocate(rows: dy.rows, columns: channels)
-        try backward(dy, tape: tape, into: dx, accumulate: false)
-        return try input.finish(dx, engine: tape.engine)
-    }
-
-    /// The backward writing dL/dx into `dx`, or adding it there when `accumulate` (a residual stream's gradient).
-    public func backward(_ dy: Tensor, tape: Tape, into dx: Tensor, accumulate: Bool) throws(OpenCLError) {
-        let saved = try tape.saved(for: self)
-        let modulation = try modulation(tape)
-        guard modulation == nil || tape.conditioningGradient != nil else {
-            throw .invalidRequest("a modulated norm's backward needs tape.conditioningGradient")
+        /// dx (written or added) and the modulation's slice of the conditioning gradient, in one kernel.
+        func backward(_ dy: Tensor, pass: BackwardPass) throws(OpenCLError) {
+            let sink = try pass.sink(for: x)
+            var modulationGradient: Tensor?
+            if let m = modulation {
+                modulationGradient = try pass.sliceGradient(for: m.values)
+                if modulationGradient == nil { modulationGradient = try pass.tape.allocate(rows: m.values.rows, columns: m.values.columns) }
+            }
+            if case .none = sink, modulationGradient == nil { return }
+            var dx: Tensor
+            if let target = sink.tensor { dx = target } else { dx = try pass.tape.allocate(rows: x.rows, columns: x.columns) }
+            try pass.engine.groupNormBackward(dy, input: x, pixels: layer.pixels, groups: layer.groups, stats: stats,
+                                              modulation: modulation, modulationGradient: modulationGradient,
+                                              activation: layer.activation, accumulate: sink.accumulates, into: dx)
+            try sink.finish(engine: pass.engine)
         }
-        try tape.engine.groupNormBackward(dy, input: saved[0], pixels: pixels, groups: groups, stats: saved[1],
-                                          modulation: modulation, modulationGradient: tape.conditioningGradient,
-                                          activation: activation, accumulate: accumulate, into: dx)
+
+        /// The normalisation's tangent with its statistics', FiLM's from the conditioning's tangent, then act'.
+        func tangent(_ tape: Tape) throws(OpenCLError) -> Tensor? {
+            let dx = tape.tangent(of: x), dc = modulation.flatMap { tape.tangent(of: $0.values) }
+            guard dx != nil || dc != nil else { return nil }
+            let dy = try tape.allocate(rows: x.rows, columns: x.columns)
+            try tape.engine.groupNormTangent(x, tangent: dx, pixels: layer.pixels, groups: layer.groups, stats: stats,
+                                             modulation: modulation, modulationTangent: dc, activation: layer.activation, into: dy)
+            return dy
+        }
     }
 
     private func modulation(_ tape: Tape) throws(OpenCLError) -> Modulation? {

@@ -1,62 +1,38 @@
 import OpenCLKit
 
-/// A building block of a network with its own backward.
+/// A building block of a network, defined by its forward alone: the ops it launches record themselves on the tape,
+/// and the tape derives the backward and the tangents from that record.
 ///
-/// **Adding a layer.** Copy `Linear` (parameters) or `LayerNorm` (none):
-/// 1. In `init`, declare each parameter on the `ParameterLayout` under the layer's name (`"blocks.0.fc1.weight"`),
-///    keeping the entry it returns; the store's flat layout, and so AdamW's and the EMA's single launch, follow.
-/// 2. `forward` takes its output (and every intermediate) from `tape.allocate`, never from the engine, and
-///    saves on the tape (`tape.save`) what its backward needs, only when `tape.recording`.
-/// 3. `backward` *adds* each parameter's gradient into `tape.gradient(entry)` (matmul's `.accumulate`,
-///    `columnSums(accumulate:)`), so a parameter used twice sums its uses; the caller zeroes the gradients once
-///    per step (`ParameterStore.zeroGradients`).
-/// 4. Give its kernels a CPU twin in `Reference`, and add the layer to the finite-difference checks in
-///    `Tests/StepLabEngineTests/LayerGradientTests.swift`.
+/// **Adding an op** (copy `Linear` for one with parameters, `GroupNorm` for one without, `ChannelConcat` for one
+/// with two inputs):
+/// 1. Its kernel in `Kernels/*.cl` and an `Engine` method that launches it, with a float64 twin in `Reference`
+///    tested on awkward shapes (1, primes, sizes no tile divides).
+/// 2. In `init`, declare each parameter on the `ParameterLayout` under the layer's name (`"blocks.0.fc1.weight"`).
+/// 3. `forward` takes its output (and every intermediate) from `tape.allocate`, launches the kernel, and records a
+///    `TapeOp` with what the rules need: `tape.record(op, inputs:, output:, parameterized:)`.
+/// 4. The op's **backward rule** adds each parameter's gradient into `tape.gradient(entry)` (matmul's
+///    `.accumulate`, `columnSums(accumulate:)`) and delivers each input's gradient into `pass.sink(for:)`:
+///    overwrite on `.write`, add on `.accumulate`, nothing on `.none`; a residual input that receives dL/dy
+///    unchanged goes through `pass.passThrough`. A `.write` sink may carry the gate of the input's producer: fold
+///    act'(Z) into the op's last kernel (`GradientSink.productEpilogue`) or apply it after (`GradientSink.finish`).
+/// 5. Its **tangent rule** returns d(output)/dε from `tape.tangent(of:)` of its inputs (nil: zero), treating the
+///    parameters as constants: a linear op applies itself to the tangent (no bias), an activation multiplies by
+///    act'(Z), a norm differentiates its statistics.
+/// 6. Tests: the kernel against its twin; the backward against central differences of the twin
+///    (`Tests/StepLabEngineTests/LayerGradientTests.swift`); the tangent against central differences of the twin
+///    (`Tests/StepLabEngineTests/TangentTests.swift`).
 ///
-/// A layer whose output is act(Z) with the activation fused into its kernel exposes `outputGate`; whoever
-/// consumes that output hands back dL/dZ instead of dL/d(output), folding act'(Z) into its own last kernel
-/// (`InputGradient.gated`), which saves a pass over the activations per layer. A layer is used once per pass
-/// of a tape (its saved tensors are keyed by the layer).
+/// An op whose output is act(Z) with the activation fused into its kernel passes `gate` to `record`: its backward
+/// then always receives dL/dZ, because the consumer folds act'(Z) into its own last kernel when it is the only one
+/// (which saves a pass over the activations per layer) and the tape applies it otherwise.
 public protocol Layer: AnyObject {
     /// The layer's output for `x` in the tape's current pass.
     func forward(_ x: Tensor, tape: Tape) throws(OpenCLError) -> Tensor
-    /// The pre-activation and activation of the last forward's output when the layer ends in a fused activation
-    /// (then `backward` receives dL/dZ, never dL/d(output)); nil otherwise.
-    func outputGate(tape: Tape) throws(OpenCLError) -> Gate?
-    /// Adds dL/dθ for `dy` (dL/d(output), or dL/dZ when `outputGate` is set) into the tape's gradients and returns
-    /// the gradient of the input that `input` asks for. `dy` belongs to the layer for the call (it may be reused).
-    func backward(_ dy: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor?
 }
 
-/// The stored pre-activation Z of a layer's output act(Z), and the activation.
+/// The stored pre-activation Z of an op's output act(Z), and the activation.
 public struct Gate {
     public let preActivation: Tensor
     public let activation: Activation
     public init(preActivation: Tensor, activation: Activation) { self.preActivation = preActivation; self.activation = activation }
-}
-
-/// Which gradient of its input a layer's backward returns.
-public enum InputGradient {
-    /// None: the input is data (the backward returns nil and skips the product).
-    case none
-    /// dL/d(input).
-    case plain
-    /// dL/dZ of the layer before, whose output act(Z) is this layer's input: dL/d(input) * act'(Z).
-    case gated(Gate)
-
-    /// The gate of the layer that produced a layer's input (`.plain` when it has none).
-    public static func from(_ producer: any Layer, tape: Tape) throws(OpenCLError) -> InputGradient {
-        try producer.outputGate(tape: tape).map { .gated($0) } ?? .plain
-    }
-
-    /// Applies the gate to a plain input gradient `dx` in place, for layers that cannot fold it into a kernel.
-    public func finish(_ dx: Tensor, engine: Engine) throws(OpenCLError) -> Tensor? {
-        switch self {
-        case .none: return nil
-        case .plain: return dx
-        case let .gated(gate):
-            try engine.activationBackward(preActivation: gate.preActivation, gradient: dx, gate.activation, into: dx)
-            return dx
-        }
-    }
 }

@@ -21,11 +21,13 @@ public final class Linear: Layer {
 
     public func forward(_ x: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
         try requireColumns(x)
-        let y = try tape.allocate(columns: outputs)
-        let z = activation != .identity && tape.recording ? try tape.allocate(columns: outputs) : nil
+        let y = try tape.allocate(rows: x.rows, columns: outputs)
+        let keepsZ = activation != .identity && (tape.recording || tape.tangents)
+        let z = keepsZ ? try tape.allocate(rows: x.rows, columns: outputs) : nil
         try tape.engine.matmul(x, tape.value(weight), into: y,
                                epilogue: .biasActivation(bias: tape.value(bias), activation: activation, preActivation: z))
-        tape.save(z.map { [x, $0] } ?? [x], for: self)
+        try tape.record(Product(layer: self, x: x, z: z, residual: nil), inputs: [x], output: y,
+                        gate: z.map { Gate(preActivation: $0, activation: activation) }, parameterized: true)
         return y
     }
 
@@ -33,35 +35,46 @@ public final class Linear: Layer {
     public func forward(_ x: Tensor, adding residual: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
         guard activation == .identity else { throw .invalidRequest("a residual Linear has no activation of its own") }
         try requireColumns(x)
-        let y = try tape.allocate(columns: outputs)
+        let y = try tape.allocate(rows: x.rows, columns: outputs)
         try tape.engine.matmul(x, tape.value(weight), into: y, epilogue: .biasResidual(bias: tape.value(bias), residual: residual))
-        tape.save([x], for: self)
+        try tape.record(Product(layer: self, x: x, z: nil, residual: residual), inputs: [x, residual], output: y, parameterized: true)
         return y
     }
 
-    public func outputGate(tape: Tape) throws(OpenCLError) -> Gate? {
-        guard activation != .identity else { return nil }
-        return Gate(preActivation: try tape.saved(for: self)[1], activation: activation)
-    }
+    /// The recorded product: y = act(x . W + b) (+ residual).
+    struct Product: TapeOp {
+        let layer: Linear
+        let x: Tensor
+        /// The pre-activation, kept when the activation is not the identity.
+        let z: Tensor?
+        let residual: Tensor?
 
-    public func backward(_ dz: Tensor, tape: Tape, input: InputGradient) throws(OpenCLError) -> Tensor? {
-        let x = try tape.saved(for: self)[0]
-        let engine = tape.engine
-        try engine.matmul(x, transposeA: true, dz, into: tape.gradient(weight), epilogue: .accumulate)
-        try engine.columnSums(dz, accumulate: true, into: tape.gradient(bias))
-        let w = try tape.value(weight)
-        switch input {
-        case .none:
-            return nil
-        case .plain:
-            let dx = try tape.allocate(columns: inputs)
-            try engine.matmul(dz, w, transposeB: true, into: dx)
-            return dx
-        case let .gated(gate):
-            let dx = try tape.allocate(columns: inputs)
-            try engine.matmul(dz, w, transposeB: true, into: dx,
-                              epilogue: .activationGradient(preActivation: gate.preActivation, activation: gate.activation))
-            return dx
+        /// dW += xᵀ dz, db += Σ dz, dx = dz Wᵀ (gate folded in), the residual's gradient is dz itself.
+        func backward(_ dz: Tensor, pass: BackwardPass) throws(OpenCLError) {
+            let (tape, engine) = (pass.tape, pass.engine)
+            try engine.matmul(x, transposeA: true, dz, into: tape.gradient(layer.weight), epilogue: .accumulate)
+            try engine.columnSums(dz, accumulate: true, into: tape.gradient(layer.bias))
+            let sink = try pass.sink(for: x)
+            if let dx = sink.tensor {
+                try engine.matmul(dz, tape.value(layer.weight), transposeB: true, into: dx, epilogue: sink.productEpilogue)
+            }
+            if let residual { try pass.passThrough(dz, to: residual) }
+        }
+
+        /// ẏ = act'(z) (ẋ W), or ẋ W + ṙ on a residual stream.
+        func tangent(_ tape: Tape) throws(OpenCLError) -> Tensor? {
+            let dr = residual.flatMap { tape.tangent(of: $0) }
+            guard let dx = tape.tangent(of: x) else { return dr }
+            let dy = try tape.allocate(rows: x.rows, columns: layer.outputs)
+            let epilogue: MatmulEpilogue = if let z {
+                .activationGradient(preActivation: z, activation: layer.activation)
+            } else if let dr {
+                .biasResidual(bias: try tape.zeroRow(columns: layer.outputs), residual: dr)
+            } else {
+                .none
+            }
+            try tape.engine.matmul(dx, tape.value(layer.weight), into: dy, epilogue: epilogue)
+            return dy
         }
     }
 

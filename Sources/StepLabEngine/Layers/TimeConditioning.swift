@@ -3,7 +3,8 @@ import OpenCLKit
 /// The time MLP of a time-conditioned network: `c = time.2(act(time.1(act(time.0(emb(t))))))`, every FiLM
 /// (scale, shift) of the network side by side in one product, kept as the tape's conditioning for the norms that read
 /// their slices of it (`GroupNorm`'s `modulationColumn`). emb(t) is `Engine.timeEmbedding` with 2F features of t
-/// times `timeScale`. Named `time.0`, `time.1`, `time.2` (see `Linear`).
+/// times `timeScale`. Named `time.0`, `time.1`, `time.2` (see `Linear`). The times take no gradient; their tangent
+/// (d/dt along a time tangent) flows through the embedding.
 public final class TimeConditioning {
     let mlp: Sequential
     public let frequencies: Int
@@ -29,12 +30,25 @@ public final class TimeConditioning {
         }
         let embedding = try tape.allocate(columns: 2 * frequencies)
         try tape.engine.timeEmbedding(t, scale: timeScale, into: embedding)
+        try tape.record(Embedding(t: t, embedding: embedding, scale: timeScale), inputs: [t], output: embedding, parameterized: false)
         tape.conditioning = try mlp.forward(embedding, tape: tape)
     }
 
-    /// Adds the time MLP's parameter gradients for `tape.conditioningGradient` (filled by the norms' backwards).
-    public func backward(tape: Tape) throws(OpenCLError) {
-        guard let gradient = tape.conditioningGradient else { throw .invalidRequest("time conditioning backward without its gradient") }
-        _ = try mlp.backward(gradient, tape: tape, input: .none)
+    /// The recorded sinusoidal embedding of the times.
+    struct Embedding: TapeOp {
+        let t: Tensor
+        let embedding: Tensor
+        let scale: Float
+
+        /// The times are data: nothing to deliver.
+        func backward(_ dy: Tensor, pass: BackwardPass) throws(OpenCLError) {}
+
+        /// d emb/dt · ṫ.
+        func tangent(_ tape: Tape) throws(OpenCLError) -> Tensor? {
+            guard let dt = tape.tangent(of: t) else { return nil }
+            let tangent = try tape.allocate(rows: embedding.rows, columns: embedding.columns)
+            try tape.engine.timeEmbeddingTangent(embedding, timeTangent: dt, scale: scale, into: tangent)
+            return tangent
+        }
     }
 }

@@ -53,17 +53,16 @@ public final class MLP: Network {
         guard input.rows == tape.batch, input.columns == config.inputs else {
             throw .invalidRequest("MLP input is \(input.rows)x\(input.columns), expected \(tape.batch)x\(config.inputs)")
         }
-        return try body.forward(input, tape: tape)
-    }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputGradient: Bool = false) throws(OpenCLError) -> Tensor? {
-        try body.backward(outputGradient, tape: tape, input: inputGradient ? .plain : .none)
+        var h = input
+        for layer in body.layers.dropLast() { h = try layer.forward(h, tape: tape) }
+        tape.save([h], for: self)
+        return try body.layers[body.layers.count - 1].forward(h, tape: tape)
     }
 
     /// The last hidden layer's activations of the last recorded forward on `tape` (a classifier's features; the
     /// input when the network has no hidden layer).
     public func features(tape: Tape) throws(OpenCLError) -> Tensor {
-        try tape.saved(for: body.layers[body.layers.count - 1])[0]
+        try tape.saved(for: self)[0]
     }
 }
 

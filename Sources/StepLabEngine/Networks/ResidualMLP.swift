@@ -69,18 +69,6 @@ public final class ResidualMLP: Network {
         for block in blocks { h = try block.forward(h, tape: tape) }
         return try output.forward(finalNorm.forward(h, tape: tape), tape: tape)
     }
-
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputGradient: Bool = false) throws(OpenCLError) -> Tensor? {
-        guard let conditioning = tape.conditioning else { throw .invalidRequest("resmlp backward before forward") }
-        let dn = try output.backward(outputGradient, tape: tape, input: .plain)!
-        let dh = try finalNorm.backward(dn, tape: tape, input: .plain)!
-        // Each block overwrites its own slice of the modulation gradient, so it needs no zeroing.
-        tape.conditioningGradient = try tape.allocate(columns: conditioning.columns)
-        for block in blocks.reversed() { _ = try block.backward(dh, tape: tape, input: .plain) }
-        let dx = try input.backward(dh, tape: tape, input: inputGradient ? .plain : .none)
-        try time.backward(tape: tape)
-        return dx
-    }
 }
 
 extension Reference {

@@ -46,6 +46,8 @@ public final class UNet: Network {
     let middle: [ConvResidualBlock]
     let attention: AttentionBlock?
     let up: [[ConvResidualBlock]]
+    /// The skip joins before each up block.
+    let joins: [[ChannelConcat]]
     let outputNorm: GroupNorm
     let output: Conv2d
     let time: TimeConditioning
@@ -107,6 +109,11 @@ public final class UNet: Network {
         time = TimeConditioning(width: config.timeWidth, outputs: film, frequencies: config.frequencies,
                                 timeScale: config.timeScale, activation: act, layout: &layout)
         self.down = down; self.downsample = downsample; self.up = up
+        joins = (0 ..< levels).map { l in
+            (0 ..< s.blocksPerLevel).map { b in
+                ChannelConcat(height: s.height >> l, width: s.width >> l, upsample: Self.upsampling(l, b, levels: levels))
+            }
+        }
         parameters = try ParameterStore(engine: engine, layout: layout, seed: seed)
     }
 
@@ -126,58 +133,16 @@ public final class UNet: Network {
         h = try middle[1].forward(h, tape: tape)
         for l in up.indices.reversed() {
             for (b, block) in up[l].enumerated() {
-                let skip = skips.removeLast()
-                let (height, width) = (config.shape.height >> l, config.shape.width >> l)
-                let joined = try tape.allocate(rows: skip.rows, columns: h.columns + skip.columns)
-                try engine.placeChannels(h, into: joined, column: 0, height: height, width: width, upsample: upsampling(l, b))
-                try engine.placeChannels(skip, into: joined, column: h.columns, height: height, width: width)
-                h = try block.forward(joined, tape: tape)
+                h = try block.forward(joins[l][b].forward(h, skips.removeLast(), tape: tape), tape: tape)
             }
         }
         let y = try output.forward(outputNorm.forward(h, tape: tape), tape: tape)
         return try y.reshaped(rows: tape.batch, columns: outputs)
     }
 
-    /// Adds dL/dθ; with `inputGradient`, returns dL/d(image): the gradient of the input's first `outputs` columns
-    /// (batch x outputs), the only ones the U-Net reads.
-    public func backward(_ outputGradient: Tensor, tape: Tape, inputGradient: Bool = false) throws(OpenCLError) -> Tensor? {
-        guard let conditioning = tape.conditioning else { throw .invalidRequest("unet backward before forward") }
-        let s = config.shape
-        let dy = try outputGradient.reshaped(rows: tape.batch * s.height * s.width, columns: s.imageChannels)
-        // Every norm overwrites its own slice of the modulation gradient, and the slices cover it.
-        tape.conditioningGradient = try tape.allocate(columns: conditioning.columns)
-        var dh = try outputNorm.backward(output.backward(dy, tape: tape, input: .plain)!, tape: tape, input: .plain)!
-        // Gradients of the concatenations, in the order their skips were made; each skip's share is read on the way down.
-        var joinedGradients: [(gradient: Tensor, column: Int)] = []
-        for l in up.indices {
-            for (b, block) in up[l].enumerated().reversed() {
-                let dj = try block.backward(dh, tape: tape, input: .plain)!
-                let (height, width) = (s.height >> l, s.width >> l), factor = upsampling(l, b)
-                let below = block.norm1.channels - s.levelChannels(l)  // the skip is a level-l block's output
-                dh = try tape.allocate(rows: dj.rows / (factor * factor), columns: below)
-                try engine.gatherChannels(dj, column: 0, height: height, width: width, upsample: factor, into: dh)
-                joinedGradients.append((dj, below))
-            }
-        }
-        dh = try middle[1].backward(dh, tape: tape, input: .plain)!
-        if let attention { dh = try attention.backward(dh, tape: tape, input: .plain)! }
-        dh = try middle[0].backward(dh, tape: tape, input: .plain)!
-        for l in down.indices.reversed() {
-            if l < downsample.count { dh = try downsample[l].backward(dh, tape: tape, input: .plain)! }
-            for block in down[l].reversed() {
-                let (dj, column) = joinedGradients.removeLast()
-                try engine.gatherChannels(dj, column: column, height: s.height >> l, width: s.width >> l, accumulate: true, into: dh)
-                dh = try block.backward(dh, tape: tape, input: .plain)!
-            }
-        }
-        let dx = try input.backward(dh, tape: tape, input: inputGradient ? .plain : .none)
-        try time.backward(tape: tape)
-        return try dx?.reshaped(rows: tape.batch, columns: outputs)
-    }
-
     /// The upsampling of the path from below into up block b of level l: 2 for a level's first block, except at
     /// the lowest level, whose input comes from the middle at its own resolution.
-    private func upsampling(_ level: Int, _ block: Int) -> Int { block == 0 && level < up.count - 1 ? 2 : 1 }
+    private static func upsampling(_ level: Int, _ block: Int, levels: Int) -> Int { block == 0 && level < levels - 1 ? 2 : 1 }
 }
 
 extension Reference {
