@@ -29,3 +29,27 @@ __kernel void channels_gather(const int H, const int W, const int U, const int C
     __global float *out = dsrc + dsrc_off + (size_t)r * Cs + j;
     *out = accumulate ? *out + sum : sum;
 }
+
+// Patches of images (a DiT's tokens): an image of H x W pixels of C channels (HWC, sample n's at n * S, S >= H W C)
+// cut into (H / P) x (W / P) patches of P x P pixels, token k = ti (W / P) + tj a row of P P C values ordered
+// (a, b, c) for pixel (ti P + a, tj P + b). `patches_split` writes the token rows ((N T) x P P C); `patches_join` is
+// its inverse (and adjoint), writing or adding (`accumulate`) the pixels. CPU twin: Reference.patches (PatchOps.swift).
+// Range: [P P C, N T].
+__kernel void patches_split(const int H, const int W, const int C, const int P, const int S,
+                            __global const float *image, const int image_off, __global float *tokens, const int tokens_off) {
+    const int q = get_global_id(0), r = get_global_id(1);
+    const int T = (H / P) * (W / P), n = r / T, k = r % T;
+    const int y = (k / (W / P)) * P + q / (P * C), x = (k % (W / P)) * P + (q / C) % P, c = q % C;
+    tokens[tokens_off + (size_t)r * P * P * C + q] = image[image_off + (size_t)n * S + ((size_t)y * W + x) * C + c];
+}
+
+// Range: [P P C, N T].
+__kernel void patches_join(const int H, const int W, const int C, const int P, const int S, const int accumulate,
+                           __global const float *tokens, const int tokens_off, __global float *image, const int image_off) {
+    const int q = get_global_id(0), r = get_global_id(1);
+    const int T = (H / P) * (W / P), n = r / T, k = r % T;
+    const int y = (k / (W / P)) * P + q / (P * C), x = (k % (W / P)) * P + (q / C) % P, c = q % C;
+    __global float *out = image + image_off + (size_t)n * S + ((size_t)y * W + x) * C + c;
+    const float v = tokens[tokens_off + (size_t)r * P * P * C + q];
+    *out = accumulate ? *out + v : v;
+}

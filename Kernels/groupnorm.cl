@@ -5,9 +5,11 @@
 //   consecutive channels; group (n, g) normalises its P * C/G values:
 //   xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps)   (biased variance, as torch.nn.GroupNorm)
 //   y    = act(xhat * (1 + scale[n, c]) + shift[n, c])     (scale = shift = 0 without modulation)
-// The modulation of sample n lies at mod[mod_off + n * mod_stride + c] (scale) and `+ C + c` (shift): one norm's
-// slice of a conditioning matrix that holds every norm's (scale, shift) side by side, so one matmul makes all of
-// them. CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
+// The modulation of sample n lies at mod[mod_off + (n / MODR) * mod_stride + c] (scale) and `+ C + c` (shift): one
+// norm's slice of a conditioning matrix that holds every norm's (scale, shift) side by side, so one matmul makes all
+// of them. MODR consecutive samples share a modulation row (a DiT's tokens, normalised one by one, share their
+// image's); the backward then writes each sample's modulation gradient to its own row of dmod (dmod_stride apart),
+// which the host sums over the MODR rows (reduce.cl's row_segment_sums). CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
 //
 // One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking its pixels in memory order with every group's sums, and the
 // backward's per-channel sums, in private arrays: the channels C (CH), the groups G (GROUPS) and the activation
@@ -26,6 +28,9 @@
 #ifndef GROUPS
 #define GROUPS 1
 #endif
+#ifndef MODR
+#define MODR 1
+#endif
 #define CG (CH / GROUPS)
 
 // Range: [N] (local [1] on CPUs). stats[2 (n G + g)] = mean, stats[2 (n G + g) + 1] = rstd (what the backward needs).
@@ -36,7 +41,7 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
     const int n = get_global_id(0);
     __global const float *xs = x + x_off + (size_t)n * P * CH;
     __global float *ys = y + y_off + (size_t)n * P * CH;
-    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
+    __global const float *mn = mod + mod_off + (size_t)(n / MODR) * mod_stride;
     // Both moments in one pass, shifted by each group's first value so that E[d^2] - E[d]^2 does not cancel.
     float origin[GROUPS], sum[GROUPS], sq[GROUPS], mean[GROUPS], rstd[GROUPS];
     for (int g = 0; g < GROUPS; g++) { origin[g] = xs[g * CG]; sum[g] = 0.0f; sq[g] = 0.0f; }
@@ -76,14 +81,14 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
                         __global const float *dy, const int dy_off, __global const float *x, const int x_off,
                         __global const float *stats, const int stats_off,
                         __global const float *mod, const int mod_off, const int mod_stride,
-                        __global float *dmod, const int dmod_off, __global float *dx, const int dx_off) {
+                        __global float *dmod, const int dmod_off, const int dmod_stride, __global float *dx, const int dx_off) {
     const int n = get_global_id(0);
     const size_t base = (size_t)n * P * CH;
     __global const float *xs = x + x_off + base;
     __global const float *dys = dy + dy_off + base;
     __global float *dxs = dx + dx_off + base;
-    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
-    __global float *dmn = dmod + dmod_off + (size_t)n * mod_stride;
+    __global const float *mn = mod + mod_off + (size_t)(n / MODR) * mod_stride;
+    __global float *dmn = dmod + dmod_off + (size_t)n * dmod_stride;
     float mean[GROUPS], rstd[GROUPS], a[GROUPS], b[GROUPS];
     for (int g = 0; g < GROUPS; g++) {
         mean[g] = stats[stats_off + 2 * (n * GROUPS + g)];
@@ -147,8 +152,8 @@ __kernel void groupnorm_tangent(const int P, const int has_mod, const int has_tx
     __global const float *xs = x + x_off + base;
     __global const float *txs = tx + tx_off + base;
     __global float *tys = ty + ty_off + base;
-    __global const float *mn = mod + mod_off + (size_t)n * mod_stride;
-    __global const float *tmn = tmod + tmod_off + (size_t)n * mod_stride;
+    __global const float *mn = mod + mod_off + (size_t)(n / MODR) * mod_stride;
+    __global const float *tmn = tmod + tmod_off + (size_t)(n / MODR) * mod_stride;
     float mean[GROUPS], rstd[GROUPS], a[GROUPS], b[GROUPS];
     for (int g = 0; g < GROUPS; g++) {
         mean[g] = stats[stats_off + 2 * (n * GROUPS + g)];

@@ -78,3 +78,14 @@ __kernel void chunk_finish(const int chunks, const float alpha, __global const f
     for (int k = 0; k < chunks; k++) sum += partial[k];
     out[out_off] = alpha * sum;
 }
+
+// Sums of S consecutive rows: out[g * out_stride + c] = sum_{s < S} x[(g S + s) * W + c], in row order (no atomics),
+// overwriting. Range: [W, G].
+__kernel void row_segment_sums(const int W, const int S, __global const float *x, const int x_off,
+                               __global float *out, const int out_off, const int out_stride) {
+    const int c = get_global_id(0), g = get_global_id(1);
+    __global const float *first = x + x_off + (size_t)g * S * W + c;
+    float sum = 0.0f;
+    for (int s = 0; s < S; s++) sum += first[(size_t)s * W];
+    out[out_off + (size_t)g * out_stride + c] = sum;
+}

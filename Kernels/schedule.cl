@@ -191,15 +191,25 @@ __kernel void network_input_f32(__global const float *z, const int z_off, const 
     write_time_embedding(row + d, row + d + frequencies, t[t_off + r], frequencies, scale);
 }
 
-// The tangent of the time embedding along dt (rows x 1), from the embedding itself (rows x 2F):
+// The embeddings of K times per row, side by side: t is rows x K, out rows x 2 F K with time j's [sines, cosines] at
+// columns [2 F j, 2 F (j + 1)). Range: [rows, K].
+__kernel void time_embeddings(__global const float *t, const int t_off, const int K, const int frequencies, const float scale,
+                              __global float *out, const int out_off) {
+    const int r = get_global_id(0), j = get_global_id(1);
+    __global float *row = out + out_off + (size_t)r * 2 * frequencies * K + 2 * frequencies * j;
+    write_time_embedding(row, row + frequencies, t[t_off + r * K + j], frequencies, scale);
+}
+
+// The tangent of time_embeddings along dt (rows x K), from the embeddings themselves (rows x 2 F K):
 //   d sin(s t f_i) = s f_i cos(s t f_i) dt,   d cos(s t f_i) = -s f_i sin(s t f_i) dt.
-// Range: [rows].
+// Range: [rows, K].
 __kernel void time_embedding_tangent(__global const float *emb, const int emb_off, __global const float *dt, const int dt_off,
-                                     const int frequencies, const float scale, __global float *out, const int out_off) {
-    const int r = get_global_id(0);
-    __global const float *e = emb + emb_off + (size_t)r * 2 * frequencies;
-    __global float *o = out + out_off + (size_t)r * 2 * frequencies;
-    const float rate = scale * dt[dt_off + r];
+                                     const int K, const int frequencies, const float scale, __global float *out, const int out_off) {
+    const int r = get_global_id(0), j = get_global_id(1);
+    const size_t start = (size_t)r * 2 * frequencies * K + 2 * frequencies * j;
+    __global const float *e = emb + emb_off + start;
+    __global float *o = out + out_off + start;
+    const float rate = scale * dt[dt_off + r * K + j];
     for (int f = 0; f < frequencies; f++) {
         const float w = rate * exp(-log(10000.0f) * (float)f / (float)frequencies);
         const float s = e[f], c = e[frequencies + f];

@@ -22,6 +22,13 @@ run's configuration is the JSON string in the metadata key "config"):
           convolutions qkv (C -> 3C: q, k, v side by side, head h owning channels [h d, (h + 1) d) of each) and
           output (zero-initialised), softmax(q k^T / sqrt(d)) v over the pixels of each image.
 
+- dit:    time.0, time.1, time.2 (as resmlp; time.2 outputs every LayerNorm's scale and shift, 2 x width per norm,
+          scale first, norms in the order block b's two, then the output's); embed (P P c -> width), blocks.b.qkv,
+          blocks.b.proj, blocks.b.fc1, blocks.b.fc2, output (width -> P P c). The configuration's "dit" object holds
+          height, width, imageChannels, patch and heads; its width and depth are the run's width and blocks.
+- several times per sample (the configuration's timeInputs, default 1): time.0 reads each time's embedding side
+  by side, 2F values each.
+
 All take [z, emb(t)] with emb(t) = [sin(s t f_i), cos(s t f_i)], f_i = exp(-ln(10000) i / F), s = the
 config's timeScale; resmlp also feeds emb(t) alone to its time MLP. Its block is
 h + fc2(act(fc1(LayerNorm(h) * (1 + scale) + shift))) with LayerNorm without affine (eps 1e-5), and its head
@@ -40,10 +47,11 @@ ACTIVATIONS = {"silu": torch.nn.SiLU, "relu": torch.nn.ReLU, "tanh": torch.nn.Ta
 
 
 def time_embedding(t, frequencies, scale):
-    """emb(t) for t (batch x 1): [sin(scale t f_i), cos(scale t f_i)], f_i = exp(-ln(10000) i / F)."""
+    """emb(t) for t (batch x K): per time [sin(scale t f_i), cos(scale t f_i)], f_i = exp(-ln(10000) i / F), the K
+    embeddings side by side (K = 2: MeanFlow's (r, t) or a shortcut model's (t, step size))."""
     f = torch.exp(-math.log(10000.0) * torch.arange(frequencies, device=t.device, dtype=t.dtype) / frequencies)
-    angle = scale * t * f
-    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
+    angle = scale * t[:, :, None] * f
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=2).reshape(t.shape[0], -1)
 
 
 class MLP(torch.nn.Module):
@@ -66,11 +74,11 @@ class MLP(torch.nn.Module):
 
 
 class ResidualMLP(torch.nn.Module):
-    def __init__(self, inputs, width, blocks, outputs, activation="silu", frequencies=8, time_scale=1000.0):
+    def __init__(self, inputs, width, blocks, outputs, activation="silu", frequencies=8, time_scale=1000.0, times=1):
         super().__init__()
         self.width, self.blocks, self.frequencies, self.time_scale = width, blocks, frequencies, time_scale
         self.act = ACTIVATIONS[activation]()
-        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies, width), torch.nn.Linear(width, width),
+        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies * times, width), torch.nn.Linear(width, width),
                                          torch.nn.Linear(width, 2 * width * blocks)])
         self.input = torch.nn.Linear(inputs, width)
         self.fc1 = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(blocks))
@@ -105,7 +113,8 @@ def film_norm(x, c, offset, groups, act):
     channels = x.shape[1]
     scale = c[:, offset: offset + channels, None, None]
     shift = c[:, offset + channels: offset + 2 * channels, None, None]
-    return act(torch.nn.functional.group_norm(x, groups, eps=1e-5) * (1 + scale) + shift)
+    # contiguous(): torch's forward-mode rule for group_norm views its tangent, which a permuted input leaves strided.
+    return act(torch.nn.functional.group_norm(x.contiguous(), groups, eps=1e-5) * (1 + scale) + shift)
 
 
 class ResBlock(torch.nn.Module):
@@ -146,7 +155,7 @@ class AttentionBlock(torch.nn.Module):
     def forward(self, x):
         n, c, h, w = x.shape
         d = c // self.heads
-        qkv = self.qkv(torch.nn.functional.group_norm(x, self.groups, eps=1e-5)).reshape(n, 3, self.heads, d, h * w)
+        qkv = self.qkv(torch.nn.functional.group_norm(x.contiguous(), self.groups, eps=1e-5)).reshape(n, 3, self.heads, d, h * w)
         q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # n x heads x tokens x d
         p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
         o = (p @ v).transpose(-1, -2).reshape(n, c, h, w)
@@ -160,7 +169,7 @@ class UNet(torch.nn.Module):
     """StepLab's U-Net on H x W x c images (rows in HWC order); film_width is the time MLP's output width M."""
 
     def __init__(self, height, width, image_channels, channels=32, channel_mult=(1, 2, 2), blocks_per_level=1,
-                 groups=8, activation="silu", frequencies=8, time_scale=1000.0, attention_heads=0):
+                 groups=8, activation="silu", frequencies=8, time_scale=1000.0, attention_heads=0, times=1):
         super().__init__()
         levels = len(channel_mult)
         if height % 2 ** (levels - 1) or width % 2 ** (levels - 1):
@@ -200,7 +209,7 @@ class UNet(torch.nn.Module):
         torch.nn.init.zeros_(self.output.bias)
         self.film_width = offset + 2 * widths[0]
         time = 4 * channels
-        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies, time), torch.nn.Linear(time, time),
+        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies * times, time), torch.nn.Linear(time, time),
                                          torch.nn.Linear(time, self.film_width)])
 
     def forward(self, x, t):
@@ -245,20 +254,105 @@ class UNet(torch.nn.Module):
         return names
 
 
+def dit_positions(across, tokens, d):
+    """The DiT's fixed positional embedding (tokens x d): token k = (i, j) = (k // across, k % across) gets
+    [sin(i w), cos(i w), sin(j w), cos(j w)], w_k = 10000^(-k / (d / 4))."""
+    quarter = d // 4
+    w = torch.tensor([10000.0 ** (-k / quarter) for k in range(quarter)], dtype=torch.float64)
+    k = torch.arange(tokens, dtype=torch.float64)
+    i, j = (k // across)[:, None] * w, (k % across)[:, None] * w
+    return torch.cat([torch.sin(i), torch.cos(i), torch.sin(j), torch.cos(j)], dim=1)
+
+
+class DiT(torch.nn.Module):
+    """StepLab's DiT on H x W x c images (rows in HWC order): P x P patches -> d-wide tokens + fixed positions, blocks
+    of h + proj(attend(qkv(n1(h)))) and h + fc2(act(fc1(n2(h)))) with n = LayerNorm(token) * (1 + scale) + shift from
+    the time MLP (per image), then output(n(h)) back into patches; proj, fc2 and output zero-initialised."""
+
+    def __init__(self, height, width, image_channels, patch, heads, d, blocks, activation="silu", frequencies=8,
+                 time_scale=1000.0, times=1):
+        super().__init__()
+        if height % patch or width % patch:
+            raise ValueError(f"dit: {height} x {width} does not split into {patch} x {patch} patches")
+        self.height, self.width, self.image_channels, self.patch, self.heads, self.d = height, width, image_channels, patch, heads, d
+        self.frequencies, self.time_scale, self.blocks = frequencies, time_scale, blocks
+        self.act = ACTIVATIONS[activation]()
+        token = patch * patch * image_channels
+        self.embed = torch.nn.Linear(token, d)
+        self.qkv = torch.nn.ModuleList(torch.nn.Linear(d, 3 * d) for _ in range(blocks))
+        self.proj = torch.nn.ModuleList(torch.nn.Linear(d, d) for _ in range(blocks))
+        self.fc1 = torch.nn.ModuleList(torch.nn.Linear(d, 4 * d) for _ in range(blocks))
+        self.fc2 = torch.nn.ModuleList(torch.nn.Linear(4 * d, d) for _ in range(blocks))
+        self.output = torch.nn.Linear(d, token)
+        for layer in list(self.proj) + list(self.fc2) + [self.output]:
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+        self.film_width = 2 * d * (2 * blocks + 1)
+        self.time = torch.nn.ModuleList([torch.nn.Linear(2 * frequencies * times, d), torch.nn.Linear(d, d),
+                                         torch.nn.Linear(d, self.film_width)])
+        self.tokens = (height // patch) * (width // patch)
+        self.register_buffer("positions", dit_positions(width // patch, self.tokens, d).float())
+
+    def patches(self, x):
+        n, p, c = x.shape[0], self.patch, self.image_channels
+        img = x[:, :self.height * self.width * c].reshape(n, self.height // p, p, self.width // p, p, c)
+        return img.permute(0, 1, 3, 2, 4, 5).reshape(n, self.tokens, p * p * c)
+
+    def join(self, tokens):
+        n, p, c = tokens.shape[0], self.patch, self.image_channels
+        img = tokens.reshape(n, self.height // p, self.width // p, p, p, c).permute(0, 1, 3, 2, 4, 5)
+        return img.reshape(n, self.height * self.width * c)
+
+    def forward(self, x, t):
+        d = self.d
+        e = time_embedding(t, self.frequencies, self.time_scale)
+        c = self.time[2](self.act(self.time[1](self.act(self.time[0](e)))))
+        column = 0
+
+        def norm(h):
+            nonlocal column
+            scale, shift = c[:, None, column:column + d], c[:, None, column + d:column + 2 * d]
+            column += 2 * d
+            return torch.nn.functional.layer_norm(h, (d,), eps=1e-5) * (1 + scale) + shift
+
+        h = self.embed(self.patches(x)) + self.positions.to(x.dtype)
+        n, heads = x.shape[0], self.heads
+        for b in range(self.blocks):
+            q, k, v = self.qkv[b](norm(h)).reshape(n, self.tokens, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+            scores = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), dim=-1)
+            h = h + self.proj[b]((scores @ v).permute(0, 2, 1, 3).reshape(n, self.tokens, d))
+            h = h + self.fc2[b](self.act(self.fc1[b](norm(h))))
+        return self.join(self.output(norm(h)))
+
+    def steplab_names(self):
+        """StepLab tensor name prefix -> torch Linear."""
+        names = {f"time.{i}": self.time[i] for i in range(3)}
+        names["embed"], names["output"] = self.embed, self.output
+        for b in range(self.blocks):
+            for part in ("qkv", "proj", "fc1", "fc2"):
+                names[f"blocks.{b}.{part}"] = getattr(self, part)[b]
+        return names
+
+
 def network_from_config(config):
     """The network a StepLab run configuration (config.json, or the checkpoint's metadata) describes."""
     d, f = config["dimension"], config.get("frequencies", 8)
     activation = config.get("activation", "silu")
     architecture = config.get("architecture", "mlp")
+    times = config.get("timeInputs", 1)
     if architecture == "unet":
         u = config["unet"]
         if u["height"] * u["width"] * u["imageChannels"] != d:
             raise ValueError(f"unet: {u['height']} x {u['width']} x {u['imageChannels']} != dimension {d}")
         return UNet(u["height"], u["width"], u["imageChannels"], u.get("channels", 32), u.get("channelMult", [1, 2, 2]),
                     u.get("blocksPerLevel", 1), u.get("groups", 8), activation, f, config.get("timeScale", 1000.0),
-                    u.get("attentionHeads", 0))
+                    u.get("attentionHeads", 0), times)
+    if architecture == "dit":
+        s = config["dit"]
+        return DiT(s["height"], s["width"], s["imageChannels"], s["patch"], s["heads"], config["width"], config["blocks"],
+                   activation, f, config.get("timeScale", 1000.0), times)
     if architecture == "resmlp":
-        return ResidualMLP(d + 2 * f, config["width"], config["blocks"], d, activation, f, config.get("timeScale", 1000.0))
+        return ResidualMLP(d + 2 * f, config["width"], config["blocks"], d, activation, f, config.get("timeScale", 1000.0), times)
     return MLP(d + 2 * f, config["width"], config["depth"], d, activation)
 
 

@@ -4,10 +4,12 @@ import OpenCLKit
 /// A per-sample FiLM modulation (Perez et al. 2018) read from a conditioning matrix: sample n's scale is
 /// `values[n, column ..< column + C]` and its shift `values[n, column + C ..< column + 2C]`, for C normalised
 /// channels. Several norms' modulations sit side by side in one matrix, so one matmul makes all of them.
+/// `sharedBy` consecutive normalised samples read one row (a DiT's tokens, each normalised alone, share their image's).
 public struct Modulation {
     public let values: Tensor
     public let column: Int
-    public init(values: Tensor, column: Int) { self.values = values; self.column = column }
+    public let sharedBy: Int
+    public init(values: Tensor, column: Int, sharedBy: Int = 1) { self.values = values; self.column = column; self.sharedBy = sharedBy }
 }
 
 /// GroupNorm without an affine of its own, then an optional FiLM and an activation (`Kernels/groupnorm.cl`), on
@@ -20,7 +22,7 @@ extension Engine {
         try requireSameShape("groupNorm", x, y)
         let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
         let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
-        try launch("groupnorm.cl", "groupnorm_forward", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+        try launch("groupnorm.cl", "groupnorm_forward", global: [samples], local: perSample, options: options(activation, x.columns, groups, modulation),
                    Int32(pixels), epsilon, mod.present, x.storage, x.kernelOffset,
                    y.storage, y.kernelOffset, stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride)
     }
@@ -33,18 +35,26 @@ extension Engine {
         try requireSameShape("groupNormBackward", dy, x, dx)
         let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
         let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
-        var dmod = dx
+        var (dmod, dmodOffset, dmodStride) = (dx.storage, dx.kernelOffset, Int32(0))
+        let shared = modulation?.sharedBy ?? 1
         if let modulation {
             guard let gradient = modulationGradient, gradient.sameShape(as: modulation.values) else {
                 throw .invalidRequest("groupNormBackward: a modulated norm needs a modulation gradient of its conditioning's shape")
             }
-            dmod = gradient
+            // Samples sharing a row write their own rows of scratch, summed below; otherwise straight into the slice.
+            (dmod, dmodOffset, dmodStride) = shared == 1
+                ? (gradient.storage, gradient.kernelOffset + Int32(modulation.column), Int32(gradient.columns))
+                : (try scratch(count: samples * 2 * x.columns), 0, Int32(2 * x.columns))
         }
-        try launch("groupnorm.cl", "groupnorm_backward", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+        try launch("groupnorm.cl", "groupnorm_backward", global: [samples], local: perSample,
+                   options: options(activation, x.columns, groups, modulation),
                    Int32(pixels), mod.present, Int32(accumulate ? 1 : 0),
                    dy.storage, dy.kernelOffset, x.storage, x.kernelOffset, stats.storage, stats.kernelOffset,
-                   mod.tensor.storage, mod.offset, mod.stride,
-                   dmod.storage, dmod.kernelOffset + (modulation.map { Int32($0.column) } ?? 0), dx.storage, dx.kernelOffset)
+                   mod.tensor.storage, mod.offset, mod.stride, dmod, dmodOffset, dmodStride, dx.storage, dx.kernelOffset)
+        if let modulation, let gradient = modulationGradient, shared > 1 {
+            try launch("reduce.cl", "row_segment_sums", global: [2 * x.columns, samples / shared], Int32(2 * x.columns), Int32(shared),
+                       dmod, Int32(0), gradient.storage, gradient.kernelOffset + Int32(modulation.column), Int32(gradient.columns))
+        }
     }
 
     /// d(`groupNorm`)/dε into `ty` from x's tangent `tx` and the modulation's tangent `modulationTangent` (a tensor of
@@ -63,7 +73,8 @@ extension Engine {
         }
         let hasTangent: Int32 = tx == nil ? 0 : 1
         let tmod = modulationTangent ?? x, tx = tx ?? x
-        try launch("groupnorm.cl", "groupnorm_tangent", global: [samples], local: perSample, options: options(activation, x.columns, groups),
+        try launch("groupnorm.cl", "groupnorm_tangent", global: [samples], local: perSample,
+                   options: options(activation, x.columns, groups, modulation),
                    Int32(pixels), mod.present, hasTangent, Int32(modulationTangent == nil ? 0 : 1),
                    x.storage, x.kernelOffset, tx.storage, tx.kernelOffset, stats.storage, stats.kernelOffset,
                    mod.tensor.storage, mod.offset, mod.stride,
@@ -88,8 +99,8 @@ extension Engine {
     private var perSample: [Int]? { device.kind == .cpu ? [1] : nil }
 
     /// The activation, channels and groups are compiled in (see the banner of `Kernels/groupnorm.cl`).
-    private func options(_ activation: Activation, _ channels: Int, _ groups: Int) -> String {
-        "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups)"
+    private func options(_ activation: Activation, _ channels: Int, _ groups: Int, _ modulation: Modulation?) -> String {
+        "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.sharedBy ?? 1)"
     }
 
     private func groupNormSamples(_ x: Tensor, pixels: Int, groups: Int, stats: Tensor) throws(OpenCLError) -> Int {
@@ -104,7 +115,7 @@ extension Engine {
     private func modulationArguments(_ modulation: Modulation?, samples: Int, channels: Int, fallback: Tensor) throws(OpenCLError)
         -> (present: Int32, tensor: Tensor, offset: Int32, stride: Int32) {
         guard let modulation else { return (0, fallback, fallback.kernelOffset, 0) }
-        guard modulation.values.rows == samples, modulation.column >= 0, modulation.column + 2 * channels <= modulation.values.columns else {
+        guard modulation.sharedBy > 0, modulation.values.rows * modulation.sharedBy == samples, modulation.column >= 0, modulation.column + 2 * channels <= modulation.values.columns else {
             throw .invalidRequest("modulation: columns \(modulation.column)..<\(modulation.column + 2 * channels) of a "
                                   + "\(modulation.values.rows)x\(modulation.values.columns) conditioning do not fit \(samples) samples of \(channels)")
         }

@@ -9,24 +9,28 @@ import OpenCLKit
 /// On devices with `cl_khr_fp64` the angle (up to 1000 rad) is formed and reduced in double, so results
 /// match `Reference` to float rounding; in float they are good to about 5e-4.
 extension Engine {
-    /// `emb` (rows x 2F) = emb(t) for `t` (rows x 1); F = `emb.columns / 2`.
+    /// `emb` (rows x 2FK) = [emb(t_0), ..., emb(t_(K-1))] for `t` (rows x K: one or more times per row, such as
+    /// MeanFlow's (r, t)), each time's 2F features side by side; F = `emb.columns / (2 K)`.
     public func timeEmbedding(_ t: Tensor, scale: Float = 1000, into emb: Tensor) throws(OpenCLError) {
-        guard emb.columns % 2 == 0 else {
-            throw .invalidRequest("timeEmbedding: \(emb.columns) columns is not 2F")
-        }
-        try requireColumn("timeEmbedding", t, rows: emb.rows)
-        // d = 0: the kernel never reads z, so any buffer stands in for it.
-        try launch("schedule.cl", "network_input_f32", global: [emb.rows], emb.storage, emb.kernelOffset, Int32(0),
-                   t.storage, t.kernelOffset, Int32(emb.columns / 2), scale, emb.storage, emb.kernelOffset)
+        let frequencies = try embeddingFrequencies("timeEmbedding", t, emb)
+        try launch("schedule.cl", "time_embeddings", global: [emb.rows, t.columns], t.storage, t.kernelOffset, Int32(t.columns),
+                   Int32(frequencies), scale, emb.storage, emb.kernelOffset)
     }
 
-    /// `tangent` (rows x 2F) = d emb(t)/dt · `dt` from the embedding `emb` itself (rows x 2F) and `dt` (rows x 1).
+    /// `tangent` (rows x 2FK) = d emb(t)/dt · `dt` from the embeddings `emb` themselves and `dt` (the shape of t).
     public func timeEmbeddingTangent(_ emb: Tensor, timeTangent dt: Tensor, scale: Float = 1000, into tangent: Tensor) throws(OpenCLError) {
         try requireSameShape("timeEmbeddingTangent", emb, tangent)
-        guard emb.columns % 2 == 0 else { throw .invalidRequest("timeEmbeddingTangent: \(emb.columns) columns is not 2F") }
-        try requireColumn("timeEmbeddingTangent", dt, rows: emb.rows)
-        try launch("schedule.cl", "time_embedding_tangent", global: [emb.rows], emb.storage, emb.kernelOffset, dt.storage, dt.kernelOffset,
-                   Int32(emb.columns / 2), scale, tangent.storage, tangent.kernelOffset)
+        let frequencies = try embeddingFrequencies("timeEmbeddingTangent", dt, emb)
+        try launch("schedule.cl", "time_embedding_tangent", global: [emb.rows, dt.columns], emb.storage, emb.kernelOffset,
+                   dt.storage, dt.kernelOffset, Int32(dt.columns), Int32(frequencies), scale, tangent.storage, tangent.kernelOffset)
+    }
+
+    /// F of embeddings `emb` of the times `t` (rows x K), or a one-line error.
+    private func embeddingFrequencies(_ name: String, _ t: Tensor, _ emb: Tensor) throws(OpenCLError) -> Int {
+        guard t.rows == emb.rows, emb.columns % (2 * t.columns) == 0 else {
+            throw .invalidRequest("\(name): \(emb.rows)x\(emb.columns) is not 2F columns for each of \(t.rows)x\(t.columns) times")
+        }
+        return emb.columns / (2 * t.columns)
     }
 
     /// `input` (rows x (d + 2F)) = `[z, emb(t)]` for `z` (rows x d) and `t` (rows x 1), in one launch;
@@ -44,7 +48,8 @@ extension Engine {
 }
 
 extension Reference {
-    /// emb(t) for each t, row-major (t.count x 2F), in Double rounded once.
+    /// emb(t) for each t, row-major (t.count x 2F), in Double rounded once; for K times per row (t row-major,
+    /// rows x K) this is each row's K embeddings side by side.
     public static func timeEmbedding(_ t: [Float], frequencies: Int, scale: Float = 1000) -> [Float] {
         t.flatMap { tr -> [Float] in
             let angles = (0..<frequencies).map { Double(scale) * Double(tr) * exp(-log(10000.0) * Double($0) / Double(frequencies)) }

@@ -9,6 +9,8 @@ public enum NetworkArchitecture: String, Sendable, Codable, CaseIterable {
     case resmlp
     /// A U-Net on images whose every residual block is FiLM-conditioned on t (`UNet`).
     case unet
+    /// A diffusion transformer on image patches whose every LayerNorm is FiLM-conditioned on t (`DiT`).
+    case dit
 }
 
 /// The network every method trains: a network on `[z, emb(t)]` (the sinusoidal embedding of
@@ -34,13 +36,18 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
     public var timeScale: Float = 1000
     /// The images and levels of a `unet`.
     public var unet: UNetShape?
+    /// The images, patches and heads of a `dit` (its width is `width`, its depth `blocks`).
+    public var dit: DiTShape?
+    /// Times per sample the network's time MLP embeds (nil: one, t). MeanFlow's (r, t) and a shortcut model's
+    /// (t, step size) are two; the network input `[z, emb(t)]` carries the first.
+    public var timeInputs: Int?
 
     public init(dimension: Int, architecture: NetworkArchitecture = .mlp, frequencies: Int = 8, width: Int = 256, depth: Int = 3,
                 blocks: Int = 3, activation: Activation = .silu, prediction: Prediction = .v, timeScale: Float = 1000,
-                unet: UNetShape? = nil) {
+                unet: UNetShape? = nil, dit: DiTShape? = nil, timeInputs: Int? = nil) {
         self.dimension = dimension; self.architecture = architecture; self.frequencies = frequencies; self.width = width
         self.depth = depth; self.blocks = blocks; self.activation = activation; self.prediction = prediction; self.timeScale = timeScale
-        self.unet = unet
+        self.unet = unet; self.dit = dit; self.timeInputs = timeInputs
     }
 
     /// Columns of the network input `[z, emb(t)]`.
@@ -52,12 +59,19 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
 
     public var resmlp: ResidualMLPConfig {
         ResidualMLPConfig(inputs: inputs, width: width, blocks: blocks, outputs: dimension, activation: activation,
-                          frequencies: frequencies, timeScale: timeScale)
+                          frequencies: frequencies, timeScale: timeScale, times: timeInputs ?? 1)
+    }
+
+    /// The dit's configuration (nil without a `dit` shape).
+    public var ditConfig: DiTConfig? {
+        dit.map { DiTConfig(shape: $0, inputs: inputs, width: width, blocks: blocks, activation: activation, frequencies: frequencies,
+                            timeScale: timeScale, times: timeInputs ?? 1) }
     }
 
     /// The unet's configuration (nil without a `unet` shape).
     public var unetConfig: UNetConfig? {
-        unet.map { UNetConfig(shape: $0, inputs: inputs, activation: activation, frequencies: frequencies, timeScale: timeScale) }
+        unet.map { UNetConfig(shape: $0, inputs: inputs, activation: activation, frequencies: frequencies, timeScale: timeScale,
+                              times: timeInputs ?? 1) }
     }
 
     /// The architecture in words (`resmlp 256x3 blocks`), for logs and errors.
@@ -66,6 +80,7 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
         case .mlp: "mlp \(width)x\(depth)"
         case .resmlp: "resmlp \(width)x\(blocks) blocks"
         case .unet: unet?.summary ?? "unet"
+        case .dit: (dit?.summary).map { "\($0), width \(width)x\(blocks) blocks" } ?? "dit"
         }
     }
 }
@@ -80,11 +95,18 @@ public final class Denoiser {
     public init(engine: Engine, config: DenoiserConfig, seed: UInt64) throws(OpenCLError) {
         self.config = config
         switch config.architecture {
-        case .mlp: network = try MLP(engine: engine, config: config.mlp, seed: seed)
+        case .mlp:
+            guard (config.timeInputs ?? 1) == 1 else {
+                throw .invalidRequest("mlp reads one time at its input; \(config.timeInputs ?? 1) times need resmlp or unet")
+            }
+            network = try MLP(engine: engine, config: config.mlp, seed: seed)
         case .resmlp: network = try ResidualMLP(engine: engine, config: config.resmlp, seed: seed)
         case .unet:
             guard let unet = config.unetConfig else { throw .invalidRequest("a unet denoiser needs its image shape") }
             network = try UNet(engine: engine, config: unet, seed: seed)
+        case .dit:
+            guard let dit = config.ditConfig else { throw .invalidRequest("a dit denoiser needs its image shape") }
+            network = try DiT(engine: engine, config: dit, seed: seed)
         }
     }
 

@@ -73,6 +73,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var blocks: Int?
     /// The images and levels of a `unet`.
     public var unet: UNetShape?
+    /// The images, patches and heads of a `dit`.
+    public var dit: DiTShape?
     /// The shape of image data (absent for points, and in run folders written before NPY images: Fashion-MNIST's).
     public var image: ImageShape?
     public var frequencies: Int = 8
@@ -80,6 +82,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var prediction: String = "v"
     /// Multiplier of t in the time embedding (see `DenoiserConfig.timeScale`).
     public var timeScale: Float = 1000
+    /// Times per sample the network is conditioned on (absent: one; see `DenoiserConfig.timeInputs`).
+    public var timeInputs: Int?
     public var learningRate: Float
     /// The learning-rate decay and warm-up (absent in older run folders: constant, no warm-up).
     public var lrSchedule: LearningRateSchedule.Decay?
@@ -116,7 +120,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         DenoiserConfig(dimension: dimension, architecture: architecture ?? .mlp, frequencies: frequencies, width: width, depth: depth,
                        blocks: blocks ?? 3,
                        activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v,
-                       timeScale: timeScale, unet: unet)
+                       timeScale: timeScale, unet: unet, dit: dit, timeInputs: timeInputs)
     }
 
     /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd; `shard` the rows of each

@@ -37,9 +37,11 @@ struct TrainCommand: ParsableCommand {
     var channelMult = "1,2,2"
     @Option(help: "Residual blocks per unet level (on each side).") var blocksPerLevel = 1
     @Flag(help: "Self-attention between the unet's two middle blocks (one head per 32 channels).") var attention = false
+    @Option(help: "Patch size P of a dit: its tokens are P x P patches of the image (width: --width, default 128; depth: --blocks; one head per 64 channels).")
+    var patch = 4
     @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Hidden layers of an mlp.") var depth = 3
-    @Option(help: "Residual blocks of a resmlp.") var blocks = 3
+    @Option(help: "Residual blocks of a resmlp, transformer blocks of a dit.") var blocks = 3
     @Option(help: "AdamW learning rate (default 2e-3 for diffusion and edm, 2e-4 for the consistency methods).") var lr: Float?
     @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration).") var lrSchedule = "constant"
     @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
@@ -119,7 +121,8 @@ struct TrainCommand: ParsableCommand {
         let normalization = spec.normalization()
         var config = RunConfig(method: method, data: data, dimension: spec.dimension, mean: normalization.mean,
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
-                               width: width ?? (spec.imageShape == nil ? 256 : 1024), depth: depth,
+                               width: width ?? (spec.imageShape == nil ? 256 : arch == NetworkArchitecture.dit.rawValue ? 128 : 1024),
+                               depth: depth,
                                learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
@@ -131,7 +134,17 @@ struct TrainCommand: ParsableCommand {
         config.warmup = warmup
         config.image = spec.imageShape
         config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageShape == nil ? .resmlp : .unet)
-        config.blocks = config.architecture == .resmlp ? blocks : nil
+        config.blocks = config.architecture == .resmlp || config.architecture == .dit ? blocks : nil
+        if config.architecture == .dit {
+            guard let image = spec.imageShape else {
+                throw CLIError("--arch dit needs image data (\(DataSpec.fashionMNISTName), or an NPY array of images)")
+            }
+            let shape = DiTShape(height: image.height, width: image.width, imageChannels: image.channels, patch: patch,
+                                 heads: DiTShape.heads(width: config.width))
+            if let problem = shape.problem(modelWidth: config.width) { throw CLIError("--arch dit: \(problem)") }
+            config.dit = shape
+            if batch == nil { config.batch = 64 }
+        }
         if config.architecture == .unet {
             guard let image = spec.imageShape else {
                 throw CLIError("--arch unet needs image data (\(DataSpec.fashionMNISTName), or an NPY array of images)")
@@ -148,6 +161,7 @@ struct TrainCommand: ParsableCommand {
             config.blocks = source.blocks
             config.depth = source.depth
             config.unet = source.unet
+            config.dit = source.dit
             if width == nil { config.width = source.width }
         }
         let folder = RunFolder(out!)

@@ -108,11 +108,13 @@ import Testing
     /// The whole resmlp (time MLP, FiLM-modulated blocks with residual adds, final norm) against central
     /// differences of its float64 reference, at random parameters (the zero-initialised fc2 would otherwise hide
     /// every gradient behind it).
-    @Test func residualMLPGradientsMatchFiniteDifferences() throws {
+    /// With one time, and two (each embedded, side by side into the time MLP).
+    @Test(arguments: [1, 2])
+    func residualMLPGradientsMatchFiniteDifferences(times: Int) throws {
         try Shared.withEngine { engine in
-            let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3)
+            let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3, times: times)
             let network = try ResidualMLP(engine: engine, config: config, seed: 5)
-            let pass = try NetworkPass(network, engine: engine, batch: 4, seed: 8, bound: 0.6)
+            let pass = try NetworkPass(network, engine: engine, batch: 4, times: times, seed: 8, bound: 0.6)
             let (batch, xd, t, probe, flat) = (pass.batch, pass.input, pass.times, pass.probe, pass.parameters)
             expectClose(try pass.output.download(),
                         Reference.residualMLPForward(config, parameters: pass.named(flat), input: xd, t: t, batch: batch).map(Float.init),

@@ -18,14 +18,14 @@ struct NetworkPass {
     /// The parameters the pass ran with, flat.
     let parameters: [Double]
 
-    init(_ network: any Network, engine: Engine, batch: Int, seed: UInt64, bound: Float) throws {
+    init(_ network: any Network, engine: Engine, batch: Int, times: Int = 1, seed: UInt64, bound: Float) throws {
         var random = TestRandom(seed: seed)
         try network.parameters.values.upload(random.array(network.parameters.count, -bound, bound))
-        let x = random.array(batch * network.inputs, -2, 2), t = random.array(batch, 0, 1)
+        let x = random.array(batch * network.inputs, -2, 2), t = random.array(batch * times, 0, 1)
         probe = random.array(batch * network.outputs)
         tape = network.makeTape()
         let inputTensor = try engine.tensor(x, rows: batch, columns: network.inputs)
-        output = try network.run(inputTensor, time: engine.tensor(t, rows: batch, columns: 1), tape: tape)
+        output = try network.run(inputTensor, time: engine.tensor(t, rows: batch, columns: times), tape: tape)
         try network.parameters.zeroGradients(engine: engine)
         guard let dx = try network.backward(engine.tensor(probe, rows: batch, columns: network.outputs), tape: tape,
                                             inputGradientOf: inputTensor) else {
@@ -33,7 +33,7 @@ struct NetworkPass {
         }
         inputGradient = dx
         parameters = try network.parameters.values.download().map(Double.init)
-        self.network = network; self.batch = batch; input = x.map(Double.init); times = t
+        self.network = network; self.batch = batch; input = x.map(Double.init); self.times = t
     }
 
     /// Flat parameter values by tensor name (the references' form).

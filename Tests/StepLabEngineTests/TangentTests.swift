@@ -50,22 +50,24 @@ import Testing
         }
     }
 
-    @Test(arguments: [(1, 1, Float(3)), (5, 3, 3), (7, 8, 1000)])
-    func timeEmbeddingTangentMatchesTheDerivative(rows: Int, frequencies: Int, scale: Float) throws {
+    /// One time per row, and two (each time's embedding side by side).
+    @Test(arguments: [(1, 1, 1, Float(3)), (5, 3, 1, 3), (7, 8, 1, 1000), (3, 3, 2, 3)])
+    func timeEmbeddingTangentMatchesTheDerivative(rows: Int, frequencies: Int, times: Int, scale: Float) throws {
         try Shared.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + frequencies))
-            let t = random.array(rows, 0, 1), dt = random.array(rows)
-            let emb = try engine.tensor(rows: rows, columns: 2 * frequencies), tangent = try engine.tensor(rows: rows, columns: 2 * frequencies)
-            try engine.timeEmbedding(engine.tensor(t, rows: rows, columns: 1), scale: scale, into: emb)
-            try engine.timeEmbeddingTangent(emb, timeTangent: engine.tensor(dt, rows: rows, columns: 1), scale: scale, into: tangent)
-            // d/dε of sin(s (t + ε dt) f) and cos(...), in float64.
-            let expected = (0 ..< rows).flatMap { r -> [Float] in
+            let t = random.array(rows * times, 0, 1), dt = random.array(rows * times)
+            let width = 2 * frequencies * times
+            let emb = try engine.tensor(rows: rows, columns: width), tangent = try engine.tensor(rows: rows, columns: width)
+            try engine.timeEmbedding(engine.tensor(t, rows: rows, columns: times), scale: scale, into: emb)
+            try engine.timeEmbeddingTangent(emb, timeTangent: engine.tensor(dt, rows: rows, columns: times), scale: scale, into: tangent)
+            // d/dε of sin(s (t + ε dt) f) and cos(...), in float64; each time of a row in turn (t is row-major).
+            let expected = (0 ..< rows * times).flatMap { r -> [Float] in
                 let rates = (0 ..< frequencies).map { Double(scale) * exp(-log(10000.0) * Double($0) / Double(frequencies)) }
                 let angles = rates.map { $0 * Double(t[r]) }
                 return zip(rates, angles).map { Float($0 * cos($1) * Double(dt[r])) }
                     + zip(rates, angles).map { Float(-$0 * sin($1) * Double(dt[r])) }
             }
-            expectClose(try tangent.download(), expected, rtol: 1e-3, atol: 1e-3 * scale, "\(rows)x\(frequencies) at scale \(scale)")
+            expectClose(try tangent.download(), expected, rtol: 1e-3, atol: 1e-3 * scale, "\(rows)x\(times), F = \(frequencies), scale \(scale)")
         }
     }
 
@@ -91,17 +93,18 @@ import Testing
 
     /// A network's jvp at random parameters, inputs and times along a random (ẋ, ṫ), against the directional
     /// derivative of its float64 twin; with `recording`, the same pass's backward gives the plain pass's gradients.
-    static func checkJVP(_ network: any Network, engine: Engine, batch: Int, timed: Bool, seed: UInt64,
+    static func checkJVP(_ network: any Network, engine: Engine, batch: Int, times: Int, seed: UInt64,
                          reference: ([String: [Double]], [Double], [Float]) -> [Double]) throws {
+        let timed = times > 0
         var random = TestRandom(seed: seed)
         try network.parameters.values.upload(random.array(network.parameters.count, -0.5, 0.5))
         let xv = random.array(batch * network.inputs, -2, 2), txv = random.array(batch * network.inputs)
-        let tv = random.array(batch, 0.2, 0.8), ttv = random.array(batch)
+        let tv = random.array(batch * max(times, 1), 0.2, 0.8), ttv = random.array(batch * max(times, 1))
         let x = try engine.tensor(xv, rows: batch, columns: network.inputs)
-        let t = timed ? try engine.tensor(tv, rows: batch, columns: 1) : nil
+        let t = timed ? try engine.tensor(tv, rows: batch, columns: times) : nil
         let tape = network.makeTape()
         let (output, tangent) = try network.jvp(x, tangent: engine.tensor(txv, rows: batch, columns: network.inputs), time: t,
-                                                timeTangent: timed ? engine.tensor(ttv, rows: batch, columns: 1) : nil,
+                                                timeTangent: timed ? engine.tensor(ttv, rows: batch, columns: times) : nil,
                                                 tape: tape, recording: true)
         let flat = try network.parameters.values.download().map(Double.init)
         let named = Dictionary(uniqueKeysWithValues: network.parameters.entries.map { ($0.name, Array(flat[$0.offset ..< $0.offset + $0.count])) })
@@ -125,27 +128,31 @@ import Testing
     @Test func mlpJVPMatchesCentralDifferences() throws {
         try Shared.withEngine { engine in
             let config = MLPConfig(inputs: 3, width: 5, depth: 2, outputs: 2, activation: .gelu)
-            try Self.checkJVP(MLP(engine: engine, config: config, seed: 1), engine: engine, batch: 3, timed: false, seed: 2) { p, x, _ in
+            try Self.checkJVP(MLP(engine: engine, config: config, seed: 1), engine: engine, batch: 3, times: 0, seed: 2) { p, x, _ in
                 Reference.mlpForward(config, parameters: p, input: x, batch: 3)
             }
         }
     }
 
-    @Test func residualMLPJVPMatchesCentralDifferences() throws {
+    /// One time, and two (MeanFlow's (r, t)): each time's embedding and its tangent side by side.
+    @Test(arguments: [1, 2])
+    func residualMLPJVPMatchesCentralDifferences(times: Int) throws {
         try Shared.withEngine { engine in
-            let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3)
-            try Self.checkJVP(ResidualMLP(engine: engine, config: config, seed: 1), engine: engine, batch: 4, timed: true, seed: 3) { p, x, t in
+            let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3, times: times)
+            try Self.checkJVP(ResidualMLP(engine: engine, config: config, seed: 1), engine: engine, batch: 4, times: times, seed: 3) { p, x, t in
                 Reference.residualMLPForward(config, parameters: p, input: x, t: t, batch: 4)
             }
         }
     }
 
     /// The U-Net with attention, through the CPU variant's in-place convolutions and the GPU variant's im2col.
-    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .tiled)])
-    func unetJVPMatchesCentralDifferences(tuning: MatmulTuning) throws {
+    /// Two times on the GPU variant, so both paths and both conditionings are covered without a third case.
+    @Test(arguments: [(MatmulTuning(variant: .cpu), 1), (MatmulTuning(variant: .tiled), 2)])
+    func unetJVPMatchesCentralDifferences(tuning: MatmulTuning, times: Int) throws {
         try Shared.withEngine(tuning: tuning) { engine in
-            let config = UNetTests.attentionConfig
-            try Self.checkJVP(UNet(engine: engine, config: config, seed: 1), engine: engine, batch: 2, timed: true, seed: 4) { p, x, t in
+            var config = UNetTests.attentionConfig
+            config.times = times
+            try Self.checkJVP(UNet(engine: engine, config: config, seed: 1), engine: engine, batch: 2, times: times, seed: 4) { p, x, t in
                 Reference.unetForward(config, parameters: p, input: x, t: t, batch: 2)
             }
         }

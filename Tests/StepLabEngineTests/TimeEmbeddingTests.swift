@@ -14,11 +14,13 @@ import Testing
         var random = TestRandom(seed: UInt64(count))
         let t = random.array(count, 0, 1)
         try Shared.withEngine { engine in
-            for frequencies in [1, 3, 8] {
-                let tt = try engine.tensor(t, rows: count, columns: 1), emb = try engine.tensor(rows: count, columns: 2 * frequencies)
+            // K times per row (K = 2: MeanFlow's (r, t)) share the count: rows of K times side by side.
+            for (frequencies, times) in [(1, 1), (3, 1), (8, 1), (3, 2)] where count % times == 0 {
+                let rows = count / times
+                let tt = try engine.tensor(t, rows: rows, columns: times), emb = try engine.tensor(rows: rows, columns: 2 * frequencies * times)
                 try engine.timeEmbedding(tt, into: emb)
                 expectClose(try emb.download(), Reference.timeEmbedding(t, frequencies: frequencies),
-                            rtol: 0, atol: Self.tolerance(engine), "F = \(frequencies)")
+                            rtol: 0, atol: Self.tolerance(engine), "F = \(frequencies), K = \(times)")
             }
         }
     }

@@ -38,6 +38,13 @@ import Testing
                     count: 4, sampling: ["--clip", "0"])
     }
 
+    /// A small DiT (16 tokens of 7x7 patches, one head).
+    @Test(.enabled(if: available && FashionMNISTCommandTests.installed, "needs python3 with torch and dataset-fashion-mnist"))
+    func pytorchReproducesADiTsSamples() throws {
+        try compare(["--data", "fashion-mnist", "--arch", "dit", "--width", "16", "--blocks", "1", "--patch", "7"], dimension: 784,
+                    count: 4, sampling: ["--clip", "0"])
+    }
+
     func compare(_ network: [String], dimension: Int, count: Int, sampling: [String] = []) throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

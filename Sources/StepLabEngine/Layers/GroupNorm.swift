@@ -12,17 +12,21 @@ public final class GroupNorm: Layer {
     public let groups: Int
     public let activation: Activation
     public let modulationColumn: Int?
+    /// Consecutive normalised samples that share one conditioning row (a DiT's tokens share their image's).
+    public let modulationSharedBy: Int
     public let epsilon: Float
 
     public init(channels: Int, pixels: Int, groups: Int, activation: Activation = .identity, modulationColumn: Int? = nil,
-                epsilon: Float = 1e-5) {
+                modulationSharedBy: Int = 1, epsilon: Float = 1e-5) {
         self.channels = channels; self.pixels = pixels; self.groups = groups; self.activation = activation
-        self.modulationColumn = modulationColumn; self.epsilon = epsilon
+        self.modulationColumn = modulationColumn; self.modulationSharedBy = modulationSharedBy; self.epsilon = epsilon
     }
 
-    /// LayerNorm over `features` per row.
-    public static func layerNorm(features: Int, activation: Activation = .identity, modulationColumn: Int? = nil) -> GroupNorm {
-        GroupNorm(channels: features, pixels: 1, groups: 1, activation: activation, modulationColumn: modulationColumn)
+    /// LayerNorm over `features` per row; with `modulationColumn`, `sharedBy` consecutive rows read one conditioning row.
+    public static func layerNorm(features: Int, activation: Activation = .identity, modulationColumn: Int? = nil,
+                                 sharedBy: Int = 1) -> GroupNorm {
+        GroupNorm(channels: features, pixels: 1, groups: 1, activation: activation, modulationColumn: modulationColumn,
+                  modulationSharedBy: sharedBy)
     }
 
     public func forward(_ x: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
@@ -78,6 +82,6 @@ public final class GroupNorm: Layer {
     private func modulation(_ tape: Tape) throws(OpenCLError) -> Modulation? {
         guard let column = modulationColumn else { return nil }
         guard let conditioning = tape.conditioning else { throw .invalidRequest("a modulated norm needs tape.conditioning") }
-        return Modulation(values: conditioning, column: column)
+        return Modulation(values: conditioning, column: column, sharedBy: modulationSharedBy)
     }
 }

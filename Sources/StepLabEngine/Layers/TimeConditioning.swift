@@ -3,32 +3,36 @@ import OpenCLKit
 /// The time MLP of a time-conditioned network: `c = time.2(act(time.1(act(time.0(emb(t))))))`, every FiLM
 /// (scale, shift) of the network side by side in one product, kept as the tape's conditioning for the norms that read
 /// their slices of it (`GroupNorm`'s `modulationColumn`). emb(t) is `Engine.timeEmbedding` with 2F features of t
-/// times `timeScale`. Named `time.0`, `time.1`, `time.2` (see `Linear`). The times take no gradient; their tangent
-/// (d/dt along a time tangent) flows through the embedding.
+/// times `timeScale`. A network conditioned on several times per sample (MeanFlow's (r, t), a shortcut model's step
+/// size) embeds each and feeds the embeddings side by side to `time.0`. Named `time.0`, `time.1`, `time.2` (see
+/// `Linear`). The times take no gradient; their tangent (d/dt along a time tangent) flows through the embedding.
 public final class TimeConditioning {
     let mlp: Sequential
     public let frequencies: Int
     public let timeScale: Float
+    /// Times per sample.
+    public let times: Int
 
-    /// A time MLP of hidden `width` making `outputs` conditioning columns.
-    public init(width: Int, outputs: Int, frequencies: Int, timeScale: Float, activation: Activation, layout: inout ParameterLayout) {
-        self.frequencies = frequencies; self.timeScale = timeScale
+    /// A time MLP of hidden `width` on `times` times per sample, making `outputs` conditioning columns.
+    public init(width: Int, outputs: Int, frequencies: Int, timeScale: Float, times: Int = 1, activation: Activation,
+                layout: inout ParameterLayout) {
+        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
         mlp = Sequential([
-            Linear("time.0", inputs: 2 * frequencies, outputs: width, activation: activation, layout: &layout),
+            Linear("time.0", inputs: 2 * frequencies * times, outputs: width, activation: activation, layout: &layout),
             Linear("time.1", inputs: width, outputs: width, activation: activation, layout: &layout),
             Linear("time.2", inputs: width, outputs: outputs, layout: &layout),
         ])
     }
 
-    /// Checks that the pass's input `x` is batch x `inputs` at batch x 1 times `t`, then sets `tape.conditioning`;
+    /// Checks that the pass's input `x` is batch x `inputs` at batch x `times` times `t`, then sets `tape.conditioning`;
     /// `network` names the network in errors.
     public func condition(_ t: Tensor?, input x: Tensor, inputs: Int, network: String, tape: Tape) throws(OpenCLError) {
         guard let t else { throw .invalidRequest("\(network) is time-conditioned: forward needs the times") }
-        guard x.rows == tape.batch, x.columns == inputs, t.rows == tape.batch, t.columns == 1 else {
+        guard x.rows == tape.batch, x.columns == inputs, t.rows == tape.batch, t.columns == times else {
             throw .invalidRequest("\(network) input is \(x.rows)x\(x.columns) at \(t.rows)x\(t.columns) times, expected "
-                                  + "\(tape.batch)x\(inputs) at \(tape.batch)x1")
+                                  + "\(tape.batch)x\(inputs) at \(tape.batch)x\(times)")
         }
-        let embedding = try tape.allocate(columns: 2 * frequencies)
+        let embedding = try tape.allocate(columns: 2 * frequencies * times)
         try tape.engine.timeEmbedding(t, scale: timeScale, into: embedding)
         try tape.record(Embedding(t: t, embedding: embedding, scale: timeScale), inputs: [t], output: embedding, parameterized: false)
         tape.conditioning = try mlp.forward(embedding, tape: tape)

@@ -12,11 +12,13 @@ public struct ResidualMLPConfig: Sendable, Equatable, Codable {
     /// F of the time MLP's sinusoidal input emb(t) (2F features), and the multiplier of t inside it.
     public var frequencies: Int
     public var timeScale: Float
+    /// Times per sample the time MLP embeds (1: t; 2: MeanFlow's (r, t) or a shortcut model's (t, step)).
+    public var times: Int
 
     public init(inputs: Int, width: Int, blocks: Int, outputs: Int, activation: Activation = .silu, frequencies: Int = 8,
-                timeScale: Float = 1000) {
+                timeScale: Float = 1000, times: Int = 1) {
         self.inputs = inputs; self.width = width; self.blocks = blocks; self.outputs = outputs; self.activation = activation
-        self.frequencies = frequencies; self.timeScale = timeScale
+        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
     }
 }
 
@@ -44,7 +46,8 @@ public final class ResidualMLP: Network {
     public var outputs: Int { config.outputs }
 
     public init(engine: Engine, config: ResidualMLPConfig, seed: UInt64) throws(OpenCLError) {
-        guard config.inputs > 0, config.width > 0, config.blocks > 0, config.outputs > 0, config.frequencies > 0 else {
+        guard config.inputs > 0, config.width > 0, config.blocks > 0, config.outputs > 0, config.frequencies > 0,
+              config.times > 0 else {
             throw .invalidRequest("resmlp needs positive sizes (got inputs \(config.inputs), width \(config.width), "
                                   + "blocks \(config.blocks), outputs \(config.outputs))")
         }
@@ -53,7 +56,7 @@ public final class ResidualMLP: Network {
         let (w, act) = (config.width, config.activation)
         var layout = ParameterLayout()
         time = TimeConditioning(width: w, outputs: 2 * w * config.blocks, frequencies: config.frequencies,
-                                timeScale: config.timeScale, activation: act, layout: &layout)
+                                timeScale: config.timeScale, times: config.times, activation: act, layout: &layout)
         input = Linear("input", inputs: config.inputs, outputs: w, layout: &layout)
         blocks = (0 ..< config.blocks).map { b in
             ResidualBlock("blocks.\(b)", width: w, hidden: w, activation: act, modulationColumn: 2 * w * b, layout: &layout)
@@ -72,7 +75,7 @@ public final class ResidualMLP: Network {
 }
 
 extension Reference {
-    /// The resmlp forward in float64 from named parameters, for `input` (batch x inputs) at times `t`.
+    /// The resmlp forward in float64 from named parameters, for `input` (batch x inputs) at times `t` (batch x times).
     public static func residualMLPForward(_ config: ResidualMLPConfig, parameters p: [String: [Double]], input: [Double],
                                           t: [Float], batch: Int) -> [Double] {
         let (w, act) = (config.width, config.activation)
@@ -81,7 +84,7 @@ extension Reference {
                              activation: activation)
         }
         let embedding = timeEmbedding(t, frequencies: config.frequencies, scale: config.timeScale).map(Double.init)
-        let c = linear(linear(linear(embedding, "time.0", 2 * config.frequencies, w, act), "time.1", w, w, act),
+        let c = linear(linear(linear(embedding, "time.0", 2 * config.frequencies * config.times, w, act), "time.1", w, w, act),
                        "time.2", w, 2 * w * config.blocks)
         var h = linear(input, "input", config.inputs, w)
         for b in 0 ..< config.blocks {

@@ -10,10 +10,13 @@ public struct UNetConfig: Sendable, Equatable {
     /// F of the time MLP's sinusoidal input emb(t) (2F features), and the multiplier of t inside it.
     public var frequencies: Int
     public var timeScale: Float
+    /// Times per sample the time MLP embeds (1: t; 2: MeanFlow's (r, t) or a shortcut model's (t, step)).
+    public var times: Int
 
-    public init(shape: UNetShape, inputs: Int? = nil, activation: Activation = .silu, frequencies: Int = 8, timeScale: Float = 1000) {
+    public init(shape: UNetShape, inputs: Int? = nil, activation: Activation = .silu, frequencies: Int = 8, timeScale: Float = 1000,
+                times: Int = 1) {
         self.shape = shape; self.inputs = inputs ?? shape.dimension; self.activation = activation
-        self.frequencies = frequencies; self.timeScale = timeScale
+        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
     }
 
     /// Width of the time MLP's hidden layers (ADM: 4 C).
@@ -57,7 +60,7 @@ public final class UNet: Network {
     public init(engine: Engine, config: UNetConfig, seed: UInt64) throws(OpenCLError) {
         let s = config.shape
         if let problem = s.problem { throw .invalidRequest("unet: \(problem)") }
-        guard config.inputs >= s.dimension, config.frequencies > 0 else {
+        guard config.inputs >= s.dimension, config.frequencies > 0, config.times > 0 else {
             throw .invalidRequest("unet input of \(config.inputs) columns cannot hold \(s.height)x\(s.width)x\(s.imageChannels) images")
         }
         self.engine = engine
@@ -107,7 +110,7 @@ public final class UNet: Network {
         output = Conv2d("output", geometry: ConvolutionGeometry(height: s.height, width: s.width, inputChannels: channels,
                                                                 outputChannels: s.imageChannels), zeroInitialised: true, layout: &layout)
         time = TimeConditioning(width: config.timeWidth, outputs: film, frequencies: config.frequencies,
-                                timeScale: config.timeScale, activation: act, layout: &layout)
+                                timeScale: config.timeScale, times: config.times, activation: act, layout: &layout)
         self.down = down; self.downsample = downsample; self.up = up
         joins = (0 ..< levels).map { l in
             (0 ..< s.blocksPerLevel).map { b in
@@ -159,7 +162,7 @@ extension Reference {
         }
         let embedding = timeEmbedding(t, frequencies: config.frequencies, scale: config.timeScale).map(Double.init)
         let tw = config.timeWidth
-        let hidden = linear(linear(embedding, "time.0", 2 * config.frequencies, tw, act), "time.1", tw, tw, act)
+        let hidden = linear(linear(embedding, "time.0", 2 * config.frequencies * config.times, tw, act), "time.1", tw, tw, act)
         let film = p["time.2.bias"]!.count
         let c = linear(hidden, "time.2", tw, film)
         var column = 0
