@@ -88,27 +88,9 @@ import Testing
             let config = Self.config
             let network = try DiT(engine: engine, config: config, seed: 5)
             let pass = try NetworkPass(network, engine: engine, batch: 2, seed: 9, bound: 0.5)
-            let (batch, xd, t, probe, flat) = (pass.batch, pass.input, pass.times, pass.probe, pass.parameters)
-            func loss(_ p: [Double], _ x: [Double]) -> Double {
-                LayerGradientTests.probed(Reference.ditForward(config, parameters: pass.named(p), input: x, t: t, batch: batch), probe)
+            try pass.expectMatchesImageReference(imageColumns: config.shape.dimension) { p, x in
+                Reference.ditForward(config, parameters: p, input: x, t: pass.times, batch: pass.batch)
             }
-            expectClose(try pass.output.download(),
-                        Reference.ditForward(config, parameters: pass.named(flat), input: xd, t: t, batch: batch).map(Float.init),
-                        rtol: 1e-4, atol: 1e-5, "forward")
-            let gradients = try network.parameters.gradients.download()
-            for entry in network.parameters.entries {
-                for i in Set([entry.offset, entry.offset + entry.count / 2, entry.offset + entry.count - 1]) {
-                    var plus = flat, minus = flat
-                    plus[i] += 1e-5; minus[i] -= 1e-5
-                    let numeric = Float((loss(plus, xd) - loss(minus, xd)) / 2e-5)
-                    expectClose([gradients[i]], [numeric], rtol: 2e-3, atol: 2e-5, "\(entry.name)[\(i - entry.offset)]")
-                }
-            }
-            let image = config.shape.dimension
-            let numericInput = centralDifferences(at: xd) { loss(flat, $0) }
-            let imageColumns = (0 ..< batch).flatMap { n in numericInput[n * config.inputs ..< n * config.inputs + image] }
-            expectClose(try pass.inputGradient.download(), Array(imageColumns), rtol: 2e-3, atol: 2e-5, "input gradients")
-
             try TangentTests.checkJVP(network, engine: engine, batch: 2, times: 1, seed: 6) { p, x, t in
                 Reference.ditForward(config, parameters: p, input: x, t: t, batch: 2)
             }

@@ -1,5 +1,6 @@
 import OpenCLKit
 import StepLabTestSupport
+import Testing
 @testable import StepLabEngine
 
 /// One recorded pass and backward of a time-conditioned network for the finite-difference checks: parameters drawn
@@ -34,6 +35,28 @@ struct NetworkPass {
         inputGradient = dx
         parameters = try network.parameters.values.download().map(Double.init)
         self.network = network; self.batch = batch; input = x.map(Double.init); self.times = t
+    }
+
+    /// An image network's pass against its float64 twin `reference(parameters, input)`: the forward, three entries of
+    /// every parameter tensor (first, middle, last) and the input gradient of the image columns by central
+    /// differences; the columns after the image (emb(t), which an image network does not read) get none.
+    func expectMatchesImageReference(imageColumns image: Int, _ reference: ([String: [Double]], [Double]) -> [Double]) throws {
+        let (inputs, flat) = (network.inputs, parameters)
+        func loss(_ p: [Double], _ x: [Double]) -> Double { LayerGradientTests.probed(reference(named(p), x), probe) }
+        expectClose(try output.download(), reference(named(flat), input).map(Float.init), rtol: 1e-4, atol: 1e-5, "forward")
+        let gradients = try network.parameters.gradients.download()
+        for entry in network.parameters.entries {
+            for i in Set([entry.offset, entry.offset + entry.count / 2, entry.offset + entry.count - 1]) {
+                var plus = flat, minus = flat
+                plus[i] += 1e-5; minus[i] -= 1e-5
+                let numeric = Float((loss(plus, input) - loss(minus, input)) / 2e-5)
+                expectClose([gradients[i]], [numeric], rtol: 2e-3, atol: 2e-5, "\(entry.name)[\(i - entry.offset)]")
+            }
+        }
+        let numericInput = centralDifferences(at: input) { loss(flat, $0) }
+        let imageColumns = (0 ..< batch).flatMap { n in numericInput[n * inputs ..< n * inputs + image] }
+        expectClose(try inputGradient.download(), Array(imageColumns), rtol: 2e-3, atol: 2e-5, "input gradients")
+        #expect((0 ..< batch).allSatisfy { n in numericInput[n * inputs + image ..< (n + 1) * inputs].allSatisfy { $0 == 0 } })
     }
 
     /// Flat parameter values by tensor name (the references' form).
