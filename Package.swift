@@ -17,6 +17,7 @@ let kernelFiles = [
     "groupnorm.cl",
     "loss.cl",
     "matmul.cl",
+    "meanflow.cl",
     "optimizer.cl",
     "random.cl",
     "reduce.cl",

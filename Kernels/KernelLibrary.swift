@@ -22,6 +22,7 @@ public enum KernelLibrary {
         "groupnorm.cl": String(decoding: PackageResources.groupnorm_cl, as: UTF8.self),
         "loss.cl": String(decoding: PackageResources.loss_cl, as: UTF8.self),
         "matmul.cl": String(decoding: PackageResources.matmul_cl, as: UTF8.self),
+        "meanflow.cl": String(decoding: PackageResources.meanflow_cl, as: UTF8.self),
         "optimizer.cl": String(decoding: PackageResources.optimizer_cl, as: UTF8.self),
         "random.cl": String(decoding: PackageResources.random_cl, as: UTF8.self),
         "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
@@ -41,6 +42,7 @@ public enum KernelLibrary {
         "edm.cl": ["random.cl"],
         "groupnorm.cl": ["activations.cl"],
         "matmul.cl": ["activations.cl"],
+        "meanflow.cl": ["random.cl", "schedule.cl"],
     ]
 
     /// `file` after its dependencies (and theirs), each once, in an order where a file follows what it uses.

@@ -17,6 +17,9 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     case mct
     /// Multistep consistency distillation (MCM, aDDIM teacher).
     case mcd
+    /// MeanFlow: the average velocity u(z, r, t) of a flow-matching path, trained by the MeanFlow identity through the
+    /// network's JVP (Geng et al. 2025); one or a few jumps.
+    case meanflow
 
     public var needsTeacher: Bool { self == .cd || self == .mcd }
     /// Whether the model lives in EDM sigma space (else on the VP schedule).
@@ -29,6 +32,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         case .edm: ("heun", 32)
         case .ct, .cd: ("cm", 1)
         case .mct, .mcd: ("ddim", segments)
+        case .meanflow: ("meanflow", 1)
         }
     }
 
@@ -40,6 +44,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         switch self {
         case .diffusion, .edm: 2e-3
         case .ct, .cd, .mct, .mcd: 2e-4
+        case .meanflow: 1e-3
         }
     }
 
@@ -49,6 +54,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         case .diffusion, .mct, .mcd: ["ddim", "addim", "early-exit"]
         case .edm: ["euler", "heun"]
         case .ct, .cd: ["cm"]
+        case .meanflow: ["meanflow"]
         }
     }
 }
@@ -140,6 +146,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
             return try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: segments, annealSteps: annealSteps),
                 teacher: method == .mcd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
+        case .meanflow:
+            return try MeanFlowObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
         }
     }
 }

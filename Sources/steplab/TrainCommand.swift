@@ -46,7 +46,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration).") var lrSchedule = "constant"
     @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
-    @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model).") var segments = 4
+    @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model; default 4).") var segments: Int?
     @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
     @Option(help: "Run folder whose raw weights initialise this model (same architecture), e.g. a diffusion run for mct.") var `init`: String?
     @Option(help: "EMA decay of the weights used for sampling.") var ema: Float = 0.999
@@ -94,12 +94,20 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown --lr-schedule '\(lrSchedule)': use constant or cosine")
         }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative (got \(warmup))") }
-        guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
+        if let segments {
+            guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
+            guard method == .mct || method == .mcd else {
+                throw ValidationError("--segments applies to mct and mcd, not to --method \(method.rawValue)")
+            }
+        }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
         if let prediction, Prediction(name: prediction) == nil { throw ValidationError("--prediction must be x, v or eps (got \(prediction))") }
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
         guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
         if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
+        if !method.needsTeacher, teacher != nil {
+            throw ValidationError("--teacher applies to cd and mcd; --method \(method.rawValue) trains without one")
+        }
     }
 
     func run() throws {
@@ -123,13 +131,15 @@ struct TrainCommand: ParsableCommand {
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
                                width: width ?? (spec.imageShape == nil ? 256 : arch == NetworkArchitecture.dit.rawValue ? 128 : 1024),
                                depth: depth,
-                               learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments : 1,
+                               learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments ?? 4 : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
         // An initialised run takes the prediction and network of the run it starts from unless told otherwise.
         let initConfig = try `init`.map { try RunFolder($0).loadConfig() }
         config.prediction = prediction ?? initConfig?.prediction ?? "v"
         config.timeScale = timeScale
+        // MeanFlow's network reads (t, t - r).
+        config.timeInputs = method == .meanflow ? 2 : nil
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.image = spec.imageShape
