@@ -23,6 +23,7 @@ let kernelFiles = [
     "reduce.cl",
     "sampling.cl",
     "schedule.cl",
+    "shortcut.cl",
 ]
 
 let package = Package(

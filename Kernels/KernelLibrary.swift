@@ -28,6 +28,7 @@ public enum KernelLibrary {
         "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
         "sampling.cl": String(decoding: PackageResources.sampling_cl, as: UTF8.self),
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
+        "shortcut.cl": String(decoding: PackageResources.shortcut_cl, as: UTF8.self),
     ]
 
     /// The files each kernel file uses (helpers it calls), declared once: a program for `file` is the
@@ -43,6 +44,7 @@ public enum KernelLibrary {
         "groupnorm.cl": ["activations.cl"],
         "matmul.cl": ["activations.cl"],
         "meanflow.cl": ["random.cl", "schedule.cl"],
+        "shortcut.cl": ["random.cl", "schedule.cl"],
     ]
 
     /// `file` after its dependencies (and theirs), each once, in an order where a file follows what it uses.

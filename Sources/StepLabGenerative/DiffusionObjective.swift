@@ -10,6 +10,12 @@ public protocol TrainingObjective: AnyObject {
     /// Writes dL/dθ of this step's loss into `model.parameters.gradients` (zeroing them first) and returns the per-sample
     /// losses (batch x 1, on the device).
     func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor
+    /// Hands the objective the trainer's EMA of the weights (nil: none), for objectives whose targets use it.
+    func attach(ema: EMA?)
+}
+
+extension TrainingObjective {
+    public func attach(ema: EMA?) {}
 }
 
 /// Diffusion training on the VP cosine schedule: t ~ U(0, 1), z_t = alpha_t x + sigma_t eps, and a weighted

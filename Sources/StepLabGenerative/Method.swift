@@ -20,6 +20,9 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     /// MeanFlow: the average velocity u(z, r, t) of a flow-matching path, trained by the MeanFlow identity through the
     /// network's JVP (Geng et al. 2025); one or a few jumps.
     case meanflow
+    /// Shortcut models: flow matching conditioned on the step size d, with self-consistency targets of two half
+    /// jumps from the EMA weights (Frans et al. 2025); no JVP.
+    case shortcut
 
     public var needsTeacher: Bool { self == .cd || self == .mcd }
     /// Whether the model lives in EDM sigma space (else on the VP schedule).
@@ -33,6 +36,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         case .ct, .cd: ("cm", 1)
         case .mct, .mcd: ("ddim", segments)
         case .meanflow: ("meanflow", 1)
+        case .shortcut: ("shortcut", 1)
         }
     }
 
@@ -44,7 +48,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         switch self {
         case .diffusion, .edm: 2e-3
         case .ct, .cd, .mct, .mcd: 2e-4
-        case .meanflow: 1e-3
+        case .meanflow, .shortcut: 1e-3
         }
     }
 
@@ -55,6 +59,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         case .edm: ["euler", "heun"]
         case .ct, .cd: ["cm"]
         case .meanflow: ["meanflow"]
+        case .shortcut: ["shortcut"]
         }
     }
 }
@@ -148,6 +153,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
                 teacher: method == .mcd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
         case .meanflow:
             return try MeanFlowObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
+        case .shortcut:
+            return try ShortcutObjective(model: model, batch: rows, globalBatch: batch, seed: seed, firstRow: firstRow)
         }
     }
 }

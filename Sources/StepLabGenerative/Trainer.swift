@@ -47,6 +47,7 @@ public final class Trainer {
         self.config = config
         optimizer = try AdamW(parameters: parameters, engine: engine, hyperparameters: config.adam)
         ema = try config.emaDecay.map { decay throws(OpenCLError) in try EMA(parameters: parameters, engine: engine, decay: decay) }
+        objective.attach(ema: ema)
         x0 = try engine.tensor(rows: objective.shard.rows, columns: source.dimension)
         meanBuffer = try engine.tensor(rows: 1, columns: 1)
     }

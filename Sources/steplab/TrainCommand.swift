@@ -138,8 +138,8 @@ struct TrainCommand: ParsableCommand {
         let initConfig = try `init`.map { try RunFolder($0).loadConfig() }
         config.prediction = prediction ?? initConfig?.prediction ?? "v"
         config.timeScale = timeScale
-        // MeanFlow's network reads (t, t - r).
-        config.timeInputs = method == .meanflow ? 2 : nil
+        // MeanFlow's network reads (t, t - r), a shortcut model's (t, d).
+        config.timeInputs = method == .meanflow || method == .shortcut ? 2 : nil
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.image = spec.imageShape
