@@ -32,6 +32,24 @@ __kernel void ict_pairs(const int pairs, __global const float *cdf, __global con
     weight[weight_off + r] = 1.0f / (b - a);
 }
 
+// ECT pair sampling (Geng et al. 2024; locuslab/ect's ECMLoss): per row, sigma_hi = exp(p_mean + p_std n) with n ~ N(0, 1)
+// from the row's Philox block (Box-Muller on its first two words), clamped to [2 smin, smax]; sigma_lo = max(smin,
+// sigma_hi (1 - decay (1 + k sigmoid(-b sigma_hi)))) with decay = q^-(stage + 1), so the gap shrinks stage by stage
+// and at sigma_lo = smin the boundary condition makes the target the data itself; weight = 1 / (sigma_hi - sigma_lo).
+// Range: [rows].
+__kernel void ect_pairs(const float p_mean, const float p_std, const float smin, const float smax, const float decay,
+                        const float k, const float b, const uint c0, const uint c1, const uint c2, const uint c3,
+                        const uint k0, const uint k1, __global float *sigma_hi, const int hi_off,
+                        __global float *sigma_lo, const int lo_off, __global float *weight, const int weight_off) {
+    const int r = get_global_id(0);
+    const uint4 w = philox4x32_10((uint4)(c0 + (uint)r, c1, c2, c3), (uint2)(k0, k1));
+    const float t = clamp(exp(p_mean + p_std * box_muller(w.x, w.y).x), 2.0f * smin, smax);
+    const float lo = fmax(smin, t * (1.0f - decay * (1.0f + k / (1.0f + exp(b * t)))));
+    sigma_hi[hi_off + r] = t;
+    sigma_lo[lo_off + r] = lo;
+    weight[weight_off + r] = 1.0f / (t - lo);
+}
+
 // out = x + sigma eps, sigma per row. Range: [rows * d].
 __kernel void edm_noise(const int d, __global const float *x, const int x_off, __global const float *eps, const int eps_off,
                         __global const float *sigma, const int sigma_off, __global float *out, const int out_off) {

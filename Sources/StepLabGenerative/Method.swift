@@ -23,17 +23,31 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     /// Shortcut models: flow matching conditioned on the step size d, with self-consistency targets of two half
     /// jumps from the EMA weights (Frans et al. 2025); no JVP.
     case shortcut
+    /// Easy Consistency Tuning: a one-step (or few-step) consistency model tuned from an `edm` diffusion run
+    /// (`--init`) over pairs whose gap shrinks in stages (Geng et al. 2024).
+    case ect
 
     public var needsTeacher: Bool { self == .cd || self == .mcd }
     /// Whether the model lives in EDM sigma space (else on the VP schedule).
-    public var isEDM: Bool { self == .edm || self == .ct || self == .cd }
+    public var isEDM: Bool { self == .edm || self == .ct || self == .cd || self == .ect }
+    /// Where the method's model lives, in words: a model can start (`--init`) only from a run of the same space.
+    public var space: String {
+        switch self {
+        case .edm, .ct, .cd, .ect: "EDM sigma space"
+        case .diffusion, .mct, .mcd: "the VP schedule"
+        case .meanflow, .shortcut: "the flow z_t = (1 - t) x + t eps"
+        }
+    }
+
+    /// Whether the method tunes a trained model (`--init`) rather than training from scratch.
+    public var needsInit: Bool { self == .ect }
 
     /// The sampler `sample` uses unless told otherwise, and its default step count.
     public func defaultSampler(segments: Int) -> (name: String, steps: Int) {
         switch self {
         case .diffusion: ("ddim", 64)
         case .edm: ("heun", 32)
-        case .ct, .cd: ("cm", 1)
+        case .ct, .cd, .ect: ("cm", 1)
         case .mct, .mcd: ("ddim", segments)
         case .meanflow: ("meanflow", 1)
         case .shortcut: ("shortcut", 1)
@@ -47,7 +61,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     public var defaultLearningRate: Float {
         switch self {
         case .diffusion, .edm: 2e-3
-        case .ct, .cd, .mct, .mcd: 2e-4
+        case .ct, .cd, .mct, .mcd, .ect: 2e-4
         case .meanflow, .shortcut: 1e-3
         }
     }
@@ -57,7 +71,7 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         switch self {
         case .diffusion, .mct, .mcd: ["ddim", "addim", "early-exit"]
         case .edm: ["euler", "heun"]
-        case .ct, .cd: ["cm"]
+        case .ct, .cd, .ect: ["cm"]
         case .meanflow: ["meanflow"]
         case .shortcut: ["shortcut"]
         }
@@ -155,6 +169,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
             return try MeanFlowObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
         case .shortcut:
             return try ShortcutObjective(model: model, batch: rows, globalBatch: batch, seed: seed, firstRow: firstRow)
+        case .ect:
+            return try ECTObjective(model: model, config: ECTConfig(totalIterations: iterations), batch: rows, seed: seed, firstRow: firstRow)
         }
     }
 }

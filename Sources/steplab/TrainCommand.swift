@@ -105,6 +105,9 @@ struct TrainCommand: ParsableCommand {
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
         guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
         if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
+        if method.needsInit && `init` == nil {
+            throw ValidationError("--method \(method.rawValue) tunes a trained diffusion model: pass --init RUN_DIR (an edm run)")
+        }
         if !method.needsTeacher, teacher != nil {
             throw ValidationError("--teacher applies to cd and mcd; --method \(method.rawValue) trains without one")
         }
@@ -119,7 +122,12 @@ struct TrainCommand: ParsableCommand {
             let config = try folder.loadConfig()
             let spec: DataSpec
             do { spec = try DataSpec.parse(config.data) } catch { throw CLIError(error.description) }
-            try train(config, spec: spec, folder: folder, resuming: true, job: job)
+            // A run stopped before its first checkpoint has only its configuration: it starts again from step 0.
+            let unstarted = folder.checkpointSteps().isEmpty && !FileManager.default.fileExists(atPath: folder.weightsURL.path)
+            if unstarted && job.writes {
+                print("note: \(folder.url.path) stopped before its first checkpoint; starting it again from step 0 with its config.json")
+            }
+            try train(config, spec: spec, folder: folder, resuming: !unstarted, job: job)
             return
         }
         let method = Method(rawValue: self.method)!
@@ -286,6 +294,15 @@ struct TrainCommand: ParsableCommand {
             let source = RunFolder(initFrom)
             let initConfig = try source.loadConfig()
             let (a, b) = (initConfig.denoiser, config.denoiser)
+            guard initConfig.method.space == config.method.space else {
+                throw CLIError("--init \(initFrom) was trained with --method \(initConfig.method.rawValue) in \(initConfig.method.space); "
+                               + "\(config.method.rawValue) works in \(config.method.space): start from a run of the same kind"
+                               + (config.method == .ect ? " (an edm run)" : ""))
+            }
+            guard (a.timeInputs ?? 1) == (b.timeInputs ?? 1) else {
+                throw CLIError("--init \(initFrom) is conditioned on \(a.timeInputs ?? 1) time(s) per sample and \(config.method.rawValue) on "
+                               + "\(b.timeInputs ?? 1)")
+            }
             guard a.summary == b.summary, a.dimension == b.dimension, a.frequencies == b.frequencies,
                   a.activation == b.activation, initConfig.prediction == config.prediction else {
                 throw CLIError("--init \(initFrom) has a different architecture (\(a.summary), "

@@ -65,6 +65,8 @@ import Testing
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--lr-schedule", "step"], "unknown --lr-schedule 'step': use constant or cosine"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--lr=-1"], "--lr must be a positive number"),
         (["train", "--data", "checkerboard", "--out", "/tmp/x", "--segments", "0"], "--segments must be at least 1"),
+        (["train", "--method", "ect", "--data", "checkerboard", "--out", "/tmp/x"],
+         "--method ect tunes a trained diffusion model: pass --init RUN_DIR (an edm run)"),
         (["train", "--method", "meanflow", "--data", "checkerboard", "--out", "/tmp/x", "--segments", "4"],
          "--segments applies to mct and mcd, not to --method meanflow"),
         (["train", "--method", "meanflow", "--data", "checkerboard", "--out", "/tmp/x", "--teacher", "/tmp/t"],
@@ -103,7 +105,7 @@ import Testing
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
     }
 
-    @Test(arguments: ["diffusion", "mct"])
+    @Test(arguments: ["diffusion", "mct", "meanflow", "shortcut"])
     func aStoppedAndResumedRunEndsBitIdentical(method: String) throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -125,14 +127,23 @@ import Testing
         #expect(try Self.columns(straight.appendingPathComponent("metrics.csv")) == Self.columns(resumed.appendingPathComponent("metrics.csv")))
     }
 
-    @Test func resumeWithoutACheckpointIsOneClearLine() throws {
+    /// A run stopped before its first checkpoint holds only its config.json: resuming starts it again from step 0 and
+    /// ends as the uninterrupted run does.
+    @Test func aRunStoppedBeforeItsFirstCheckpointStartsAgain() throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let config = #"{"method":"diffusion","data":"two-moons","dimension":2,"mean":[0,0],"std":[1,1],"iterations":10,"batch":8,"width":4,"depth":1,"frequencies":8,"activation":"silu","prediction":"v","timeScale":1000,"learningRate":0.001,"emaDecay":0.9,"seed":0,"segments":1,"annealSteps":5}"#
-        try config.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
-        let result = try CommandLineTests.run(["train", "--resume", folder.path])
-        #expect(result.status != 0)
-        #expect(result.err.contains("has no checkpoint to resume from"), "\(result.err)")
+        let straight = folder.appendingPathComponent("straight"), stopped = folder.appendingPathComponent("stopped")
+        let a = try CommandLineTests.run(["train", "--method", "diffusion", "--data", "two-moons", "--iterations", "40", "--batch", "16",
+                                          "--width", "8", "--blocks", "1", "--out", straight.path, "--device", "0"])
+        #expect(a.status == 0, "\(a.err)")
+        try FileManager.default.createDirectory(at: stopped, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: straight.appendingPathComponent("config.json"), to: stopped.appendingPathComponent("config.json"))
+        let b = try CommandLineTests.run(["train", "--resume", stopped.path, "--device", "0"])
+        #expect(b.status == 0, "\(b.err)")
+        #expect(b.out.contains("stopped before its first checkpoint; starting it again from step 0"), "\(b.out)")
+        let weightsA = try Data(contentsOf: straight.appendingPathComponent("model.safetensors"))
+        let weightsB = try Data(contentsOf: stopped.appendingPathComponent("model.safetensors"))
+        #expect(weightsA == weightsB, "the restarted run's weights differ from the uninterrupted run's")
     }
 }
 
