@@ -35,13 +35,18 @@ public final class EDMModel {
     /// A tape for one call site of `denoise`.
     public func makeTape() -> Tape { network.makeTape() }
 
-    /// f(x, sigma) into `out` in a new pass on `tape`; `sigma` is a column (rows x 1).
-    public func denoise(_ x: Tensor, sigma: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = true,
-                        into out: Tensor) throws(OpenCLError) {
+    /// The network output F(c_in x, c_noise) of a new pass on `tape` (what `denoise` scales into D); `sigma` is a column.
+    public func networkOutput(_ x: Tensor, sigma: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = false) throws(OpenCLError) -> Tensor {
         try tape.begin(batch: x.rows, parameters: parameters, recording: recording)
         let xin = try tape.allocate(columns: x.columns), cnoise = try tape.allocate(columns: 1)
         try engine.edmPrecondition(x, sigma: sigma, sigmaData: config.sigmaData, into: xin, cNoise: cnoise)
-        let net = try network.forward(xin, t: cnoise, tape: tape)
+        return try network.forward(xin, t: cnoise, tape: tape)
+    }
+
+    /// f(x, sigma) into `out` in a new pass on `tape`; `sigma` is a column (rows x 1).
+    public func denoise(_ x: Tensor, sigma: Tensor, tape: Tape, parameters: Tensor? = nil, recording: Bool = true,
+                        into out: Tensor) throws(OpenCLError) {
+        let net = try networkOutput(x, sigma: sigma, tape: tape, parameters: parameters, recording: recording)
         try engine.edmOutput(x, network: net, sigma: sigma, sigmaData: config.sigmaData, sigmaMin: config.sigmaMin,
                              boundary: boundary, into: out)
         tape.save([sigma], for: self)

@@ -65,6 +65,28 @@ extension Engine {
                    slope.storage, slope.kernelOffset, out.storage, out.kernelOffset)
     }
 
+    /// An Euler step of the probability-flow ODE with the slope (x - D) / from computed from the network output F
+    /// (`edm_flow_slope`: no cancellation at small sigma; EDM scalings, no boundary), written to `slope` for Heun.
+    public func edmFlowEulerStep(_ x: Tensor, network: Tensor, sigmaData: Float, from: Tensor, to: Tensor, slope: Tensor,
+                                 into out: Tensor) throws(OpenCLError) {
+        try requireSameShape("edmFlowEulerStep", x, network, slope, out)
+        try requireColumn("edmFlowEulerStep", from, to, rows: out.rows)
+        try launch("edm.cl", "edm_flow_euler", global: [out.count], Int32(out.columns), sigmaData, x.storage, x.kernelOffset,
+                   network.storage, network.kernelOffset, from.storage, from.kernelOffset, to.storage, to.kernelOffset,
+                   slope.storage, slope.kernelOffset, out.storage, out.kernelOffset)
+    }
+
+    /// Heun's correction of an `edmFlowEulerStep` from F at (xEuler, to): `out = x + (to - from) (slope + slope2) / 2`.
+    /// `out` may be `x`.
+    public func edmFlowHeunStep(_ x: Tensor, slope: Tensor, xEuler: Tensor, network: Tensor, sigmaData: Float, from: Tensor, to: Tensor,
+                                into out: Tensor) throws(OpenCLError) {
+        try requireSameShape("edmFlowHeunStep", x, slope, xEuler, network, out)
+        try requireColumn("edmFlowHeunStep", from, to, rows: out.rows)
+        try launch("edm.cl", "edm_flow_heun", global: [out.count], Int32(out.columns), sigmaData, x.storage, x.kernelOffset,
+                   slope.storage, slope.kernelOffset, xEuler.storage, xEuler.kernelOffset, network.storage, network.kernelOffset,
+                   from.storage, from.kernelOffset, to.storage, to.kernelOffset, out.storage, out.kernelOffset)
+    }
+
     /// Heun's correction of an `edmEulerStep`: `out = x + (to - from) (slope + (xEuler - denoised) / to) / 2`,
     /// `denoised` = D(xEuler, to). `to` must be positive. `out` may be `x` (each element reads only its own x).
     public func edmHeunStep(_ x: Tensor, slope: Tensor, xEuler: Tensor, denoised: Tensor, from: Tensor, to: Tensor,
@@ -169,6 +191,11 @@ extension Reference {
         let slope = x.indices.map { (Double(x[$0]) - Double(denoised[$0])) / Double(from[$0 / columns]) }
         let out = x.indices.map { i in Float(Double(x[i]) + (Double(to[i / columns]) - Double(from[i / columns])) * slope[i]) }
         return (slope.map(Float.init), out)
+    }
+
+    /// The slope (x - D) / sigma from the network output F in float64 (see `edm_flow_slope`).
+    public static func edmFlowSlope(_ x: Double, network: Double, sigma s: Double, sigmaData sd: Double) -> Double {
+        s * x / (s * s + sd * sd) - sd * network / (s * s + sd * sd).squareRoot()
     }
 
     /// `x + (to - from) (slope + (xEuler - denoised) / to) / 2`.

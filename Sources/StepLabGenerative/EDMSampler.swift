@@ -25,20 +25,23 @@ public final class EDMSampler {
         let n = noise.rows, d = noise.columns
         let sigmas = Array(model.config.karrasGrid(count: Swift.max(steps, 2)).reversed().prefix(steps)) + [0]
         let x = try engine.tensor(rows: n, columns: d), next = try engine.tensor(rows: n, columns: d)
-        let denoised = try engine.tensor(rows: n, columns: d), slope = try engine.tensor(rows: n, columns: d)
+        let slope = try engine.tensor(rows: n, columns: d)
         let from = try engine.tensor(rows: n, columns: 1), to = try engine.tensor(rows: n, columns: 1)
         try engine.scale(sigmas[0], noise, into: x)
         var evaluations = 0
+        guard !model.boundary else { throw .invalidRequest("diffusion sampling needs the EDM scalings, not the consistency boundary's") }
+        let sd = model.config.sigmaData
         for i in 0 ..< steps {
             try engine.fill(from, sigmas[i])
             try engine.fill(to, sigmas[i + 1])
-            try model.denoise(x, sigma: from, tape: tape, parameters: parameters, recording: false, into: denoised)
+            // The slopes come from the network output itself (edm_flow_slope), never from x - D.
+            let net = try model.networkOutput(x, sigma: from, tape: tape, parameters: parameters)
             evaluations += 1
-            try engine.edmEulerStep(x, denoised: denoised, from: from, to: to, slope: slope, into: next)
+            try engine.edmFlowEulerStep(x, network: net, sigmaData: sd, from: from, to: to, slope: slope, into: next)
             if method == .heun && sigmas[i + 1] > 0 {
-                try model.denoise(next, sigma: to, tape: tape, parameters: parameters, recording: false, into: denoised)
+                let corrected = try model.networkOutput(next, sigma: to, tape: tape, parameters: parameters)
                 evaluations += 1
-                try engine.edmHeunStep(x, slope: slope, xEuler: next, denoised: denoised, from: from, to: to, into: x)
+                try engine.edmFlowHeunStep(x, slope: slope, xEuler: next, network: corrected, sigmaData: sd, from: from, to: to, into: x)
             } else {
                 try x.storage.copy(from: next.storage, sourceOffset: next.offset, offset: x.offset, length: x.count)
             }
