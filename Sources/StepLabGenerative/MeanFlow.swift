@@ -97,37 +97,6 @@ public final class MeanFlowObjective: TrainingObjective {
     }
 }
 
-/// MeanFlow sampling: from noise z_1, `steps` jumps z_r = z_t - (t - r) u(z_t, r, t) on the uniform grid from t = 1
-/// to 0 (one step: z_0 = z_1 - u(z_1, 0, 1)).
-public struct MeanFlowSampler {
-    public let model: Denoiser
-    public init(model: Denoiser) { self.model = model }
-
-    /// Samples from `noise` (rows x d) with the live parameters or `parameters` (an EMA copy).
-    public func sample(noise: Tensor, steps: Int, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
-        guard steps >= 1 else { throw .invalidRequest("meanflow sampling needs at least one step (got \(steps))") }
-        let engine = model.engine, rows = noise.rows
-        let z = try engine.tensor(rows: rows, columns: noise.columns)
-        try engine.scale(1, noise, into: z)
-        let input = try engine.tensor(rows: rows, columns: model.config.inputs)
-        let t = try engine.tensor(rows: rows, columns: 1), times = try engine.tensor(rows: rows, columns: 2)
-        let tape = model.makeTape()
-        for (start, end) in Self.grid(steps: steps) {
-            try engine.fill(t, start)
-            try times.upload([Float]((0 ..< rows).map { _ in [start, start - end] }.joined()))
-            try engine.networkInput(z, t: t, scale: model.config.timeScale, into: input)
-            let u = try model.network.run(input, time: times, tape: tape, parameters: parameters, recording: false)
-            try engine.axpy(-(start - end), u, z)
-        }
-        return z
-    }
-
-    /// The (t, r) of each jump, from 1 to 0.
-    static func grid(steps: Int) -> [(Float, Float)] {
-        (0 ..< steps).map { (1 - Float($0) / Float(steps), 1 - Float($0 + 1) / Float(steps)) }
-    }
-}
-
 extension Reference {
     /// `meanflow_times` in float64 from one Philox block's words: (t, r).
     public static func meanFlowTimes(_ words: (UInt32, UInt32, UInt32), config: MeanFlowConfig) -> (t: Double, r: Double) {

@@ -123,32 +123,6 @@ public final class ShortcutObjective: TrainingObjective {
     }
 }
 
-/// Shortcut sampling: `steps` jumps of d = 1 / steps, z_{t - d} = z_t - d s(z_t, t, d), from t = 1 to 0.
-public struct ShortcutSampler {
-    public let model: Denoiser
-    public init(model: Denoiser) { self.model = model }
-
-    /// Samples from `noise` (rows x d) with the live parameters or `parameters` (an EMA copy).
-    public func sample(noise: Tensor, steps: Int, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
-        guard steps >= 1 else { throw .invalidRequest("shortcut sampling needs at least one step (got \(steps))") }
-        let engine = model.engine, rows = noise.rows, d = 1 / Float(steps)
-        let z = try engine.tensor(rows: rows, columns: noise.columns)
-        try engine.scale(1, noise, into: z)
-        let input = try engine.tensor(rows: rows, columns: model.config.inputs)
-        let t = try engine.tensor(rows: rows, columns: 1), times = try engine.tensor(rows: rows, columns: 2)
-        let tape = model.makeTape()
-        for i in 0 ..< steps {
-            let start = 1 - Float(i) * d
-            try engine.fill(t, start)
-            try times.upload([Float]((0 ..< rows).map { _ in [start, d] }.joined()))
-            try engine.networkInput(z, t: t, scale: model.config.timeScale, into: input)
-            let s = try model.network.run(input, time: times, tape: tape, parameters: parameters, recording: false)
-            try engine.axpy(-d, s, z)
-        }
-        return z
-    }
-}
-
 extension Reference {
     /// `shortcut_batch`'s (t, d) of a row in float64 from its Philox block's first two words.
     public static func shortcutDraws(_ words: (UInt32, UInt32), bootstrap: Bool, levels: Int) -> (t: Double, d: Double) {

@@ -100,10 +100,8 @@ struct SampleCommand: ParsableCommand {
         case "early-exit":
             let result = try VPSampler(model: model).sampleEarlyExit(noise: noise, steps: steps)
             return (result.samples, result.meanEvaluations)
-        case "meanflow":
-            return (try MeanFlowSampler(model: model).sample(noise: noise, steps: steps), Double(steps))
-        case "shortcut":
-            return (try ShortcutSampler(model: model).sample(noise: noise, steps: steps), Double(steps))
+        case "meanflow", "shortcut":
+            return (try FlowJumpSampler(model: model).sample(noise: noise, steps: steps), Double(steps))
         case "euler", "heun":
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
             let result = try EDMSampler(model: edm).sample(noise: noise, steps: steps, method: sampler == "euler" ? .euler : .heun)

@@ -67,7 +67,7 @@ public final class BackwardPass {
     /// Adds `dy`, the running op's output gradient, to dL/d(`input`) unchanged: the identity path of a residual add.
     public func passThrough(_ dy: Tensor, to input: Tensor) throws(OpenCLError) {
         guard let index = tape.valueIndex(of: input, creating: false), needed[index] else { return }
-        if let gradient = gradients[index] {
+        if gradients[index] != nil {
             let target = try own(index)
             try engine.axpy(1, dy.reshaped(rows: target.rows, columns: target.columns), target)
         } else {
