@@ -54,13 +54,6 @@ inline float4 normal_block(const uint4 w) {
     return (float4)(a.x, a.y, b.x, b.y);
 }
 
-// Element i of a standard normal draw keyed (c, k), as normal_f32 draws it: lane i % 4 of block c.x + i / 4.
-inline float normal_element(const uint i, const uint4 c, const uint2 k) {
-    const float4 v = normal_block(philox4x32_10((uint4)(c.x + i / 4, c.y, c.z, c.w), k));
-    const uint lane = i % 4;
-    return lane == 0 ? v.x : lane == 1 ? v.y : lane == 2 ? v.z : v.w;
-}
-
 // Writes the first min(4, n - 4b) lanes of v to y[y_off + 4b ...]; a view need not be a multiple of 4.
 inline void store4(__global float *y, const int y_off, const int n, const float4 v) {
     const int i = 4 * (int)get_global_id(0);

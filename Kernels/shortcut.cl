@@ -36,7 +36,8 @@ __kernel void shortcut_batch(const int dim, const int frequencies, const float s
     __global float *row = input + input_off + (size_t)r * (dim + 2 * frequencies);
     for (int j = 0; j < dim; j++) {
         const int i = r * dim + j;
-        const float e = normal_element((uint)i, (uint4)(ec0, ec1, ec2, ec3), (uint2)(ek0, ek1));
+        const float4 normals = normal_block(philox4x32_10((uint4)(ec0 + (uint)(i / 4), ec1, ec2, ec3), (uint2)(ek0, ek1)));
+        const float e = (i % 4) == 0 ? normals.x : (i % 4) == 1 ? normals.y : (i % 4) == 2 ? normals.z : normals.w;
         const float xv = x[x_off + i];
         row[j] = (1.0f - t) * xv + t * e;
         if (!bootstrap) target[target_off + i] = e - xv;
