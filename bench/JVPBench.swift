@@ -25,8 +25,9 @@ struct JVPResult: Codable {
 enum JVPBench {
     static let workloads: [(NetworkArchitecture, Int, Int)] = [(.resmlp, 128, 256), (.unet, 0, 64)]
 
-    static func run(engine: Engine, seconds: Double) throws -> [JVPResult] {
-        try workloads.map { architecture, width, batch in
+    /// `short`: the resmlp only (a U-Net pass costs a CPU about a second, ten per timed call).
+    static func run(engine: Engine, seconds: Double, short: Bool = false) throws -> [JVPResult] {
+        try workloads.filter { !short || $0.0 != .unet }.map { architecture, width, batch in
             let model = try Denoiser(engine: engine, config: TrainStepBench.denoiser(architecture, width: width), seed: 0)
             let network = model.network
             var random = SplitMix(seed: 3)

@@ -36,6 +36,9 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Rounds per training workload; each round times StepLab and then (with --compare) PyTorch eager and torch.compile, and medians are reported, so a slow spell of a shared machine does not land on one side only.")
     var rounds: Int = 3
 
+    @Flag(help: "The short version `bench` runs before the study: the MLP-shaped products, one round of the reference step and of the study's own step (resmlp 128x3, batch 256), and the resmlp's JVP; no convolutions, U-Net or sampling.")
+    var short = false
+
     /// What the timed product fuses after the multiply-add (OpenBLAS always runs the bare product).
     enum Fused: String { case none = "", biasSiLU = " +b,SiLU", siluGradient = " *SiLU'" }
 
@@ -74,7 +77,7 @@ struct KernelsBench: ParsableCommand {
         var results: [SgemmResult] = []
         print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
         if blas != nil { print("  (rows marked +b,SiLU or *SiLU' time the fused epilogue; OpenBLAS runs the bare product)") }
-        for shape in Self.shapes {
+        for shape in short ? Self.shapes.filter({ $0.label.hasPrefix("MLP") }) : Self.shapes {
             let result = try timeSgemm(engine, shape, blas: blas)
             results.append(result)
             var line = "\(result.label.padding(toLength: 26, withPad: " ", startingAt: 0)) "
@@ -84,7 +87,8 @@ struct KernelsBench: ParsableCommand {
             }
             print(line)
         }
-        let convolutions = try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
+        let convolutions = short ? [] : try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
+        let rounds = short ? 1 : self.rounds
         print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
               + "mlp 18-W-W-W-2 SiLU, resmlp with 3 FiLM blocks of width W; unet: the same on 28x28 images, channels 32/64/64)")
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
@@ -96,8 +100,8 @@ struct KernelsBench: ParsableCommand {
         let servers = withTorch ? [false, true].map { PyTorchReference.Server(compile: $0, threads: threads) } : [nil, nil]
         print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
             + "[min-max] of the rounds' ratios)" : ")"))
-        let workloads: [(NetworkArchitecture, Int, Int)] = [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256),
-                                                            (.resmlp, 256, 4096), (.resmlp, 64, 256), (.unet, 0, 64)]
+        let workloads: [(NetworkArchitecture, Int, Int)] = short ? [(.mlp, 256, 4096), (.resmlp, 128, 256)]
+            : [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256), (.resmlp, 256, 4096), (.resmlp, 64, 256), (.unet, 0, 64)]
         for (architecture, width, batch) in workloads {
             let source = try TrainStepBench.source(architecture, engine: engine)
             var ours: [TrainStepResult] = []
@@ -136,9 +140,9 @@ struct KernelsBench: ParsableCommand {
             steps.append(result)
             print(line)
         }
-        print("\nsampling: DDIM with the reference network (eps-prediction, untrained) at batch \(SamplingBench.batch)")
         var sampling: [SamplingResult] = []
-        for stepCount in [1, 8] {
+        if !short { print("\nsampling: DDIM with the reference network (eps-prediction, untrained) at batch \(SamplingBench.batch)") }
+        for stepCount in short ? [] : [1, 8] {
             let result = try SamplingBench.run(engine: engine, steps: stepCount, rounds: rounds, seconds: seconds, server: servers[0])
             var line = String(format: "  %d step%@: StepLab %8.0f samples/s, device %@, host peak %@", stepCount, stepCount == 1 ? " " : "s",
                               result.samplesPerSecond, HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
@@ -155,7 +159,7 @@ struct KernelsBench: ParsableCommand {
             print(line)
         }
         print("\njvp: the output and its tangent along (dx, dt) in one pass (Network.jvp) against a forward pass, at the study's sizes")
-        let jvp = try JVPBench.run(engine: engine, seconds: seconds)
+        let jvp = try JVPBench.run(engine: engine, seconds: seconds, short: short)
         JVPBench.lines(jvp).forEach { print($0) }
         return KernelsReport(device: engine.device, sgemm: results, convolutions: convolutions, trainStep: steps[0], trainSteps: steps,
                              sampling: sampling, jvp: jvp)

@@ -96,9 +96,10 @@ final class Study {
         var firstTeacher: Trainer?
         var firstModels: [(String, Int, Denoiser, Bool)] = []
         let started = Date()
-        // Evaluations per seed: DDIM (and aDDIM) at every step count, CT, CD, and 2 x 5 multistep models.
+        // Evaluations: per seed DDIM (and aDDIM) at every step count and 2 x 5 multistep models; CT and CD on `oneStepSeeds`.
         let samplers = settings.addim ? [VPSampler.Method.ddim, .addim] : [.ddim]
-        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 + 2 * Self.segmentCounts.count)
+        let oneStepSeeds = Swift.min(settings.oneStepSeeds ?? settings.seeds, settings.seeds)
+        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count) + 2 * oneStepSeeds
         var completed = 0
         log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
@@ -182,7 +183,7 @@ final class Study {
             if seed == 0 { firstTeacher = diffusion; firstModels.append(("diffusion", 64, diffusionModel, false)) }
 
             // One-step consistency training and distillation (iCT recipe, EDM sigma space).
-            for method in ["ct", "cd"] {
+            for method in ["ct", "cd"] where seed < oneStepSeeds {
                 let model = try trainer.newModel(seed: UInt64(200 + seed))
                 let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: settings.budget),
                                                          teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
@@ -228,7 +229,7 @@ final class Study {
                                             "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
                                             "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
                                             "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
-                                            "consistency_iterations": String(settings.fineTuning),
+                                            "consistency_iterations": String(settings.fineTuning), "one_step_seeds": String(oneStepSeeds),
                                             "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant"
                                                 : "warm-up 100, cosine to zero at the budget",
                                             "budget": "iterations + consistency_iterations for every model",
@@ -238,8 +239,11 @@ final class Study {
         results.imageNoiseFloor = imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
         results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts))
-        if let teacher = results.summary.first(where: { $0.configuration == StudyRow.configuration("diffusion", segments: 64) }) {
-            results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor)
+        let teacherName = StudyRow.configuration("diffusion", segments: 64)
+        if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
+            results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor,
+                                              excess: intervals.difference(teacherName, "noise floor"),
+                                              intervalFloor: results.intervals["noise floor"]?.estimate)
         }
         results.config["prediction"] = settings.prediction.description
         if let imageQuality { results.config["image_features"] = imageQuality.extractor.featureDescription }
@@ -251,27 +255,29 @@ final class Study {
         return results
     }
 
-    /// Samples per second of the VP samplers at batch 65536, or 128 for images (a U-Net's 64 steps at batch 2048
-    /// would take minutes on a CPU); the second of two runs, so kernels are built.
+    /// Samples per second of the VP samplers at batch 16384, or 128 for images (a U-Net's 64 steps at batch 2048
+    /// would take minutes on a CPU). Each sampler first runs on 256 rows, so its kernels are built before the timed run.
     func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
-        let batch = spec.imageShape == nil ? 65536 : 128
+        let batch = spec.imageShape == nil ? 16384 : 128
         let noise = try engine.tensor(rows: batch, columns: spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
+        let warmUp = try engine.tensor(rows: Swift.min(256, batch), columns: spec.dimension)
+        try engine.normal(into: warmUp, key: RandomKey(seed: 2, stream: 502))
         let sampler = VPSampler(model: model)
-        let cases: [(String, Int, () throws -> Void)] = [
-            ("ddim", 1, { _ = try sampler.sample(noise: noise, steps: 1) }),
-            ("ddim", 8, { _ = try sampler.sample(noise: noise, steps: 8) }),
-            ("addim", 8, { _ = try sampler.sample(noise: noise, steps: 8, method: .addim) }),
-            ("ddim", 64, { _ = try sampler.sample(noise: noise, steps: 64) }),
-            ("early-exit", 64, { _ = try sampler.sampleEarlyExit(noise: noise, steps: 64) }),
+        let cases: [(String, Int, (Tensor) throws -> Void)] = [
+            ("ddim", 1, { _ = try sampler.sample(noise: $0, steps: 1) }),
+            ("ddim", 8, { _ = try sampler.sample(noise: $0, steps: 8) }),
+            ("addim", 8, { _ = try sampler.sample(noise: $0, steps: 8, method: .addim) }),
+            ("ddim", 64, { _ = try sampler.sample(noise: $0, steps: 64) }),
+            ("early-exit", 64, { _ = try sampler.sampleEarlyExit(noise: $0, steps: 64) }),
         ]
         return try cases.map { name, steps, body in
+            try body(warmUp)
+            try engine.synchronize()
             engine.context.memory.resetPeak()
             let hostReset = HostMemory.resetPeak()
-            try body()
-            try engine.synchronize()
             let start = Date()
-            try body()
+            try body(noise)
             try engine.synchronize()
             let rate = Double(batch) / Date().timeIntervalSince(start)
             let host = hostReset ? HostMemory.peakBytes() : nil

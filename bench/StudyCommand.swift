@@ -23,6 +23,9 @@ struct StudyPreset {
     var emaDecay: Float = 0.995
     /// Global gradient-norm clip (nil: none).
     var clip: Float? = nil
+    /// Seeds on which one-step CT and CD train from scratch (nil: every seed). They are the study's most expensive
+    /// models (CD evaluates its teacher every step) and fail by a margin one seed resolves, so quick trains them once.
+    var oneStepSeeds: Int? = nil
     /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
     var addim = true
     /// Images: the U-Net's base channels and per-level multipliers.
@@ -48,7 +51,7 @@ struct StudyPreset {
     /// diffusion iterations, then 500 for each multistep model. At 1000 + 1000 the checkerboard's teacher scored 3.9x
     /// its noise floor; a seed's training took 122 s of its 155 (diffusion 4.8 ms a step, MCT 6.5, MCD 9.3).
     static let quick = StudyPreset(seeds: 2, iterations: 4000, batch: 256, width: 128, depth: 3, samples: 16384,
-                                   consistencyIterations: 500, consistencyLearningRate: 2e-4, addim: false)
+                                   consistencyIterations: 500, consistencyLearningRate: 2e-4, oneStepSeeds: 1, addim: false)
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4)
     /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
     /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
@@ -113,7 +116,7 @@ struct StudyCommand: ParsableCommand {
 
     @OptionGroup var options: StudyOptions
     @Flag(help: "Skip the diagnostics (curvature, exact-ODE error, gradient variance, x0 convergence).") var skipDiagnostics = false
-    @Flag(help: "Also run `bench kernels` first and include its numbers.") var withKernels = false
+    @Flag(help: "Also run `bench kernels --short` first and include its numbers.") var withKernels = false
 
     func run() throws {
         try Self.run(options, diagnostics: !skipDiagnostics, kernels: withKernels)
@@ -134,7 +137,7 @@ struct StudyCommand: ParsableCommand {
         }
         do {
             let engine = try Engine(device: options.device)
-            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5"]).measure(engine: engine) : nil
+            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5", "--short"]).measure(engine: engine) : nil
             var all: [(name: String, results: StudyResults)] = []
             for (index, (name, spec)) in specs.enumerated() {
                 let subfolder = specs.count == 1 ? folder : folder.appendingPathComponent(Self.folderName(name))

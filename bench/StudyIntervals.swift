@@ -14,11 +14,12 @@ struct StudyIntervals {
         measured[configuration, default: [:]][seed] = distances
     }
 
-    /// The interval of a configuration's mean distance over the seeds it has.
+    /// The interval of a configuration's mean distance over the seeds it has, bias-corrected (resampled points
+    /// inflate a distance), as every interval here is.
     func interval(_ configuration: String) -> ConfidenceInterval? {
         guard let seeds = measured[configuration], !seeds.isEmpty else { return nil }
         let keys = seeds.keys.sorted()
-        return Bootstrap.groupedMeanInterval(estimates: keys.map { seeds[$0]!.estimate }, within: keys.map { seeds[$0]!.replicates },
+        return Bootstrap.biasCorrectedGroupedMeanInterval(estimates: keys.map { seeds[$0]!.estimate }, within: keys.map { seeds[$0]!.replicates },
                                              confidence: Self.confidence, seed: Self.seed(configuration))
     }
 
@@ -27,14 +28,15 @@ struct StudyIntervals {
         guard let sa = measured[a], let sb = measured[b] else { return nil }
         let keys = Set(sa.keys).intersection(sb.keys).sorted()
         guard !keys.isEmpty else { return nil }
-        return Bootstrap.groupedMeanInterval(
+        return Bootstrap.biasCorrectedGroupedMeanInterval(
             estimates: keys.map { sa[$0]!.estimate - sb[$0]!.estimate },
             within: keys.map { zip(sa[$0]!.replicates, sb[$0]!.replicates).map { $0 - $1 } },
             confidence: Self.confidence, seed: Self.seed(a + "|" + b))
     }
 
     /// The pairs the report judges: every multistep model and one-step model against 64-step diffusion, each S
-    /// against 2S, and MCT S = 8 against 8 DDIM steps of its teacher.
+    /// against 2S, one step against S = 4 and 8 (the answer's question), and MCT S = 8 against 8 DDIM steps of its
+    /// teacher.
     static func pairs(segments: [Int]) -> [(a: String, b: String)] {
         let name = { (method: String, s: Int) in StudyRow.configuration(method, segments: s) }
         let diffusion64 = name("diffusion", 64)
@@ -42,6 +44,7 @@ struct StudyIntervals {
         for method in ["mct", "mcd"] {
             for s in segments { pairs.append((name(method, s), diffusion64)) }
             for (s, t) in zip(segments, segments.dropFirst()) { pairs.append((name(method, s), name(method, t))) }
+            for s in [4, 8] where segments.contains(1) && segments.contains(s) { pairs.append((name(method, 1), name(method, s))) }
         }
         pairs += [(StudyRow.configuration("ct", segments: 1, sampler: "cm"), diffusion64),
                   (StudyRow.configuration("cd", segments: 1, sampler: "cm"), diffusion64), (name("mct", 8), name("diffusion", 8))]
@@ -68,47 +71,5 @@ struct StudyComparison: Codable {
 
     var verdict: String {
         difference.upper < 0 ? "better" : difference.lower > 0 ? "worse" : "not separable"
-    }
-}
-
-/// Whether the diffusion teacher has learned the data well enough to judge S: its 64-step distance (SWD, or FD
-/// for images) within `threshold` times the noise floor.
-struct TeacherGate: Codable {
-    var metric: String
-    var teacherDistance: Double
-    var noiseFloor: Double
-    var threshold: Double = 2
-    var ratio: Double { teacherDistance / noiseFloor }
-    var passes: Bool { ratio <= threshold }
-
-    enum CodingKeys: String, CodingKey {
-        case metric, teacherDistance = "teacher_distance", noiseFloor = "noise_floor", threshold, ratio, passes
-    }
-
-    init(metric: String, teacherDistance: Double, noiseFloor: Double, threshold: Double = 2) {
-        self.metric = metric; self.teacherDistance = teacherDistance; self.noiseFloor = noiseFloor; self.threshold = threshold
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(metric: try c.decode(String.self, forKey: .metric), teacherDistance: try c.decode(Double.self, forKey: .teacherDistance),
-                  noiseFloor: try c.decode(Double.self, forKey: .noiseFloor), threshold: try c.decode(Double.self, forKey: .threshold))
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(metric, forKey: .metric)
-        try c.encode(teacherDistance, forKey: .teacherDistance)
-        try c.encode(noiseFloor, forKey: .noiseFloor)
-        try c.encode(threshold, forKey: .threshold)
-        try c.encode(ratio, forKey: .ratio)
-        try c.encode(passes, forKey: .passes)
-    }
-
-    /// The report's sentence.
-    var sentence: String {
-        String(format: "Teacher gate: 64-step diffusion scores %@ %.4f, %.2fx the noise floor (%.4f); ", metric, teacherDistance, ratio, noiseFloor)
-            + (passes ? String(format: "within %.0fx, so the teacher has learned the data and S can be judged.", threshold)
-                      : String(format: "more than %.0fx, so this budget is too small to judge S: the verdicts below compare under-fit models and are not drawn.", threshold))
     }
 }

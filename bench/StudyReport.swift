@@ -6,13 +6,15 @@ enum StudyReport {
         var out: [String] = []
         out.append("# StepLab step-count study")
         out.append("")
+        out.append(StudyAnswer.paragraph([(r.config["data"] ?? "this data", r)]))
+        out.append("")
         out.append("Device: \(r.device). Commit: \(r.commit). Date: \(r.date).")
         out.append("Configuration: " + r.config.keys.sorted().map { "\($0) = \(r.config[$0]!)" }.joined(separator: ", ") + ".")
         out.append("Budget: every model sees `iterations` + `consistency_iterations` steps of the same batch, network and optimizer "
                    + "(at `lr`, the consistency models at `consistency_lr`). "
                    + "Diffusion trains `iterations` steps, and its EMA weights at that point initialise MCT/MCD (MCM's default) and teach "
                    + "CD/MCD, which then train `consistency_iterations` more; diffusion itself continues to the full budget; CT and CD "
-                   + "train the full budget from scratch. Numbers are mean ± std over seeds of the non-diverged runs, in the data's units.")
+                   + "train the full budget from scratch, on the first `one_step_seeds` seeds. Numbers are mean ± std over seeds of the non-diverged runs, in the data's units.")
         out.append("")
         out.append(String(format: "Noise floor (two independent reference samples): SWD %.4f, MMD² %.5f, energy %.5f. "
                           + "Gaussian fit (a Gaussian with the data's mean and std): SWD %.4f; a consistency model scoring worse than twice "
@@ -206,6 +208,8 @@ enum StudyReport {
     static func index(_ collection: StudyCollection) -> String {
         var out = ["# StepLab step-count study", ""]
         let sets = collection.dataSets
+        out.append(StudyAnswer.paragraph(sets.map { ($0.data, $0.results) }))
+        out.append("")
         out.append("Data sets: " + sets.map { "[\($0.data)](\($0.folder)/report.md)" }.joined(separator: ", ")
                    + ". Each has its own report (tables, figures, diagnostics); this page gathers the verdicts.")
         if let first = sets.first?.results {

@@ -37,7 +37,8 @@ struct TuneBench: ParsableCommand {
     /// The search space for `device`: every variant the device can run, with its tunables.
     static func candidates(for device: DeviceInfo) -> [MatmulTuning] {
         var list: [MatmulTuning] = []
-        for mr in [4, 6, 8, 12, 16] {
+        // An MR x 32 block of accumulators: 8 rows fill AVX-512's 32 vector registers, AVX2's 16 hold only 2-3.
+        for mr in [2, 3, 4, 6, 8, 12, 16] {
             for kc in [256, 512, 1024] {
                 for band in [128, 256, 1024] { list.append(MatmulTuning(variant: .cpu, mr: mr, splitKChunk: kc, bandKilobytes: band)) }
             }

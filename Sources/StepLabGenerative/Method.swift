@@ -54,14 +54,17 @@ public enum Method: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The AdamW learning rate `steplab train` uses unless told otherwise. Consistency objectives regress onto
-    /// targets made by the model itself, and at diffusion's rate their 4-step samples stayed 2.4-6.7x the noise
-    /// floor on the 2-D sets, against 1.3-2.7x at 2e-4 (README, "Defaults"); the consistency-model papers train
-    /// at 1e-4 to 4e-4 too.
-    public var defaultLearningRate: Float {
+    /// The AdamW learning rate `steplab train` uses unless told otherwise; `initialised` says whether the run starts
+    /// from another run's weights (`--init`). Consistency objectives regress onto targets made by the model itself:
+    /// tuned from a diffusion model at diffusion's rate their 4-step samples stayed 2.4-6.7x the noise floor on the
+    /// 2-D sets, against 1.3-2.7x at 2e-4 (the consistency-model papers tune at 1e-4 to 4e-4 too); from scratch the
+    /// network must first learn the data, and 1e-3 served MCT S = 4 best of 2e-4, 1e-3 and 2e-3 on both quick sets
+    /// (bench/results/README.md, "Defaults").
+    public func defaultLearningRate(initialised: Bool) -> Float {
         switch self {
         case .diffusion, .edm: 2e-3
-        case .ct, .cd, .mct, .mcd, .ect: 2e-4
+        case .ct, .cd, .mct, .mcd: initialised ? 2e-4 : 1e-3
+        case .ect: 2e-4
         case .meanflow, .shortcut: 1e-3
         }
     }

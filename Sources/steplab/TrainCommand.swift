@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden width of the network (default 256; 1024 for image data).") var width: Int?
     @Option(help: "Hidden layers of an mlp.") var depth = 3
     @Option(help: "Residual blocks of a resmlp, transformer blocks of a dit.") var blocks = 3
-    @Option(help: "AdamW learning rate (default 2e-3 for diffusion and edm, 2e-4 for the consistency methods).") var lr: Float?
+    @Option(help: "AdamW learning rate (default 2e-3 for diffusion and edm; for ct, cd, mct and mcd 2e-4 with --init and 1e-3 from scratch; 2e-4 for ect; 1e-3 for meanflow and shortcut).") var lr: Float?
     @Option(help: "Learning-rate decay after the warm-up: constant|cosine (to zero at the last iteration).") var lrSchedule = "constant"
     @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
@@ -139,7 +139,7 @@ struct TrainCommand: ParsableCommand {
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
                                width: width ?? (spec.imageShape == nil ? 256 : arch == NetworkArchitecture.dit.rawValue ? 128 : 1024),
                                depth: depth,
-                               learningRate: lr ?? method.defaultLearningRate, emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments ?? 4 : 1,
+                               learningRate: lr ?? method.defaultLearningRate(initialised: `init` != nil), emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments ?? 4 : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
         // An initialised run takes the prediction and network of the run it starts from unless told otherwise.

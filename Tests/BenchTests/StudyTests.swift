@@ -95,6 +95,54 @@ import Testing
         #expect(json?["passes"] as? Bool == false && json?["ratio"] as? Double == 5)
     }
 
+    /// The gate judges the teacher's bias-corrected excess over the floor, not the ratio of two single draws: a
+    /// teacher at 1.5x by the table's means fails when the excess's interval reaches past the floor, and passes
+    /// at 2.5x when the interval stays below it.
+    @Test func theGateJudgesTheExcessOverTheFloorByItsInterval() throws {
+        let interval = { (e: Double, lo: Double, hi: Double) in ConfidenceInterval(estimate: e, lower: lo, upper: hi, confidence: 0.95) }
+        let uncertain = TeacherGate(metric: "SWD", teacherDistance: 0.75, noiseFloor: 0.5, excess: interval(0.25, 0.125, 0.625), intervalFloor: 0.5)
+        #expect(uncertain.ratio == 1.5 && !uncertain.passes && uncertain.allowance == 0.5)
+        #expect(uncertain.sentence.contains("0.2500 [0.1250, 0.6250]") && uncertain.sentence.contains("It is not"), "\(uncertain.sentence)")
+        let resolved = TeacherGate(metric: "SWD", teacherDistance: 1.25, noiseFloor: 0.5, excess: interval(0.25, 0.125, 0.375), intervalFloor: 0.5)
+        #expect(resolved.ratio == 2.5 && resolved.passes)
+        let decoded = try JSONDecoder().decode(TeacherGate.self, from: JSONEncoder().encode(resolved))
+        #expect(decoded.excess == resolved.excess && decoded.intervalFloor == 0.5 && decoded.passes)
+    }
+
+    /// A distance on resampled points is inflated: the percentile interval can exclude its own estimate; the
+    /// bias-corrected one moves back by the replicates' mean minus the estimate and brackets it.
+    @Test func theBiasCorrectedIntervalBracketsAnInflatedEstimate() {
+        let replicates = (0 ..< 400).map { 0.03 + 0.01 * Double($0 % 20) / 19 }
+        let plain = Bootstrap.groupedMeanInterval(estimates: [0.02], within: [replicates], seed: 1)
+        let corrected = Bootstrap.biasCorrectedGroupedMeanInterval(estimates: [0.02], within: [replicates], seed: 1)
+        #expect(plain.lower > 0.02)
+        #expect(corrected.lower < 0.02 && corrected.upper > 0.02, "\(corrected)")
+        #expect(abs((corrected.upper - corrected.lower) - (plain.upper - plain.lower)) < 1e-12)
+    }
+
+    /// The report opens with the answer: one step against S = 2, 4, 8 and the first S that reaches 64-step
+    /// diffusion, from the intervals; a set whose gate failed decides nothing and says why.
+    @Test func theReportOpensWithTheAnswer() {
+        let interval = { (lo: Double, hi: Double) in ConfidenceInterval(estimate: (lo + hi) / 2, lower: lo, upper: hi, confidence: 0.95) }
+        let rows = [1, 2, 4, 8].map { Self.row("mct", $0, "ddim", seed: 0, swd: 0.1) } + [Self.row("diffusion", 64, "ddim", seed: 0, swd: 0.1)]
+        var passed = Self.results(rows, floor: 0.1)
+        passed.config["data"] = "eight-gaussians"
+        passed.comparisons = [2, 4, 8].map { StudyComparison(a: "mct S=1 ddim-1", b: "mct S=\($0) ddim-\($0)", difference: interval(0.2, 0.4)) }
+            + [(1, (0.3, 0.5)), (2, (0.1, 0.2)), (4, (0.01, 0.03)), (8, (-0.01, 0.02))].map { s, range in
+                StudyComparison(a: "mct S=\(s) ddim-\(s)", b: "diffusion S=64 ddim-64", difference: interval(range.0, range.1))
+            }
+        passed.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.12, noiseFloor: 0.1)
+        var failed = passed
+        failed.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.5, noiseFloor: 0.1)
+        let report = StudyReport.markdown(passed)
+        let opening = report.components(separatedBy: "\n").dropFirst(2).first ?? ""
+        #expect(opening.hasPrefix("**The answer.** On eight-gaussians (teacher gate passed): MCT at one step is worse than S = 2 (0.3000 [0.2000, 0.4000]), "
+                                   + "S = 4 (0.3000 [0.2000, 0.4000]) and S = 8 (0.3000 [0.2000, 0.4000]); "
+                                   + "MCT first reaches 64-step diffusion at S = 8 (not separable: 0.0050 [-0.0100, 0.0200])."), "\(opening)")
+        let both = StudyAnswer.paragraph([("eight-gaussians", passed), ("checkerboard", failed)])
+        #expect(both.contains("On checkerboard nothing is decided: the diffusion teacher failed the gate (it scores 5.00x the noise floor)"), "\(both)")
+    }
+
     /// Two data sets: the index lists both gates and reports only the verdict both sets reach.
     @Test func theIndexGathersVerdictsAcrossDataSets() {
         let interval = { (lo: Double, hi: Double) in ConfidenceInterval(estimate: (lo + hi) / 2, lower: lo, upper: hi, confidence: 0.95) }

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The paragraph every report opens with: what the run shows about the seed's claim (one step against S = 2, 4, 8,
+/// and each S against 64-step diffusion), computed from the paired intervals by the verdict rule, and what could not
+/// be decided and why.
+enum StudyAnswer {
+    /// The segment counts the answer weighs one step against.
+    static let steps = [2, 4, 8]
+
+    /// The opening paragraph of a report over the data sets `sets` (name and results).
+    static func paragraph(_ sets: [(data: String, results: StudyResults)]) -> String {
+        "**The answer.** " + sets.map { sentence($0.results, data: $0.data) }.joined(separator: " ")
+    }
+
+    /// What one data set's run decides.
+    static func sentence(_ r: StudyResults, data: String) -> String {
+        guard let gate = r.teacherGate else { return "On \(data) nothing is decided: there is no 64-step diffusion result." }
+        guard gate.passes else {
+            let measured = gate.excess.map { "its SWD exceeds the noise floor by \($0.formatted()), more than the \(String(format: "%.4f", gate.allowance ?? 0)) allowed" }
+                ?? String(format: "it scores %.2fx the noise floor", gate.ratio)
+            return "On \(data) nothing is decided: the diffusion teacher failed the gate (\(measured)), so every model compared is under-fit at this budget."
+        }
+        guard !r.comparisons.isEmpty else {
+            return "On \(data) (teacher gate passed) the numbers are means without intervals, so no verdict is drawn: " + means(r) + "."
+        }
+        return "On \(data) (teacher gate passed): " + ["mct", "mcd"].compactMap { method(r, $0) }.joined(separator: " ")
+    }
+
+    /// One method's line: one step against S = 2, 4, 8, and the first S that 64-step diffusion does not beat.
+    static func method(_ r: StudyResults, _ method: String) -> String? {
+        let name = { (s: Int) in StudyRow.configuration(method, segments: s) }
+        func comparison(_ a: String, _ b: String) -> StudyComparison? { r.comparisons.first { $0.a == a && $0.b == b } }
+        let against = steps.compactMap { s in comparison(name(1), name(s)).map { (s, $0) } }
+        guard !against.isEmpty else { return nil }
+        let label = method.uppercased()
+        // Runs of one verdict read as one clause: "worse than S = 2 (...) and S = 4 (...), not separable from S = 8 (...)".
+        var clauses: [(verdict: String, items: [String])] = []
+        for (s, c) in against {
+            let item = "S = \(s) (\(c.difference.formatted()))"
+            if clauses.last?.verdict == c.verdict { clauses[clauses.count - 1].items.append(item) } else { clauses.append((c.verdict, [item])) }
+        }
+        let oneStep = "\(label) at one step is " + clauses.map { clause in
+            (clause.verdict == "not separable" ? "not separable from " : "\(clause.verdict) than ") + list(clause.items)
+        }.joined(separator: ", ")
+        let diffusion = StudyRow.configuration("diffusion", segments: 64)
+        let bySegments = r.summary.filter { $0.method == method }.map(\.segments).sorted()
+        let reaching = bySegments.compactMap { s in comparison(name(s), diffusion).map { (s, $0) } }
+        let match: String
+        if let (s, c) = reaching.first(where: { $0.1.verdict != "worse" }) {
+            match = "first reaches 64-step diffusion at S = \(s) (\(c.verdict == "better" ? "better" : "not separable"): \(c.difference.formatted()))"
+        } else if let (s, c) = reaching.last {
+            match = "does not reach 64-step diffusion up to S = \(s) (worse by \(c.difference.formatted()))"
+        } else {
+            match = "has no comparison with 64-step diffusion"
+        }
+        return oneStep + "; \(label) " + match + "."
+    }
+
+    /// "a", "a and b", "a, b and c".
+    static func list(_ items: [String]) -> String {
+        items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
+    }
+
+    /// Images without intervals: the means the table shows, one step, S = 2, 4, 8 and 64-step diffusion.
+    static func means(_ r: StudyResults) -> String {
+        func mean(_ method: String, _ s: Int) -> Double? {
+            r.summary.first { $0.configuration == StudyRow.configuration(method, segments: s) }?.primaryMean
+        }
+        let multistep = ([1] + steps).compactMap { s in mean("mct", s).map { String(format: "MCT S = %d %@ %.3f", s, r.metricName, $0) } }
+        return multistep.joined(separator: ", ") + (mean("diffusion", 64).map { String(format: ", against 64-step diffusion's %.3f", $0) } ?? "")
+    }
+}
