@@ -2,6 +2,17 @@ import Testing
 @testable import StepLabGenerative
 
 @Suite struct LearningRateScheduleTests {
+    /// The consistency methods tune an initialised model at 2e-4 and learn from scratch at 1e-3; the others do not
+    /// depend on --init.
+    @Test func consistencyDefaultsFollowInit() {
+        for method in [Method.ct, .cd, .mct, .mcd] {
+            #expect(method.defaultLearningRate(initialised: true) == 2e-4 && method.defaultLearningRate(initialised: false) == 1e-3)
+        }
+        for method in [Method.diffusion, .edm, .ect, .meanflow, .shortcut] {
+            #expect(method.defaultLearningRate(initialised: true) == method.defaultLearningRate(initialised: false))
+        }
+    }
+
     @Test func constantKeepsTheBaseRate() {
         #expect((0 ..< 50).allSatisfy { LearningRateSchedule.constant.rate(base: 3e-4, at: $0) == 3e-4 })
     }
