@@ -23,7 +23,7 @@ struct AblationResults: Codable {
 
     enum CodingKeys: String, CodingKey { case variants, segments, rows, noiseFloor = "noise_floor", intervals, comparisons, config }
 
-    func comparison(_ a: String, _ b: String) -> StudyComparison? { comparisons.first { $0.a == a && $0.b == b } }
+    func comparison(_ a: String, _ b: String) -> StudyComparison? { comparisons.between(a, b) }
 
     /// A cell: the paired difference with its interval and verdict.
     func cell(_ a: String, _ b: String) -> String {

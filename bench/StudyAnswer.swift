@@ -16,8 +16,12 @@ enum StudyAnswer {
     static func sentence(_ r: StudyResults, data: String) -> String {
         guard let gate = r.teacherGate else { return "On \(data) nothing is decided: there is no 64-step diffusion result." }
         guard gate.passes else {
-            let measured = gate.excess.map { "its SWD exceeds the noise floor by \($0.formatted()), more than the \(String(format: "%.4f", gate.allowance ?? 0)) allowed" }
-                ?? String(format: "it scores %.2fx the noise floor", gate.ratio)
+            // The same two cases as the gate's own rule: the excess's interval where there is one, the ratio otherwise.
+            let measured = if let excess = gate.excess, let allowance = gate.allowance {
+                "its SWD exceeds the noise floor by \(excess.formatted()), more than the \(String(format: "%.4f", allowance)) allowed"
+            } else {
+                String(format: "it scores %.2fx the noise floor", gate.ratio)
+            }
             return "On \(data) nothing is decided: the diffusion teacher failed the gate (\(measured)), so every model compared is under-fit at this budget."
         }
         guard !r.comparisons.isEmpty else {
@@ -29,8 +33,7 @@ enum StudyAnswer {
     /// One method's line: one step against S = 2, 4, 8, and the first S that 64-step diffusion does not beat.
     static func method(_ r: StudyResults, _ method: String) -> String? {
         let name = { (s: Int) in StudyRow.configuration(method, segments: s) }
-        func comparison(_ a: String, _ b: String) -> StudyComparison? { r.comparisons.first { $0.a == a && $0.b == b } }
-        let against = steps.compactMap { s in comparison(name(1), name(s)).map { (s, $0) } }
+        let against = steps.compactMap { s in r.comparisons.between(name(1), name(s)).map { (s, $0) } }
         guard !against.isEmpty else { return nil }
         let label = method.uppercased()
         // Runs of one verdict read as one clause: "worse than S = 2 (...) and S = 4 (...), not separable from S = 8 (...)".
@@ -44,7 +47,7 @@ enum StudyAnswer {
         }.joined(separator: ", ")
         let diffusion = StudyRow.configuration("diffusion", segments: 64)
         let bySegments = r.summary.filter { $0.method == method }.map(\.segments).sorted()
-        let reaching = bySegments.compactMap { s in comparison(name(s), diffusion).map { (s, $0) } }
+        let reaching = bySegments.compactMap { s in r.comparisons.between(name(s), diffusion).map { (s, $0) } }
         let match: String
         if let (s, c) = reaching.first(where: { $0.1.verdict != "worse" }) {
             match = "first reaches 64-step diffusion at S = \(s) (\(c.verdict == "better" ? "better" : "not separable"): \(c.difference.formatted()))"

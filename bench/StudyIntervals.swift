@@ -44,7 +44,10 @@ struct StudyIntervals {
         for method in ["mct", "mcd"] {
             for s in segments { pairs.append((name(method, s), diffusion64)) }
             for (s, t) in zip(segments, segments.dropFirst()) { pairs.append((name(method, s), name(method, t))) }
-            for s in [4, 8] where segments.contains(1) && segments.contains(s) { pairs.append((name(method, 1), name(method, s))) }
+            for s in StudyAnswer.steps where segments.contains(1) && segments.contains(s)
+                && !pairs.contains(where: { $0 == (name(method, 1), name(method, s)) }) {
+                pairs.append((name(method, 1), name(method, s)))
+            }
         }
         pairs += [(StudyRow.configuration("ct", segments: 1, sampler: "cm"), diffusion64),
                   (StudyRow.configuration("cd", segments: 1, sampler: "cm"), diffusion64), (name("mct", 8), name("diffusion", 8))]
@@ -72,4 +75,9 @@ struct StudyComparison: Codable {
     var verdict: String {
         difference.upper < 0 ? "better" : difference.lower > 0 ? "worse" : "not separable"
     }
+}
+
+extension [StudyComparison] {
+    /// The comparison of `a` against `b` (in that order), if it was made.
+    func between(_ a: String, _ b: String) -> StudyComparison? { first { $0.a == a && $0.b == b } }
 }

@@ -232,7 +232,7 @@ enum StudyReport {
             out.append("|---|---|" + sets.map { _ in "---|" }.joined())
             for (a, b) in pairs {
                 let cells = sets.map { set -> String in
-                    guard let c = set.results.comparisons.first(where: { $0.a == a && $0.b == b }) else { return "–" }
+                    guard let c = set.results.comparisons.between(a, b) else { return "–" }
                     let judged = set.results.teacherGate?.passes ?? true
                     return c.difference.formatted() + (judged ? " \(c.verdict)" : " (gate failed)")
                 }
@@ -240,14 +240,14 @@ enum StudyReport {
             }
             let agreed = pairs.filter { a, b in
                 let verdicts = sets.map { set in
-                    (set.results.teacherGate?.passes ?? true) ? set.results.comparisons.first { $0.a == a && $0.b == b }?.verdict : nil
+                    (set.results.teacherGate?.passes ?? true) ? set.results.comparisons.between(a, b)?.verdict : nil
                 }
                 return verdicts.allSatisfy { $0 != nil && $0 != "not separable" } && Set(verdicts.compactMap { $0 }).count == 1
             }
             out.append("")
             out.append(agreed.isEmpty ? "No verdict holds on every data set."
                        : "Verdicts that hold on every data set: " + agreed.map { a, b in
-                           "\(a) \(sets[0].results.comparisons.first { $0.a == a && $0.b == b }!.verdict) than \(b)"
+                           "\(a) \(sets[0].results.comparisons.between(a, b)!.verdict) than \(b)"
                        }.joined(separator: "; ") + ".")
         }
         return out.joined(separator: "\n") + "\n"

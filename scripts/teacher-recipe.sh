@@ -21,11 +21,13 @@ start=$(date +%s.%N)
     --warmup 100 --iterations 4500 "$@" --out "$run" > "$run.log"
 seconds=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
 
-score() {  # score LABEL NOISE_OPTION...: mean SWD and floor over two noise draws x two reference draws
-    local label=$1 total=0 floor=0 n r line
-    shift
+# score LABEL: mean SWD and floor over two noise draws x two reference draws; LABEL cli draws the noise from
+# --seed 0 and 1, study-noise reads the study's two draws.
+score() {
+    local label=$1 total=0 floor=0 n r line noise
     for n in 0 1; do
-        "$B/steplab" sample --run "$run" --count 16384 $(eval echo "$@") --out "$run-$label$n.csv" > /dev/null
+        if [ "$label" = cli ]; then noise=(--seed $n); else noise=(--noise "$root/study-noise-$n.csv"); fi
+        "$B/steplab" sample --run "$run" --count 16384 "${noise[@]}" --out "$run-$label$n.csv" > /dev/null
         for r in 20 21; do
             line=$("$B/steplab" eval --samples "$run-$label$n.csv" --reference "$data" --seed $r | grep "sliced W2")
             total=$(python3 -c "print($total + $(echo "$line" | awk '{print $3}'))")
@@ -34,8 +36,8 @@ score() {  # score LABEL NOISE_OPTION...: mean SWD and floor over two noise draw
     done
     python3 -c "print(f'$name ($label): train $seconds s, SWD {$total / 4:.4f}, floor {$floor / 4:.4f}, ratio {$total / $floor:.2f}')"
 }
-score cli '--seed $n'
+score cli
 if [ "${STUDY_NOISE:-0}" = 1 ]; then
     for n in 0 1; do python3 scripts/study_noise.py $n 16384 2 "$root/study-noise-$n.csv" > /dev/null; done
-    score study-noise "--noise $root/study-noise-\$n.csv"
+    score study-noise
 fi
