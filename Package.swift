@@ -23,6 +23,7 @@ let kernelFiles = [
     "reduce.cl",
     "sampling.cl",
     "schedule.cl",
+    "scm.cl",
     "shortcut.cl",
 ]
 

@@ -28,6 +28,7 @@ public enum KernelLibrary {
         "reduce.cl": String(decoding: PackageResources.reduce_cl, as: UTF8.self),
         "sampling.cl": String(decoding: PackageResources.sampling_cl, as: UTF8.self),
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
+        "scm.cl": String(decoding: PackageResources.scm_cl, as: UTF8.self),
         "shortcut.cl": String(decoding: PackageResources.shortcut_cl, as: UTF8.self),
     ]
 
@@ -44,6 +45,7 @@ public enum KernelLibrary {
         "groupnorm.cl": ["activations.cl"],
         "matmul.cl": ["activations.cl"],
         "meanflow.cl": ["random.cl", "schedule.cl"],
+        "scm.cl": ["random.cl", "schedule.cl"],
         "shortcut.cl": ["random.cl", "schedule.cl"],
     ]
 

@@ -15,11 +15,11 @@ binary="$(swift build --show-bin-path)/StepLabPackageTests.xctest"
 # Suites whose shapes are small enough for the simulator (each kernel file is exercised by at least one):
 # elementwise, activations, attention (and its tangent), GroupNorm (backward, tangent, per-token FiLM), time embeddings,
 # schedules and diffusion batches, reductions and losses, AdamW and the EMA, Philox draws, EDM ops and samplers, the
-# ECT, MeanFlow and shortcut batches, im2col/col2im and channel copies, patches, and whole tiny U-Nets and DiTs
+# ECT, MeanFlow, sCM and shortcut batches, im2col/col2im and channel copies, patches, and whole tiny U-Nets and DiTs
 # forward, backward and JVP through both matmul variants.
 filter='ElementwiseTests|ActivationTests|AttentionTests|GroupNormTests|TimeEmbeddingTests|ScheduleOpsTests|ReductionAndLossTests'
 filter+='|CrossEntropyTests|OptimizerTests|RandomTests|PhiloxTests|EDMOpsTests|EDMSamplerTests|ECTTests/pairs'
-filter+='|MeanFlowTests/(batch|loss)|ShortcutTests/(batch|selfConsistency)|DiTTests|UNetTests'
+filter+='|MeanFlowTests/(batch|loss)|SCMTests/(batch|loss)|ShortcutTests/(batch|selfConsistency)|DiTTests|UNetTests'
 filter+='|TangentTests/(groupNorm|timeEmbedding|attention)|ConvolutionTests/(im2col|channelSlices)'
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -65,6 +65,18 @@ public final class ParameterStore {
         try target.storage.copy(from: source.storage, sourceOffset: source.offset, offset: target.offset, length: count)
     }
 
+    /// Copies every entry of `source` into the entry of the same name and shape here, on the device; entries that
+    /// `source` lacks keep their values (a network that adds parameters to the one it starts from, such as sCM's weighting).
+    public func assign(byName source: ParameterStore) throws(OpenCLError) {
+        for entry in source.entries {
+            guard let target = entries.first(where: { $0.name == entry.name }), target.rows == entry.rows, target.columns == entry.columns else {
+                throw .invalidRequest("parameter \(entry.name) (\(entry.rows)x\(entry.columns)) has no counterpart of that shape")
+            }
+            try values.storage.copy(from: source.values.storage, sourceOffset: source.values.offset + entry.offset,
+                                    offset: values.offset + target.offset, length: entry.count)
+        }
+    }
+
     /// Loads named arrays into `flat` (default: the values). Every entry must be present with its exact size, and
     /// no other name may appear; the first difference in layout order is named.
     public func load(_ named: [String: [Float]], into flat: Tensor? = nil) throws(OpenCLError) {

@@ -41,13 +41,15 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
     /// Times per sample the network's time MLP embeds (nil: one, t). MeanFlow's (r, t) and a shortcut model's
     /// (t, step size) are two; the network input `[z, emb(t)]` carries the first.
     public var timeInputs: Int?
+    /// Features of the learned loss weighting w(t) the parameters carry (nil: none; sCM's w_phi, see `TimeConditioning`).
+    public var weighting: Int?
 
     public init(dimension: Int, architecture: NetworkArchitecture = .mlp, frequencies: Int = 8, width: Int = 256, depth: Int = 3,
                 blocks: Int = 3, activation: Activation = .silu, prediction: Prediction = .v, timeScale: Float = 1000,
-                unet: UNetShape? = nil, dit: DiTShape? = nil, timeInputs: Int? = nil) {
+                unet: UNetShape? = nil, dit: DiTShape? = nil, timeInputs: Int? = nil, weighting: Int? = nil) {
         self.dimension = dimension; self.architecture = architecture; self.frequencies = frequencies; self.width = width
         self.depth = depth; self.blocks = blocks; self.activation = activation; self.prediction = prediction; self.timeScale = timeScale
-        self.unet = unet; self.dit = dit; self.timeInputs = timeInputs
+        self.unet = unet; self.dit = dit; self.timeInputs = timeInputs; self.weighting = weighting
     }
 
     /// Columns of the network input `[z, emb(t)]`.
@@ -59,19 +61,19 @@ public struct DenoiserConfig: Sendable, Equatable, Codable {
 
     public var resmlp: ResidualMLPConfig {
         ResidualMLPConfig(inputs: inputs, width: width, blocks: blocks, outputs: dimension, activation: activation,
-                          frequencies: frequencies, timeScale: timeScale, times: timeInputs ?? 1)
+                          frequencies: frequencies, timeScale: timeScale, times: timeInputs ?? 1, weighting: weighting ?? 0)
     }
 
     /// The dit's configuration (nil without a `dit` shape).
     public var ditConfig: DiTConfig? {
         dit.map { DiTConfig(shape: $0, inputs: inputs, width: width, blocks: blocks, activation: activation, frequencies: frequencies,
-                            timeScale: timeScale, times: timeInputs ?? 1) }
+                            timeScale: timeScale, times: timeInputs ?? 1, weighting: weighting ?? 0) }
     }
 
     /// The unet's configuration (nil without a `unet` shape).
     public var unetConfig: UNetConfig? {
         unet.map { UNetConfig(shape: $0, inputs: inputs, activation: activation, frequencies: frequencies, timeScale: timeScale,
-                              times: timeInputs ?? 1) }
+                              times: timeInputs ?? 1, weighting: weighting ?? 0) }
     }
 
     /// The architecture in words (`resmlp 256x3 blocks`), for logs and errors.
@@ -96,6 +98,7 @@ public final class Denoiser {
         self.config = config
         switch config.architecture {
         case .mlp:
+            guard (config.weighting ?? 0) == 0 else { throw .invalidRequest("mlp has no time MLP to carry a loss weighting: use resmlp") }
             guard (config.timeInputs ?? 1) == 1 else {
                 throw .invalidRequest("mlp reads one time at its input; \(config.timeInputs ?? 1) times need resmlp or unet")
             }

@@ -54,15 +54,23 @@ public final class EDMSampler {
     /// drawn from `key` (CM Algorithm 1).
     public func sampleConsistency(noise: Tensor, steps: Int, key: RandomKey, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
         guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
+        return try sampleConsistency(noise: noise, sigmas: Array(model.config.karrasGrid(count: steps + 1).reversed().prefix(steps)),
+                                     key: key, parameters: parameters)
+    }
+
+    /// Consistency sampling at the descending noise levels `taus`: x = f(tau_0 z, tau_0), then x = f(x + s z', tau) with
+    /// s = sqrt(tau^2 - sigma_min^2) for a model with the consistency boundary (its f(., sigma_min) is the data) and
+    /// s = tau without it (sCM's x_t = cos t x + sin t z', that is x + tau z' at tau = tan t).
+    public func sampleConsistency(noise: Tensor, sigmas taus: [Float], key: RandomKey, parameters: Tensor? = nil) throws(OpenCLError) -> Tensor {
+        guard !taus.isEmpty else { throw .invalidRequest("sampling needs at least one noise level") }
         let n = noise.rows, d = noise.columns
-        let taus = Array(model.config.karrasGrid(count: steps + 1).reversed().prefix(steps))
         let x = try engine.tensor(rows: n, columns: d), noisy = try engine.tensor(rows: n, columns: d)
         let fresh = try engine.tensor(rows: n, columns: d), sigma = try engine.tensor(rows: n, columns: 1)
         try engine.scale(taus[0], noise, into: noisy)
         for (k, tau) in taus.enumerated() {
             if k > 0 {
                 try engine.normal(into: fresh, key: key.at(counter: UInt64(k)))
-                let minimum = model.config.sigmaMin
+                let minimum = model.boundary ? model.config.sigmaMin : 0
                 try engine.axpby(1, x, (tau * tau - minimum * minimum).squareRoot(), fresh, into: noisy)
             }
             try engine.fill(sigma, tau)

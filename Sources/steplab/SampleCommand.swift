@@ -106,6 +106,11 @@ struct SampleCommand: ParsableCommand {
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
             let result = try EDMSampler(model: edm).sample(noise: noise, steps: steps, method: sampler == "euler" ? .euler : .heun)
             return (result.samples, Double(result.evaluations))
+        case "scm":
+            let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
+            let sigmas = SCMConfig(totalIterations: config.iterations).samplingSigmas(steps: steps)
+            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, sigmas: sigmas, key: RandomKey(seed: seed, stream: 102)),
+                    Double(steps))
         default:
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: true)
             return (try EDMSampler(model: edm).sampleConsistency(noise: noise, steps: steps, key: RandomKey(seed: seed, stream: 102)),

@@ -47,13 +47,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Iterations of linear learning-rate warm-up from zero.") var warmup = 0
     @Option(help: "Random seed (initialisation, batches, noise).") var seed: UInt64 = 0
     @Option(help: "Segments S for mct/mcd (S = 1 is a one-step consistency model; default 4).") var segments: Int?
-    @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd.") var teacher: String?
+    @Option(help: "Run folder of a trained diffusion model: the teacher for cd/mcd (a diffusion run), or for scm's distillation, sCD (an edm run).") var teacher: String?
     @Option(help: "Run folder whose raw weights initialise this model (same architecture), e.g. a diffusion run for mct.") var `init`: String?
     @Option(help: "EMA decay of the weights used for sampling.") var ema: Float = 0.999
     @Option(help: "Network output on the VP schedule: v|x|eps (x is trained with the SNR+1 weight). Default: v, or the --init run's for an initialised run.")
     var prediction: String?
     @Option(help: "Clip the global gradient norm to this (0 disables).") var clip: Float = 0
-    @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding.") var timeScale: Float = 1000
+    @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding (default: the --init run's; else 1 for scm, whose time derivative the high frequencies swamp, and 1000 for the others).") var timeScale: Float?
     @Option(help: "Log every N iterations.") var logEvery = 100
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU).")
     var device: String?
@@ -103,13 +103,13 @@ struct TrainCommand: ParsableCommand {
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
         if let prediction, Prediction(name: prediction) == nil { throw ValidationError("--prediction must be x, v or eps (got \(prediction))") }
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
-        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
+        if let timeScale, !(timeScale > 0 && timeScale.isFinite) { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
         if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
         if method.needsInit && `init` == nil {
             throw ValidationError("--method \(method.rawValue) tunes a trained diffusion model: pass --init RUN_DIR (an edm run)")
         }
-        if !method.needsTeacher, teacher != nil {
-            throw ValidationError("--teacher applies to cd and mcd; --method \(method.rawValue) trains without one")
+        if !method.acceptsTeacher, teacher != nil {
+            throw ValidationError("--teacher applies to cd, mcd and scm; --method \(method.rawValue) trains without one")
         }
     }
 
@@ -145,7 +145,11 @@ struct TrainCommand: ParsableCommand {
         // An initialised run takes the prediction and network of the run it starts from unless told otherwise.
         let initConfig = try `init`.map { try RunFolder($0).loadConfig() }
         config.prediction = prediction ?? initConfig?.prediction ?? "v"
-        config.timeScale = timeScale
+        config.timeScale = timeScale ?? initConfig?.timeScale ?? method.defaultTimeScale
+        if method == .scm, let source = initConfig, source.timeScale > 10, job.writes {
+            print("note: --init \(`init`!) embeds its time at --time-scale \(source.timeScale), which the tangent's time derivative "
+                  + "swamps: sCM from an edm run trained at --time-scale 1 does far better (docs/methods.md, sCM)")
+        }
         // MeanFlow's network reads (t, t - r), a shortcut model's (t, d).
         config.timeInputs = method == .meanflow || method == .shortcut ? 2 : nil
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
@@ -297,7 +301,7 @@ struct TrainCommand: ParsableCommand {
             guard initConfig.method.space == config.method.space else {
                 throw CLIError("--init \(initFrom) was trained with --method \(initConfig.method.rawValue) in \(initConfig.method.space); "
                                + "\(config.method.rawValue) works in \(config.method.space): start from a run of the same kind"
-                               + (config.method == .ect ? " (an edm run)" : ""))
+                               + (config.method == .ect || config.method == .scm ? " (an edm run)" : ""))
             }
             guard (a.timeInputs ?? 1) == (b.timeInputs ?? 1) else {
                 throw CLIError("--init \(initFrom) is conditioned on \(a.timeInputs ?? 1) time(s) per sample and \(config.method.rawValue) on "
@@ -310,14 +314,18 @@ struct TrainCommand: ParsableCommand {
                                + "(\(b.summary), dimension \(b.dimension), \(config.prediction)-prediction); pass the same --arch, --width, --depth/--blocks")
             }
             let initial = try source.loadModel(engine: engine, config: initConfig, ema: true)
-            try model.parameters.assign(from: initial.parameters.values)
+            // By name: an scm network also carries its loss weighting, which an edm run lacks and which starts at zero.
+            try model.parameters.assign(byName: initial.parameters)
         }
         var teacherModel: Denoiser?
         if let teacher = config.teacher {
             let source = RunFolder(teacher)
             let teacherConfig = try source.loadConfig()
-            guard teacherConfig.method == .diffusion else {
-                throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); distillation needs a diffusion run")
+            // cd and mcd integrate the VP teacher's ODE; sCD reads the flow from an EDM denoiser's network output.
+            let wanted: Method = config.method == .scm ? .edm : .diffusion
+            guard teacherConfig.method == wanted else {
+                throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); "
+                               + "\(config.method.rawValue) distils from a run of --method \(wanted.rawValue)")
             }
             guard teacherConfig.dimension == config.dimension, teacherConfig.mean == config.mean, teacherConfig.std == config.std else {
                 throw CLIError("--teacher \(teacher) was trained on other data (\(teacherConfig.data)) than this run (\(config.data))")

@@ -59,6 +59,23 @@ import Testing
         Self.expectOneLineError(mismatched, "does not fit the architecture in config.json", "parameter time.0.weight is missing")
     }
 
+    /// sCM starts from (`--init`) or distils (`--teacher`) an edm run: it cannot convert a VP run, and says so in one line.
+    @Test func scmRefusesAVPRun() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let vp = folder.appendingPathComponent("vp"), scm = folder.appendingPathComponent("scm")
+        try Self.train(vp, width: 8)
+        let before = try Self.snapshot(folder)
+        let common = ["train", "--method", "scm", "--data", "two-moons", "--iterations", "5", "--batch", "16", "--width", "8", "--depth", "1",
+                      "--device", "0", "--out", scm.path]
+        Self.expectOneLineError(try CommandLineTests.run(common + ["--init", vp.path]),
+                                "--init \(vp.path) was trained with --method diffusion in the VP schedule; scm works in EDM sigma space",
+                                "(an edm run)")
+        Self.expectOneLineError(try CommandLineTests.run(common + ["--teacher", vp.path]),
+                                "--teacher \(vp.path) was trained with --method diffusion; scm distils from a run of --method edm")
+        #expect(try Self.snapshot(folder) == before)
+    }
+
     @Test func weightsAndCheckpointsOfAnotherArchitectureAreRefused() throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

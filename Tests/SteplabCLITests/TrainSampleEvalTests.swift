@@ -70,9 +70,13 @@ import Testing
         (["train", "--method", "meanflow", "--data", "checkerboard", "--out", "/tmp/x", "--segments", "4"],
          "--segments applies to mct and mcd, not to --method meanflow"),
         (["train", "--method", "meanflow", "--data", "checkerboard", "--out", "/tmp/x", "--teacher", "/tmp/t"],
-         "--teacher applies to cd and mcd; --method meanflow trains without one"),
+         "--teacher applies to cd, mcd and scm; --method meanflow trains without one"),
         (["train", "--method", "meanflow", "--data", "checkerboard", "--out", "/tmp/meanflow-on-mlp", "--arch", "mlp"],
          "mlp reads one time at its input; 2 times need resmlp or unet"),
+        (["train", "--method", "scm", "--data", "checkerboard", "--out", "/tmp/scm-on-mlp", "--arch", "mlp"],
+         "mlp has no time MLP to carry a loss weighting: use resmlp"),
+        (["train", "--method", "scm", "--data", "checkerboard", "--out", "/tmp/x", "--segments", "2"],
+         "--segments applies to mct and mcd, not to --method scm"),
         (["train", "--method", "mcd", "--data", "checkerboard", "--out", "/tmp/x"], "needs --teacher"),
         (["train", "--data", "/nonexistent/points.csv", "--out", "/tmp/x"], "/nonexistent/points.csv"),
         (["sample", "--run", "/nonexistent-run", "--count", "5", "--out", "/tmp/s.csv"], "is not a StepLab run"),
@@ -105,7 +109,28 @@ import Testing
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
     }
 
-    @Test(arguments: ["diffusion", "mct", "meanflow", "shortcut"])
+    /// sCM from an edm run: tuned (`--init`, keeping the run's time scale so its weights mean the same) and distilled
+    /// (`--teacher`), each sampled in two steps at the paper's intermediate time.
+    @Test func scmStartsFromAndDistilsAnEDMRun() throws {
+        let folder = try TrainSampleEvalTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (edm, tuned, distilled) = (folder.appendingPathComponent("edm"), folder.appendingPathComponent("tuned"),
+                                       folder.appendingPathComponent("distilled"))
+        let common = ["--data", "two-moons", "--batch", "64", "--width", "16", "--blocks", "1", "--device", "0"]
+        let teacher = try CommandLineTests.run(["train", "--method", "edm", "--iterations", "60", "--out", edm.path] + common)
+        #expect(teacher.status == 0, "\(teacher.err)")
+        for (run, source) in [(tuned, "--init"), (distilled, "--teacher")] {
+            let train = try CommandLineTests.run(["train", "--method", "scm", "--iterations", "30", "--out", run.path, source, edm.path] + common)
+            #expect(train.status == 0, "\(source): \(train.err)")
+            let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any])
+            #expect(config["timeScale"] as? Double == (source == "--init" ? 1000 : 1), "\(source)")
+            let out = run.appendingPathComponent("samples.csv")
+            let sample = try CommandLineTests.run(["sample", "--run", run.path, "--steps", "2", "--count", "64", "--device", "0", "--out", out.path])
+            #expect(sample.status == 0 && sample.out.contains("scm, 2.00 network evaluations"), "\(source): \(sample.err)")
+        }
+    }
+
+    @Test(arguments: ["diffusion", "mct", "meanflow", "shortcut", "scm"])
     func aStoppedAndResumedRunEndsBitIdentical(method: String) throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

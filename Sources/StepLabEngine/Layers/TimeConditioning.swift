@@ -6,6 +6,9 @@ import OpenCLKit
 /// times `timeScale`. A network conditioned on several times per sample (MeanFlow's (r, t), a shortcut model's step
 /// size) embeds each and feeds the embeddings side by side to `time.0`. Named `time.0`, `time.1`, `time.2` (see
 /// `Linear`). The times take no gradient; their tangent (d/dt along a time tangent) flows through the embedding.
+/// With `weighting` features it also declares `weighting.weight` (features x 1) and `weighting.bias` (1 x 1), zeros: a
+/// loss weighting w(t) learned beside the network (sCM's w_phi, EDM2's u(sigma)) that the network's parameters carry so
+/// that the optimizer, the EMA and checkpoints include it. The network never reads it; the objective does.
 public final class TimeConditioning {
     let mlp: Sequential
     public let frequencies: Int
@@ -14,7 +17,7 @@ public final class TimeConditioning {
     public let times: Int
 
     /// A time MLP of hidden `width` on `times` times per sample, making `outputs` conditioning columns.
-    public init(width: Int, outputs: Int, frequencies: Int, timeScale: Float, times: Int = 1, activation: Activation,
+    public init(width: Int, outputs: Int, frequencies: Int, timeScale: Float, times: Int = 1, weighting: Int = 0, activation: Activation,
                 layout: inout ParameterLayout) {
         self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
         mlp = Sequential([
@@ -22,6 +25,10 @@ public final class TimeConditioning {
             Linear("time.1", inputs: width, outputs: width, activation: activation, layout: &layout),
             Linear("time.2", inputs: width, outputs: outputs, layout: &layout),
         ])
+        if weighting > 0 {
+            _ = layout.declare("weighting.weight", rows: weighting, columns: 1, .zeros)
+            _ = layout.declare("weighting.bias", rows: 1, columns: 1, .zeros)
+        }
     }
 
     /// Checks that the pass's input `x` is batch x `inputs` at batch x `times` times `t`, then sets `tape.conditioning`;

@@ -15,11 +15,14 @@ public struct DiTConfig: Sendable, Equatable {
     public var timeScale: Float
     /// Times per sample the time MLP embeds (see `TimeConditioning`).
     public var times: Int
+    /// Features of a learned loss weighting carried with the parameters (0: none; see `TimeConditioning`).
+    public var weighting: Int
 
     public init(shape: DiTShape, inputs: Int? = nil, width: Int, blocks: Int, activation: Activation = .silu, frequencies: Int = 8,
-                timeScale: Float = 1000, times: Int = 1) {
+                timeScale: Float = 1000, times: Int = 1, weighting: Int = 0) {
         self.shape = shape; self.inputs = inputs ?? shape.dimension; self.width = width; self.blocks = blocks
         self.activation = activation; self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
+        self.weighting = weighting
     }
 }
 
@@ -75,7 +78,7 @@ public final class DiT: Network {
         finalNorm = norm()
         output = Linear("output", inputs: d, outputs: s.patches.tokenSize, zeroInitialised: true, layout: &layout)
         time = TimeConditioning(width: d, outputs: film, frequencies: config.frequencies, timeScale: config.timeScale,
-                                times: config.times, activation: act, layout: &layout)
+                                times: config.times, weighting: config.weighting, activation: act, layout: &layout)
         parameters = try ParameterStore(engine: engine, layout: layout, seed: seed)
     }
 

@@ -14,11 +14,13 @@ public struct ResidualMLPConfig: Sendable, Equatable, Codable {
     public var timeScale: Float
     /// Times per sample the time MLP embeds (1: t; 2: MeanFlow's (r, t) or a shortcut model's (t, step)).
     public var times: Int
+    /// Features of a learned loss weighting carried with the parameters (0: none; see `TimeConditioning`).
+    public var weighting: Int
 
     public init(inputs: Int, width: Int, blocks: Int, outputs: Int, activation: Activation = .silu, frequencies: Int = 8,
-                timeScale: Float = 1000, times: Int = 1) {
+                timeScale: Float = 1000, times: Int = 1, weighting: Int = 0) {
         self.inputs = inputs; self.width = width; self.blocks = blocks; self.outputs = outputs; self.activation = activation
-        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
+        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times; self.weighting = weighting
     }
 }
 
@@ -56,7 +58,7 @@ public final class ResidualMLP: Network {
         let (w, act) = (config.width, config.activation)
         var layout = ParameterLayout()
         time = TimeConditioning(width: w, outputs: 2 * w * config.blocks, frequencies: config.frequencies,
-                                timeScale: config.timeScale, times: config.times, activation: act, layout: &layout)
+                                timeScale: config.timeScale, times: config.times, weighting: config.weighting, activation: act, layout: &layout)
         input = Linear("input", inputs: config.inputs, outputs: w, layout: &layout)
         blocks = (0 ..< config.blocks).map { b in
             ResidualBlock("blocks.\(b)", width: w, hidden: w, activation: act, modulationColumn: 2 * w * b, layout: &layout)

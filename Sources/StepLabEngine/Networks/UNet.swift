@@ -12,11 +12,13 @@ public struct UNetConfig: Sendable, Equatable {
     public var timeScale: Float
     /// Times per sample the time MLP embeds (1: t; 2: MeanFlow's (r, t) or a shortcut model's (t, step)).
     public var times: Int
+    /// Features of a learned loss weighting carried with the parameters (0: none; see `TimeConditioning`).
+    public var weighting: Int
 
     public init(shape: UNetShape, inputs: Int? = nil, activation: Activation = .silu, frequencies: Int = 8, timeScale: Float = 1000,
-                times: Int = 1) {
+                times: Int = 1, weighting: Int = 0) {
         self.shape = shape; self.inputs = inputs ?? shape.dimension; self.activation = activation
-        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times
+        self.frequencies = frequencies; self.timeScale = timeScale; self.times = times; self.weighting = weighting
     }
 
     /// Width of the time MLP's hidden layers (ADM: 4 C).
@@ -110,7 +112,8 @@ public final class UNet: Network {
         output = Conv2d("output", geometry: ConvolutionGeometry(height: s.height, width: s.width, inputChannels: channels,
                                                                 outputChannels: s.imageChannels), zeroInitialised: true, layout: &layout)
         time = TimeConditioning(width: config.timeWidth, outputs: film, frequencies: config.frequencies,
-                                timeScale: config.timeScale, times: config.times, activation: act, layout: &layout)
+                                timeScale: config.timeScale, times: config.times, weighting: config.weighting, activation: act,
+                                layout: &layout)
         self.down = down; self.downsample = downsample; self.up = up
         joins = (0 ..< levels).map { l in
             (0 ..< s.blocksPerLevel).map { b in
