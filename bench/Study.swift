@@ -94,12 +94,13 @@ final class Study {
         var imageFloors: [ImageQualityReport] = []
         var bound = MetricReport(swd: 0, mmd: 0, energy: 0, count: 0)
         var firstTeacher: Trainer?
-        var firstModels: [(String, Int, Denoiser, Bool)] = []
+        var firstModels: [DiagnosedModel] = []
         let started = Date()
-        // Evaluations: per seed DDIM (and aDDIM) at every step count and 2 x 5 multistep models; CT and CD on `oneStepSeeds`.
+        // Evaluations: per seed DDIM (and aDDIM) at every step count and 2 x 5 multistep models; CT, CD and the recipes on `oneStepSeeds`.
         let samplers = settings.addim ? [VPSampler.Method.ddim, .addim] : [.ddim]
         let oneStepSeeds = Swift.min(settings.oneStepSeeds ?? settings.seeds, settings.seeds)
-        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count) + 2 * oneStepSeeds
+        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count)
+            + (2 + settings.recipes.map(\.steps.count).reduce(0, +)) * oneStepSeeds
         var completed = 0
         log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
@@ -180,7 +181,7 @@ final class Study {
                                training: steps == 1 && sampler == .ddim ? diffusionRecord : nil, evaluations: Double(steps))
                 }
             }
-            if seed == 0 { firstTeacher = diffusion; firstModels.append(("diffusion", 64, diffusionModel, false)) }
+            if seed == 0 { firstTeacher = diffusion; firstModels.append(DiagnosedModel(method: "diffusion", segments: 64, model: diffusionModel, space: .vp)) }
 
             // One-step consistency training and distillation (iCT recipe, EDM sigma space).
             for method in ["ct", "cd"] where seed < oneStepSeeds {
@@ -194,8 +195,19 @@ final class Study {
                 if seed == 0 {
                     // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
                     if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
-                    firstModels.append((method, 1, model, true))
+                    firstModels.append(DiagnosedModel(method: method, segments: 1, model: model, space: .edm(boundary: true)))
                 }
+            }
+
+            // The newer one- and few-step recipes (`StudyRecipe`), from scratch on the whole budget, as CT.
+            for recipe in settings.recipes where seed < oneStepSeeds {
+                let (model, training) = try train(recipe, source: source, seed: seed)
+                for steps in recipe.steps {
+                    try record(recipe.name, segments: steps, steps: steps, sampler: recipe.sampler,
+                               samples: recipe.sample(model, settings.budget, noise, steps, RandomKey(seed: UInt64(seed), stream: 503)),
+                               training: steps == 1 ? training : nil, evaluations: Double(steps))
+                }
+                if seed == 0 { firstModels.append(DiagnosedModel(method: recipe.name, segments: 1, model: model, space: recipe.space)) }
             }
 
             // Multistep consistency training and distillation, initialised from the diffusion model.
@@ -215,7 +227,7 @@ final class Study {
                         if let weights = result.ema?.values {
                             try model.parameters.assign(from: weights)
                         }
-                        firstModels.append((method, segments, model, false))
+                        firstModels.append(DiagnosedModel(method: method, segments: segments, model: model, space: .vp))
                     }
                 }
             }
@@ -230,6 +242,8 @@ final class Study {
                                             "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
                                             "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
                                             "consistency_iterations": String(settings.fineTuning), "one_step_seeds": String(oneStepSeeds),
+                                            "recipes": settings.recipes.isEmpty ? "none" : settings.recipes.map(\.name).joined(separator: ",")
+                                                + " from scratch for the budget at steplab train's defaults, on the one-step seeds",
                                             "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant"
                                                 : "warm-up 100, cosine to zero at the budget",
                                             "budget": "iterations + consistency_iterations for every model",
@@ -238,7 +252,7 @@ final class Study {
                                    diagnostics: nil, sampling: [], kernels: nil)
         results.imageNoiseFloor = imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
-        results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts))
+        results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts, recipes: settings.recipes))
         let teacherName = StudyRow.configuration("diffusion", segments: 64)
         if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
             results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor,
@@ -249,7 +263,11 @@ final class Study {
         if let imageQuality { results.config["image_features"] = imageQuality.extractor.featureDescription }
         if diagnostics, let teacher = firstTeacher {
             log("diagnostics")
-            results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels).run()
+            // 2-D points sample 64-step DDIM for the early-exit comparison from seed 0's noise against seed 0's reference
+            // with the teacher's final EMA, unclipped: the row the study already scored.
+            let seedZero = rows.first { $0.seed == 0 && $0.method == "diffusion" && $0.steps == 64 && $0.sampler == "ddim" }
+            let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
+            results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels, fullDDIMDistance: fullDDIM).run()
             if throughput { results.sampling = try samplingThroughput(teacher.model) }
         }
         return results

@@ -27,8 +27,26 @@ enum StudyAnswer {
         guard !r.comparisons.isEmpty else {
             return "On \(data) (teacher gate passed) the numbers are means without intervals, so no verdict is drawn: " + means(r) + "."
         }
-        return "On \(data) (teacher gate passed): " + ["mct", "mcd"].compactMap { method(r, $0) }.joined(separator: " ")
+        return "On \(data) (teacher gate passed): " + (["mct", "mcd"].compactMap { method(r, $0) } + StudyRecipe.all.compactMap { recipe(r, $0) })
+            .joined(separator: " ")
     }
+
+    /// A recipe's line: at each step count against 64-step diffusion and against MCT with as many segments.
+    static func recipe(_ r: StudyResults, _ recipe: StudyRecipe) -> String? {
+        let diffusion = StudyRow.configuration("diffusion", segments: 64)
+        let clauses = recipe.steps.compactMap { steps -> String? in
+            let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
+            guard let against = r.comparisons.between(row, diffusion) else { return nil }
+            let mct = r.comparisons.between(row, StudyRow.configuration("mct", segments: steps))
+                .map { ", \(verdict($0)) MCT S = \(steps) (\($0.difference.formatted()))" } ?? ""
+            return "at \(steps) step\(steps == 1 ? "" : "s") \(verdict(against)) 64-step diffusion (\(against.difference.formatted()))" + mct
+        }
+        let seeds = r.summary.first { $0.method == recipe.name }?.seeds ?? 0
+        return clauses.isEmpty ? nil : "\(recipe.label) (from scratch, \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
+    }
+
+    /// "better than", "worse than" or "not separable from".
+    static func verdict(_ c: StudyComparison) -> String { c.verdict == "not separable" ? "not separable from" : "\(c.verdict) than" }
 
     /// One method's line: one step against S = 2, 4, 8, and the first S that 64-step diffusion does not beat.
     static func method(_ r: StudyResults, _ method: String) -> String? {

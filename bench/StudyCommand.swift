@@ -28,6 +28,8 @@ struct StudyPreset {
     var oneStepSeeds: Int? = nil
     /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
     var addim = true
+    /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyRecipe`).
+    var recipes: [StudyRecipe] = [.scm]
     /// Images: the U-Net's base channels and per-level multipliers.
     var unetChannels = 32, unetChannelMult = [1, 2, 2]
 
@@ -52,17 +54,18 @@ struct StudyPreset {
     /// its noise floor; a seed's training took 122 s of its 155 (diffusion 4.8 ms a step, MCT 6.5, MCD 9.3).
     static let quick = StudyPreset(seeds: 2, iterations: 4000, batch: 256, width: 128, depth: 3, samples: 16384,
                                    consistencyIterations: 500, consistencyLearningRate: 2e-4, oneStepSeeds: 1, addim: false)
-    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4)
+    static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4,
+                                  recipes: StudyRecipe.all)
     /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
     /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
     /// 13 models and their 1000-sample evaluations fit 30 minutes. full (a GPU's): the README's Fashion-MNIST
     /// recipe, channels 32/64/64 at batch 64, 3 seeds.
     static let quickImages = StudyPreset(seeds: 1, iterations: 1000, batch: 32, width: 0, depth: 0, samples: 1000,
                                          learningRate: 1e-3, prediction: .v, consistencyIterations: 250, consistencyLearningRate: 2e-4,
-                                         emaDecay: 0.999, clip: 1, addim: false, unetChannels: 16, diffusionDecay: .constant)
+                                         emaDecay: 0.999, clip: 1, addim: false, recipes: [], unetChannels: 16, diffusionDecay: .constant)
     static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
-                                        emaDecay: 0.999, clip: 1, addim: true, unetChannels: 32, diffusionDecay: .constant)
+                                        emaDecay: 0.999, clip: 1, addim: true, recipes: [], unetChannels: 32, diffusionDecay: .constant)
 
     /// The 2-D data sets a preset studies when `--data` names none: two geometries (separated modes, and a
     /// checkerboard's sharp-edged squares), so no conclusion rests on one toy; `full` adds the thin curved arms of
@@ -91,12 +94,16 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
+    @Option(help: "Newer recipes trained from scratch beside the multistep models on the one-step seeds, comma-separated from scm, meanflow, shortcut, or none (default: scm for quick, all for full, none for images).") var recipes: String?
 
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if let iterations, iterations < 2 { throw ValidationError("--iterations must be at least 2") }
         if let samples, samples < 16 { throw ValidationError("--samples must be at least 16") }
+        if let recipes, StudyRecipe.named(recipes) == nil {
+            throw ValidationError("--recipes takes scm, meanflow and shortcut, comma-separated, or none (got \(recipes))")
+        }
     }
 }
 
@@ -175,6 +182,7 @@ struct StudyCommand: ParsableCommand {
             settings.iterations = iterations
         }
         if let samples = options.samples { settings.samples = samples }
+        if let recipes = options.recipes.flatMap(StudyRecipe.named) { settings.recipes = recipes }
         let study = try Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
         let started = Date()
         var results = try study.run(diagnostics: diagnostics, throughput: throughput)

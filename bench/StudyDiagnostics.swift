@@ -8,8 +8,11 @@ import StepLabGenerative
 struct StudyDiagnostics {
     let study: Study
     let teacher: Trainer
-    /// (method, segments, model, isEDM) of seed 0, with their EMA weights loaded.
-    let models: [(String, Int, Denoiser, Bool)]
+    /// Seed 0's models, with their EMA weights loaded.
+    let models: [DiagnosedModel]
+    /// The SWD of 64-step DDIM from seed 0's noise against seed 0's reference when the study already scored it (nil:
+    /// the early-exit comparison samples it).
+    var fullDDIMDistance: Double? = nil
     var engine: Engine { study.engine }
     /// Trajectories per diagnostic: 512, or 128 for images, whose U-Net evaluations cost a CPU about 1000x a
     /// 2-D MLP's.
@@ -29,6 +32,8 @@ struct StudyDiagnostics {
         result.segmentLosses = try segmentLosses()
         result.exactODEError = try exactODEError(noise: noise)
         result.gradientVariance = try gradientVariance()
+        let tangent = try tangentNormalization()
+        result.tangentNormalization = tangent.isEmpty ? nil : tangent
         result.x0Convergence = try x0Convergence(noise: noise)
         result.earlyExit = try earlyExit()
         return result
@@ -67,7 +72,8 @@ struct StudyDiagnostics {
     func segmentLosses() throws -> [SegmentLossRow] {
         let batches = study.spec.imageShape == nil ? 32 : 8
         let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 33)
-        return try models.filter { $0.0 == "mct" && [1, 2, 4, 8].contains($0.1) }.map { method, segments, model, _ in
+        return try models.filter { $0.method == "mct" && [1, 2, 4, 8].contains($0.segments) }.map { diagnosed in
+            let (method, segments, model) = (diagnosed.method, diagnosed.segments, diagnosed.model)
             let objective = try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: segments, annealSteps: study.settings.fineTuning / 2),
                 batch: study.settings.batch, seed: 34)
@@ -86,28 +92,41 @@ struct StudyDiagnostics {
         let means = mixture.means.map { m in (0 ..< d).map { Double((m[$0] - norm.mean[$0]) / norm.std[$0]) } }
         let stds = (0 ..< d).map { Double(mixture.std / norm.std[$0]) }
         let start = try noise.download().map(Double.init)
-        var exact: [Double] = []
-        for sample in 0 ..< count {
-            exact += TrajectoryGeometry.exactMap(Array(start[sample * d ..< (sample + 1) * d]), means: means, stds: stds)
+        // Each trajectory on its own, on every core.
+        func perSample(_ map: @Sendable (Int) -> [Double]) -> [Double] {
+            var rows = [[Double]](repeating: [], count: count)
+            rows.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let out = buffer
+                DispatchQueue.concurrentPerform(iterations: count) { out[$0] = map($0) }
+            }
+            return rows.flatMap { $0 }
         }
+        let exact = perSample { sample in TrajectoryGeometry.exactMap(Array(start[sample * d ..< (sample + 1) * d]), means: means, stds: stds) }
         var rows: [ExactODERow] = []
-        // One-step CT and CD (EDM parameterisation) start from sigma_max times the same noise; their exact map is the
+        // One-step CT, CD and sCT (EDM sigma space) start from sigma_max times the same noise; their exact map is the
         // EDM flow's from there.
         let edm = ConsistencyConfig(totalIterations: study.settings.budget).edm
         var exactEDM: [Double] = []
-        if models.contains(where: { $0.3 }) {
-            for sample in 0 ..< count {
-                exactEDM += TrajectoryGeometry.exactEDMMap(Array(start[sample * d ..< (sample + 1) * d]).map { $0 * Double(edm.sigmaMax) },
-                                                           sigmaMax: Double(edm.sigmaMax), sigmaMin: Double(edm.sigmaMin),
-                                                           means: means, stds: stds, steps: 1024)
+        if models.contains(where: { if case .edm = $0.space { true } else { false } }) {
+            let (sigmaMax, sigmaMin) = (Double(edm.sigmaMax), Double(edm.sigmaMin))
+            exactEDM = perSample { sample in
+                TrajectoryGeometry.exactEDMMap(Array(start[sample * d ..< (sample + 1) * d]).map { $0 * sigmaMax }, sigmaMax: sigmaMax,
+                                               sigmaMin: sigmaMin, means: means, stds: stds, steps: 1024)
             }
         }
-        for (method, _, model, _) in models.filter(\.3) {
-            let output = try EDMSampler(model: EDMModel(network: model, config: edm, boundary: true))
+        for diagnosed in models {
+            guard case let .edm(boundary) = diagnosed.space else { continue }
+            let output = try EDMSampler(model: EDMModel(network: diagnosed.model, config: edm, boundary: boundary))
                 .sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 0, stream: 601)).download()
-            rows.append(exactODERow(method, segments: 1, steps: 1, output: output, exact: exactEDM, dimension: d))
+            rows.append(exactODERow(diagnosed.method, segments: 1, steps: 1, output: output, exact: exactEDM, dimension: d))
         }
-        for (method, segments, model, isEDM) in models where !isEDM {
+        for diagnosed in models where diagnosed.space == .flow {
+            // From pure noise the flow's map is the VP schedule's: the same probability-flow ODE in other coordinates.
+            let output = try FlowJumpSampler(model: diagnosed.model).sample(noise: noise, steps: 1).download()
+            rows.append(exactODERow(diagnosed.method, segments: 1, steps: 1, output: output, exact: exact, dimension: d))
+        }
+        for diagnosed in models where diagnosed.space == .vp {
+            let (method, segments, model) = (diagnosed.method, diagnosed.segments, diagnosed.model)
             let steps = method == "diffusion" ? [1, 2, 4, 8, 16, 64] : [segments]
             for k in steps {
                 let output = try VPSampler(model: model).sample(noise: noise, steps: k, parameters: method == "diffusion" ? teacher.ema?.values : nil)
@@ -152,6 +171,34 @@ struct StudyDiagnostics {
             let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
             study.log(String(format: "  gradient variance S=%d: %@", segments, interval.formatted(3)))
             return GradientVarianceRow(segments: segments, relativeVariance: interval.estimate, batches: batches, interval: interval)
+        }
+    }
+
+    /// What sCM's tangent normalisation changes about the one-step gradient: the relative variance of sCT's network
+    /// gradient over minibatches at seed 0's trained sCT parameters (warm-up done), with g normalised as trained
+    /// (c = 0.1) and raw (c = 1e6, where g / (|g| + c) is g / c, whose relative variance is g's), each with a jackknife
+    /// interval over the minibatches. The learned weighting's own gradient is left out.
+    func tangentNormalization() throws -> [TangentNormalizationRow] {
+        guard let scm = models.first(where: { $0.method == "scm" }) else { return [] }
+        let batches = study.spec.imageShape == nil ? 64 : 32, budget = study.settings.budget
+        let parameters = scm.model.parameters
+        let network = parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
+        return try [SCMConfig(totalIterations: budget).normalization, 1e6].map { c in
+            var config = SCMConfig(totalIterations: budget)
+            config.normalization = c
+            let objective = try SCMObjective(model: scm.model, config: config, batch: study.settings.batch, seed: 35)
+            let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 36)
+            let x0 = try engine.tensor(rows: study.settings.batch, columns: study.spec.dimension)
+            var gradients: [[Double]] = []
+            for b in 0 ..< batches {
+                try source.fill(x0, step: 1000 + b)
+                _ = try objective.computeGradients(x0: x0, step: budget + b)
+                let all = try parameters.gradients.download()
+                gradients.append(network.flatMap { all[$0.offset ..< $0.offset + $0.count].map(Double.init) })
+            }
+            let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
+            study.log(String(format: "  sCT gradient variance, tangent normalisation c = %g: %@", Double(c), interval.formatted(3)))
+            return TangentNormalizationRow(normalization: Double(c), relativeVariance: interval.estimate, batches: batches, interval: interval)
         }
     }
 
@@ -200,10 +247,10 @@ struct StudyDiagnostics {
         try engine.normal(into: noise, key: RandomKey(seed: 0, stream: 500))
         let sampler = VPSampler(model: teacher.model)
         let early = try sampler.sampleEarlyExit(noise: noise, steps: 64, parameters: teacher.ema?.values)
-        let full = try sampler.sample(noise: noise, steps: 64, parameters: teacher.ema?.values)
+        let full = try fullDDIMDistance ?? study.score(sampler.sample(noise: noise, steps: 64, parameters: teacher.ema?.values),
+                                                       reference: reference).0.swd
         let row = EarlyExitRow(steps: 64, meanEvaluations: early.meanEvaluations,
-                               swdEarlyExit: try study.score(early.samples, reference: reference).0.swd,
-                               swdFull: try study.score(full, reference: reference).0.swd)
+                               swdEarlyExit: try study.score(early.samples, reference: reference).0.swd, swdFull: full)
         study.log(String(format: "  early exit: %.1f of 64 evaluations, swd %.4f (full DDIM-64: %.4f)", row.meanEvaluations,
                          row.swdEarlyExit, row.swdFull))
         return row

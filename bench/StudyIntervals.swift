@@ -37,7 +37,7 @@ struct StudyIntervals {
     /// The pairs the report judges: every multistep model and one-step model against 64-step diffusion, each S
     /// against 2S, one step against S = 4 and 8 (the answer's question), and MCT S = 8 against 8 DDIM steps of its
     /// teacher.
-    static func pairs(segments: [Int]) -> [(a: String, b: String)] {
+    static func pairs(segments: [Int], recipes: [StudyRecipe] = []) -> [(a: String, b: String)] {
         let name = { (method: String, s: Int) in StudyRow.configuration(method, segments: s) }
         let diffusion64 = name("diffusion", 64)
         var pairs: [(String, String)] = []
@@ -51,6 +51,13 @@ struct StudyIntervals {
         }
         pairs += [(StudyRow.configuration("ct", segments: 1, sampler: "cm"), diffusion64),
                   (StudyRow.configuration("cd", segments: 1, sampler: "cm"), diffusion64), (name("mct", 8), name("diffusion", 8))]
+        for recipe in recipes {
+            for steps in recipe.steps {
+                let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
+                pairs.append((row, diffusion64))
+                if segments.contains(steps) { pairs.append((row, name("mct", steps))) }
+            }
+        }
         return pairs
     }
 

@@ -45,10 +45,11 @@ enum StudyPlots {
         }
         let all = [series("diffusion DDIM", "diffusion", "ddim"), series("diffusion aDDIM", "diffusion", "addim"),
                    series("MCT", "mct", "ddim"), series("MCD", "mcd", "ddim"), series("CT (1 step)", "ct", "cm"),
-                   series("CD (1 step)", "cd", "cm")].filter { !$0.points.isEmpty }
+                   series("CD (1 step)", "cd", "cm")] + StudyRecipe.all.map { series($0.label, $0.name, $0.sampler) }
+        let shown = all.filter { !$0.points.isEmpty }
         return SVGPlot().lines(title: "Sample quality against network evaluations (mean ± std over seeds)",
                                xLabel: "network evaluations per sample (S for MCT/MCD)", yLabel: r.imageNoiseFloor == nil ? "sliced Wasserstein (lower is better)" : "Frechet distance on classifier features (lower is better)",
-                               series: all, logX: true, reference: ("noise floor", r.primaryFloor))
+                               series: shown, logX: true, reference: ("noise floor", r.primaryFloor))
     }
 
     static func curvatureChart(_ rows: [CurvatureRow]) -> String {

@@ -115,6 +115,12 @@ enum StudyReport {
                        + diagnostics.gradientVariance.map { row in
                            String(format: "S=%d: %@", row.segments, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
                        }.joined(separator: ", ") + ". Two S whose intervals overlap are not told apart by this estimator.")
+            if let rows = diagnostics.tangentNormalization, rows.count == 2 {
+                out.append("")
+                out.append("sCT's gradient at its trained parameters (\(rows[0].batches) minibatches, same measure): with the tangent normalised "
+                           + "as trained (c = \(String(format: "%g", rows[0].normalization))) " + (rows[0].interval?.formatted(3) ?? String(format: "%.3f", rows[0].relativeVariance))
+                           + ", with the raw tangent " + (rows[1].interval?.formatted(3) ?? String(format: "%.3f", rows[1].relativeVariance)) + ".")
+            }
             if let x0 = diagnostics.x0Convergence {
                 out.append("")
                 out.append(String(format: "The teacher's x-prediction is within %.2f of its final value after %.0f%% of 64 DDIM steps on average "

@@ -81,6 +81,12 @@ public enum Method: String, CaseIterable, Sendable, Codable {
     /// docs/methods.md). The others keep DDPM's step-index convention.
     public var defaultTimeScale: Float { self == .scm ? 1 : 1000 }
 
+    /// Times per sample its network reads (nil: one): MeanFlow's (t, t - r), a shortcut model's (t, d).
+    public var timeInputs: Int? { self == .meanflow || self == .shortcut ? 2 : nil }
+
+    /// Features of the learned loss weighting its network carries (nil: none): sCM's w(t).
+    public var weighting: Int? { self == .scm ? SCMConfig.weightingFeatures : nil }
+
     /// Samplers that fit this method's model.
     public var samplers: [String] {
         switch self {
@@ -162,7 +168,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
                        blocks: blocks ?? 3,
                        activation: Activation(name: activation) ?? .silu, prediction: Prediction(name: prediction) ?? .v,
                        timeScale: timeScale, unet: unet, dit: dit, timeInputs: timeInputs,
-                       weighting: method == .scm ? SCMConfig.weightingFeatures : nil)
+                       weighting: method.weighting)
     }
 
     /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd (and scm's sCD); `shard` the rows of each

@@ -150,8 +150,7 @@ struct TrainCommand: ParsableCommand {
             print("note: --init \(`init`!) embeds its time at --time-scale \(source.timeScale), which the tangent's time derivative "
                   + "swamps: sCM from an edm run trained at --time-scale 1 does far better (docs/methods.md, sCM)")
         }
-        // MeanFlow's network reads (t, t - r), a shortcut model's (t, d).
-        config.timeInputs = method == .meanflow || method == .shortcut ? 2 : nil
+        config.timeInputs = method.timeInputs
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.image = spec.imageShape

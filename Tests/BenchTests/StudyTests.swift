@@ -139,6 +139,16 @@ import Testing
         #expect(opening.hasPrefix("**The answer.** On eight-gaussians (teacher gate passed): MCT at one step is worse than S = 2 (0.3000 [0.2000, 0.4000]), "
                                    + "S = 4 (0.3000 [0.2000, 0.4000]) and S = 8 (0.3000 [0.2000, 0.4000]); "
                                    + "MCT first reaches 64-step diffusion at S = 8 (not separable: 0.0050 [-0.0100, 0.0200])."), "\(opening)")
+        var withRecipe = passed
+        withRecipe.study += [1, 2].map { Self.row("scm", $0, "scm", seed: 0, swd: 0.1) }
+        withRecipe.summary = StudySummary.of(withRecipe.study)
+        withRecipe.comparisons += [StudyComparison(a: "scm S=1 scm-1", b: "diffusion S=64 ddim-64", difference: interval(-0.01, 0.02)),
+                                   StudyComparison(a: "scm S=1 scm-1", b: "mct S=1 ddim-1", difference: interval(-0.6, -0.4)),
+                                   StudyComparison(a: "scm S=2 scm-2", b: "diffusion S=64 ddim-64", difference: interval(0.01, 0.03))]
+        let recipeLine = StudyAnswer.sentence(withRecipe, data: "eight-gaussians")
+        #expect(recipeLine.hasSuffix("sCT (from scratch, 1 seed) is at 1 step not separable from 64-step diffusion (0.0050 [-0.0100, 0.0200]), "
+                                     + "better than MCT S = 1 (-0.5000 [-0.6000, -0.4000]) and at 2 steps worse than 64-step diffusion "
+                                     + "(0.0200 [0.0100, 0.0300])."), "\(recipeLine)")
         let both = StudyAnswer.paragraph([("eight-gaussians", passed), ("checkerboard", failed)])
         #expect(both.contains("On checkerboard nothing is decided: the diffusion teacher failed the gate (it scores 5.00x the noise floor)"), "\(both)")
     }
@@ -177,17 +187,19 @@ import Testing
             let spec = try DataSpec.parse("eight-gaussians")
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             let results = try study.run(diagnostics: true)
-            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, and MCT/MCD at five S each.
-            #expect(results.study.count == 26)
-            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd"])
-            #expect(results.summary.count == 26)
+            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and sCT (the default recipe) at 1, 2 and 4 steps.
+            #expect(results.study.count == 29)
+            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
+            #expect(results.summary.count == 29)
             for (row, summary) in zip(results.study, results.summary) where !row.diverged {
                 #expect(summary.swdMean == row.swd, "\(row.configuration)")
             }
             let diagnostics = try #require(results.diagnostics)
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
             #expect(diagnostics.gradientVariance.count == 5)
-            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd"])
+            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
+            #expect(diagnostics.tangentNormalization?.map(\.normalization) == [Double(Float(0.1)), 1e6])
+            #expect(results.comparisons.contains { $0.a == "scm S=2 scm-2" && $0.b == "mct S=2 ddim-2" })
             #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])
@@ -274,6 +286,7 @@ import Testing
         (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
         (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
         (["study", "--seeds", "0"], "--seeds must be at least 1"),
+        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow and shortcut, comma-separated, or none (got scm,nope)"),
     ])
     func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
         let result = try Self.run(arguments + ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(UUID())").path])

@@ -1,0 +1,81 @@
+import OpenCLKit
+import StepLabEngine
+import StepLabGenerative
+
+/// A newer one- or few-step recipe the study trains from scratch for the whole budget, on the seeds it trains CT on,
+/// at the CLI's defaults for it (`Method`), and samples at `steps`; each row is judged against 64-step diffusion and
+/// against MCT with as many segments. Defined once here: a recipe is its method, its objective and its sampler.
+struct StudyRecipe: Sendable {
+    let method: Method
+    /// The name in figures.
+    let label: String
+    let steps: [Int]
+    /// Where its model lives, for the diagnostics' exact-ODE distance.
+    let space: DiagnosedModel.Space
+    /// The objective for a model of this recipe, over `budget` iterations at `batch` rows.
+    let objective: @Sendable (_ model: Denoiser, _ budget: Int, _ batch: Int, _ seed: UInt64) throws -> any TrainingObjective
+    /// Samples from `noise` in `steps` network evaluations with the model's weights; `key` draws any fresh noise.
+    let sample: @Sendable (_ model: Denoiser, _ budget: Int, _ noise: Tensor, _ steps: Int, _ key: RandomKey) throws -> Tensor
+
+    var name: String { method.rawValue }
+    /// The sampler's name in the study's rows.
+    var sampler: String { method.defaultSampler(segments: 1).name }
+
+    /// sCT: continuous-time consistency training.
+    static let scm = StudyRecipe(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false), objective: { model, budget, batch, seed in
+        try SCMObjective(model: model, config: SCMConfig(totalIterations: budget), batch: batch, seed: seed)
+    }, sample: { model, budget, noise, steps, key in
+        let config = SCMConfig(totalIterations: budget)
+        return try EDMSampler(model: EDMModel(network: model, config: config.edm, boundary: false))
+            .sampleConsistency(noise: noise, sigmas: config.samplingSigmas(steps: steps), key: key)
+    })
+
+    /// MeanFlow: the average velocity through the network's JVP.
+    static let meanflow = StudyRecipe(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow, objective: { model, _, batch, seed in
+        try MeanFlowObjective(model: model, batch: batch, seed: seed)
+    }, sample: { model, _, noise, steps, _ in try FlowJumpSampler(model: model).sample(noise: noise, steps: steps) })
+
+    /// Shortcut models: flow matching conditioned on the step size, self-consistent over two half jumps.
+    static let shortcut = StudyRecipe(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow, objective: { model, _, batch, seed in
+        try ShortcutObjective(model: model, batch: batch, seed: seed)
+    }, sample: { model, _, noise, steps, _ in try FlowJumpSampler(model: model).sample(noise: noise, steps: steps) })
+
+    /// Every recipe the study can run, by `--recipes` name.
+    static let all = [scm, meanflow, shortcut]
+
+    /// The recipes named in a comma-separated list ("none": no recipe); nil when it names an unknown one.
+    static func named(_ list: String) -> [StudyRecipe]? {
+        if list == "none" { return [] }
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let recipes = names.compactMap { name in all.first { $0.name == name } }
+        return recipes.count == names.count ? recipes : nil
+    }
+}
+
+extension Study {
+    /// The study's network as `recipe`'s method needs it: its times, time scale and loss weighting (`Method`).
+    func denoiser(for recipe: StudyRecipe) -> DenoiserConfig {
+        var config = denoiser
+        config.timeScale = recipe.method.defaultTimeScale
+        config.timeInputs = recipe.method.timeInputs
+        config.weighting = recipe.method.weighting
+        return config
+    }
+
+    /// `recipe`'s optimizer: the CLI's rate from scratch, constant, with the study's clipping and EMA.
+    func optimization(for recipe: StudyRecipe) -> OptimizationConfig {
+        OptimizationConfig(learningRate: recipe.method.defaultLearningRate(initialised: false), schedule: .constant,
+                           adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
+    }
+
+    /// Trains `recipe` for the budget on `source`; returns the model, holding the EMA weights its rows are sampled with
+    /// (which the diagnostics sample too), and the training record.
+    func train(_ recipe: StudyRecipe, source: any BatchSource, seed: Int) throws -> (model: Denoiser, training: TrainingRecord) {
+        let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser(for: recipe), iterations: settings.budget,
+                                   optimization: optimization(for: recipe), logEvery: 10)
+        let model = try trainer.newModel(seed: UInt64(300 + seed))
+        let (result, training) = try trainer.train(recipe.objective(model, settings.budget, settings.batch, UInt64(seed)))
+        if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
+        return (model, training)
+    }
+}
