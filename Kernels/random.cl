@@ -54,6 +54,13 @@ inline float4 normal_block(const uint4 w) {
     return (float4)(a.x, a.y, b.x, b.y);
 }
 
+// Element i of a normal_f32 draw of key (c, k): lane i % 4 of block c0 + i / 4, as `normal_f32` writes it.
+inline float normal_element(const int i, const uint c0, const uint c1, const uint c2, const uint c3, const uint k0, const uint k1) {
+    const float4 n = normal_block(philox4x32_10((uint4)(c0 + (uint)(i / 4), c1, c2, c3), (uint2)(k0, k1)));
+    const int lane = i % 4;
+    return lane == 0 ? n.x : lane == 1 ? n.y : lane == 2 ? n.z : n.w;
+}
+
 // Writes the first min(4, n - 4b) lanes of v to y[y_off + 4b ...]; a view need not be a multiple of 4.
 inline void store4(__global float *y, const int y_off, const int n, const float4 v) {
     const int i = 4 * (int)get_global_id(0);

@@ -40,8 +40,7 @@ __kernel void scm_batch(const int d, const int frequencies, const float scale, c
     __global float *trow = tangent + tangent_off + (size_t)r * width;
     for (int j = 0; j < d; j++) {
         const int i = r * d + j;
-        const float4 normals = normal_block(philox4x32_10((uint4)(ec0 + (uint)(i / 4), ec1, ec2, ec3), (uint2)(ek0, ek1)));
-        const float e = (i % 4) == 0 ? normals.x : (i % 4) == 1 ? normals.y : (i % 4) == 2 ? normals.z : normals.w;
+        const float e = normal_element(i, ec0, ec1, ec2, ec3, ek0, ek1);
         const float xv = x[x_off + i];
         const float flow = cs.x * sd * e - cs.y * xv;
         noisy[noisy_off + i] = xv + sigma * e;

@@ -37,9 +37,12 @@ enum StudyAnswer {
         let clauses = recipe.steps.compactMap { steps -> String? in
             let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
             guard let against = r.comparisons.between(row, diffusion) else { return nil }
-            let mct = r.comparisons.between(row, StudyRow.configuration("mct", segments: steps))
-                .map { ", \(verdict($0)) MCT S = \(steps) (\($0.difference.formatted()))" } ?? ""
-            return "at \(steps) step\(steps == 1 ? "" : "s") \(verdict(against)) 64-step diffusion (\(against.difference.formatted()))" + mct
+            let others = [("mct", "ddim", "MCT S = \(steps)"), ("ct", "cm", "CT")].compactMap { method, sampler, label in
+                r.comparisons.between(row, StudyRow.configuration(method, segments: steps, sampler: sampler))
+                    .map { ", \(verdict($0)) \(label) (\($0.difference.formatted()))" }
+            }
+            return "at \(steps) step\(steps == 1 ? "" : "s") \(verdict(against)) 64-step diffusion (\(against.difference.formatted()))"
+                + others.joined()
         }
         let seeds = r.summary.first { $0.method == recipe.name }?.seeds ?? 0
         return clauses.isEmpty ? nil : "\(recipe.label) (from scratch, \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."

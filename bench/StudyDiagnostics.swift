@@ -178,7 +178,7 @@ struct StudyDiagnostics {
     /// gradient over minibatches at seed 0's trained sCT parameters (warm-up done), with g normalised as trained
     /// (c = 0.1) and raw (c = 1e6, where g / (|g| + c) is g / c, whose relative variance is g's), each with a jackknife
     /// interval over the minibatches. The learned weighting's own gradient is left out.
-    func tangentNormalization() throws -> [TangentNormalizationRow] {
+    func tangentNormalization() throws -> [GradientVarianceRow] {
         guard let scm = models.first(where: { $0.method == "scm" }) else { return [] }
         let batches = study.spec.imageShape == nil ? 64 : 32, budget = study.settings.budget
         let parameters = scm.model.parameters
@@ -198,7 +198,7 @@ struct StudyDiagnostics {
             }
             let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
             study.log(String(format: "  sCT gradient variance, tangent normalisation c = %g: %@", Double(c), interval.formatted(3)))
-            return TangentNormalizationRow(normalization: Double(c), relativeVariance: interval.estimate, batches: batches, interval: interval)
+            return GradientVarianceRow(normalization: Double(c), relativeVariance: interval.estimate, batches: batches, interval: interval)
         }
     }
 

@@ -56,6 +56,8 @@ struct StudyIntervals {
                 let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
                 pairs.append((row, diffusion64))
                 if segments.contains(steps) { pairs.append((row, name("mct", steps))) }
+                // One step against the discrete-time one-step model, trained from scratch on the same seeds.
+                if steps == 1 { pairs.append((row, StudyRow.configuration("ct", segments: 1, sampler: "cm"))) }
             }
         }
         return pairs

@@ -156,7 +156,7 @@ struct Diagnostics: Codable {
     /// Relative variance E|g - mean g|^2 / |mean g|^2 of the multistep-CT gradient at fixed parameters.
     var gradientVariance: [GradientVarianceRow] = []
     /// sCT's gradient variance with its tangent normalised and raw (nil where no sCT model was trained).
-    var tangentNormalization: [TangentNormalizationRow]? = nil
+    var tangentNormalization: [GradientVarianceRow]? = nil
     /// Fraction of DDIM steps until the x-prediction stays within `epsilon` of its final value.
     var x0Convergence: X0Convergence?
     var earlyExit: EarlyExitRow?
@@ -187,23 +187,16 @@ struct ExactODERow: Codable {
     enum CodingKeys: String, CodingKey { case method, segments, steps, meanDistance = "mean_distance", interval }
 }
 
+/// A gradient's relative variance over minibatches: multistep CT's at `segments`, or sCT's at the tangent normalisation
+/// `normalization` (c of g / (|g| + c): 0.1 as sCT trains, 1e6 for the raw tangent).
 struct GradientVarianceRow: Codable {
-    var segments: Int
+    var segments: Int? = nil
+    var normalization: Double? = nil
     var relativeVariance: Double
     var batches: Int
     /// 95% jackknife interval over the minibatches.
     var interval: ConfidenceInterval? = nil
-    enum CodingKeys: String, CodingKey { case segments, relativeVariance = "relative_variance", batches, interval }
-}
-
-struct TangentNormalizationRow: Codable {
-    /// c of g / (|g| + c): 0.1 as sCT trains, 1e6 for the raw tangent.
-    var normalization: Double
-    var relativeVariance: Double
-    var batches: Int
-    /// 95% jackknife interval over the minibatches.
-    var interval: ConfidenceInterval? = nil
-    enum CodingKeys: String, CodingKey { case normalization, relativeVariance = "relative_variance", batches, interval }
+    enum CodingKeys: String, CodingKey { case segments, normalization, relativeVariance = "relative_variance", batches, interval }
 }
 
 struct X0Convergence: Codable {

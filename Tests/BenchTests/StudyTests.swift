@@ -144,10 +144,12 @@ import Testing
         withRecipe.summary = StudySummary.of(withRecipe.study)
         withRecipe.comparisons += [StudyComparison(a: "scm S=1 scm-1", b: "diffusion S=64 ddim-64", difference: interval(-0.01, 0.02)),
                                    StudyComparison(a: "scm S=1 scm-1", b: "mct S=1 ddim-1", difference: interval(-0.6, -0.4)),
+                                   StudyComparison(a: "scm S=1 scm-1", b: "ct S=1 cm-1", difference: interval(-0.8, -0.6)),
                                    StudyComparison(a: "scm S=2 scm-2", b: "diffusion S=64 ddim-64", difference: interval(0.01, 0.03))]
         let recipeLine = StudyAnswer.sentence(withRecipe, data: "eight-gaussians")
         #expect(recipeLine.hasSuffix("sCT (from scratch, 1 seed) is at 1 step not separable from 64-step diffusion (0.0050 [-0.0100, 0.0200]), "
-                                     + "better than MCT S = 1 (-0.5000 [-0.6000, -0.4000]) and at 2 steps worse than 64-step diffusion "
+                                     + "better than MCT S = 1 (-0.5000 [-0.6000, -0.4000]), better than CT (-0.7000 [-0.8000, -0.6000]) "
+                                     + "and at 2 steps worse than 64-step diffusion "
                                      + "(0.0200 [0.0100, 0.0300])."), "\(recipeLine)")
         let both = StudyAnswer.paragraph([("eight-gaussians", passed), ("checkerboard", failed)])
         #expect(both.contains("On checkerboard nothing is decided: the diffusion teacher failed the gate (it scores 5.00x the noise floor)"), "\(both)")
@@ -200,6 +202,7 @@ import Testing
             #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
             #expect(diagnostics.tangentNormalization?.map(\.normalization) == [Double(Float(0.1)), 1e6])
             #expect(results.comparisons.contains { $0.a == "scm S=2 scm-2" && $0.b == "mct S=2 ddim-2" })
+            #expect(results.comparisons.contains { $0.a == "scm S=1 scm-1" && $0.b == "ct S=1 cm-1" })
             #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])
