@@ -15,6 +15,7 @@ let kernelFiles = [
     "edm.cl",
     "elementwise.cl",
     "groupnorm.cl",
+    "groupnorm_wg.cl",
     "loss.cl",
     "matmul.cl",
     "meanflow.cl",

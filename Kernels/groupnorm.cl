@@ -18,7 +18,7 @@
 // (sample, group) walking its group's channels C floats apart took 163 ms backward; walking pixels per group,
 // 86 + 40 ms, since every cache line of a pixel was fetched once per group; per sample, see the README's profile.
 // With the activation as a run-time switch the LayerNorm launches of a resmlp step took 2.1x as long (8.5 against
-// 4.0 ms). (A GPU would prefer a work-group per sample with a local reduction; this file has none yet.)
+// 4.0 ms). GPUs run groupnorm_wg.cl's kernels instead: a work-group per sample (`GroupNormVariant`).
 #ifndef ACT
 #define ACT 0
 #endif

@@ -15,6 +15,9 @@ public final class Engine {
     public var profiler: KernelProfiler?
     /// The matmul kernel and tunables in use; defaults from the device type (`MatmulTuning.defaults`).
     public var matmulTuning: MatmulTuning
+    /// How GroupNorm and LayerNorm spread a sample over work-items: a work-group per sample on GPUs, one work-item on
+    /// the others.
+    public var groupNormVariant: GroupNormVariant
 
     struct KernelKey: Hashable {
         let files: [String]
@@ -30,6 +33,7 @@ public final class Engine {
         if let spec = environment["STEPLAB_MATMUL"] { tuning = try MatmulTuning.parse(spec, base: tuning) }
         try tuning.validate(context.device.info)
         self.matmulTuning = tuning
+        groupNormVariant = context.device.info.kind == .gpu ? .workGroup : .perSample
     }
 
     /// An engine on the device `selector` picks (see `Devices.select`).

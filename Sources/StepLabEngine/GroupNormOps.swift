@@ -12,6 +12,14 @@ public struct Modulation {
     public init(values: Tensor, column: Int, sharedBy: Int = 1) { self.values = values; self.column = column; self.sharedBy = sharedBy }
 }
 
+/// How the GroupNorm kernels spread each sample over work-items.
+public enum GroupNormVariant: String, Sendable, CaseIterable {
+    /// One work-item per sample with every channel's sums in registers (`Kernels/groupnorm.cl`): for CPUs.
+    case perSample
+    /// One work-group per sample, per-channel sums in local memory (`Kernels/groupnorm_wg.cl`): for GPUs.
+    case workGroup
+}
+
 /// GroupNorm without an affine of its own, then an optional FiLM and an activation (`Kernels/groupnorm.cl`), on
 /// NHWC activations `(N * pixels) x C`: `y = act(xhat * (1 + scale[n]) + shift[n])`, xhat normalised over each
 /// sample's pixels and `C / groups` consecutive channels. LayerNorm is one pixel and one group.
@@ -22,7 +30,9 @@ extension Engine {
         try requireSameShape("groupNorm", x, y)
         let samples = try groupNormSamples(x, pixels: pixels, groups: groups, stats: stats)
         let mod = try modulationArguments(modulation, samples: samples, channels: x.columns, fallback: x)
-        try launch("groupnorm.cl", "groupnorm_forward", global: [samples], local: perSample, options: options(activation, x.columns, groups, modulation),
+        let shape = groupNormShape("groupnorm_forward", samples: samples, channels: x.columns, groups: groups, activation: activation,
+                                   modulation: modulation)
+        try launch(shape.file, shape.function, global: shape.global, local: shape.local, options: shape.options,
                    Int32(pixels), epsilon, mod.present, x.storage, x.kernelOffset,
                    y.storage, y.kernelOffset, stats.storage, stats.kernelOffset, mod.tensor.storage, mod.offset, mod.stride)
     }
@@ -46,8 +56,9 @@ extension Engine {
                 ? (gradient.storage, gradient.kernelOffset + Int32(modulation.column), Int32(gradient.columns))
                 : (try scratch(count: samples * 2 * x.columns), 0, Int32(2 * x.columns))
         }
-        try launch("groupnorm.cl", "groupnorm_backward", global: [samples], local: perSample,
-                   options: options(activation, x.columns, groups, modulation),
+        let shape = groupNormShape("groupnorm_backward", samples: samples, channels: x.columns, groups: groups, activation: activation,
+                                   modulation: modulation)
+        try launch(shape.file, shape.function, global: shape.global, local: shape.local, options: shape.options,
                    Int32(pixels), mod.present, Int32(accumulate ? 1 : 0),
                    dy.storage, dy.kernelOffset, x.storage, x.kernelOffset, stats.storage, stats.kernelOffset,
                    mod.tensor.storage, mod.offset, mod.stride, dmod, dmodOffset, dmodStride, dx.storage, dx.kernelOffset)
@@ -73,8 +84,9 @@ extension Engine {
         }
         let hasTangent: Int32 = tx == nil ? 0 : 1
         let tmod = modulationTangent ?? x, tx = tx ?? x
-        try launch("groupnorm.cl", "groupnorm_tangent", global: [samples], local: perSample,
-                   options: options(activation, x.columns, groups, modulation),
+        let shape = groupNormShape("groupnorm_tangent", samples: samples, channels: x.columns, groups: groups, activation: activation,
+                                   modulation: modulation)
+        try launch(shape.file, shape.function, global: shape.global, local: shape.local, options: shape.options,
                    Int32(pixels), mod.present, hasTangent, Int32(modulationTangent == nil ? 0 : 1),
                    x.storage, x.kernelOffset, tx.storage, tx.kernelOffset, stats.storage, stats.kernelOffset,
                    mod.tensor.storage, mod.offset, mod.stride,
@@ -98,9 +110,18 @@ extension Engine {
     /// One work-group per sample on CPUs (the driver would otherwise put a small batch in one group, on one core).
     private var perSample: [Int]? { device.kind == .cpu ? [1] : nil }
 
-    /// The activation, channels and groups are compiled in (see the banner of `Kernels/groupnorm.cl`).
-    private func options(_ activation: Activation, _ channels: Int, _ groups: Int, _ modulation: Modulation?) -> String {
-        "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.sharedBy ?? 1)"
+    /// Where and how one of the GroupNorm kernels runs in the engine's variant: its file, name, ranges and build options
+    /// (the activation, channels and groups are compiled in; see the banner of `Kernels/groupnorm.cl`). A work-group
+    /// per sample takes up to 256 work-items; where its local memory would not fit, the sample runs on one work-item.
+    private func groupNormShape(_ kernel: String, samples: Int, channels: Int, groups: Int, activation: Activation, modulation: Modulation?)
+        -> (file: String, function: String, global: [Int], local: [Int]?, options: String) {
+        let options = "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.sharedBy ?? 1)"
+        let size = Swift.min(256, 1 << (Int.bitWidth - 1 - device.maxWorkGroupSize.leadingZeroBitCount))
+        let localBytes = 4 * (2 * size + 2 * channels + 2 * groups)
+        guard groupNormVariant == .workGroup, UInt64(localBytes) <= device.localMemoryBytes else {
+            return ("groupnorm.cl", kernel, [samples], perSample, options)
+        }
+        return ("groupnorm_wg.cl", kernel + "_wg", [samples * size], [size], options + " -D WG=\(size)")
     }
 
     private func groupNormSamples(_ x: Tensor, pixels: Int, groups: Int, stats: Tensor) throws(OpenCLError) -> Int {

@@ -6,9 +6,13 @@ import Testing
 /// GroupNorm (with FiLM, activation and accumulation) against its float64 twin, and the twin's backward against
 /// central differences.
 @Suite struct GroupNormTests {
-    @Test(arguments: [(1, 1, 1, 1), (2, 5, 6, 3), (3, 7, 4, 1), (1, 1, 17, 1), (2, 49, 64, 8), (1, 9, 6, 6)])
-    func groupNormMatchesItsReference(samples: Int, pixels: Int, channels: Int, groups: Int) throws {
-        try Shared.withEngine { engine in
+    /// Both variants (a work-item or a work-group per sample); 100 and 300 channels take the work-group kernels' two
+    /// ways of splitting a sample (pixel slices of one channel, or several channels per work-item).
+    @Test(arguments: GroupNormVariant.allCases,
+          [(1, 1, 1, 1), (2, 5, 6, 3), (3, 7, 4, 1), (1, 1, 17, 1), (2, 49, 64, 8), (1, 9, 6, 6), (2, 7, 100, 4), (2, 3, 300, 3)])
+    func groupNormMatchesItsReference(variant: GroupNormVariant, shape: (Int, Int, Int, Int)) throws {
+        let (samples, pixels, channels, groups) = shape
+        try Shared.withEngine(groupNorm: variant) { engine in
             for (modulated, activation) in [(false, Activation.identity), (true, .silu)] {
                 var random = TestRandom(seed: UInt64(samples * 1000 + pixels * 10 + channels))
                 let count = samples * pixels * channels

@@ -9,9 +9,10 @@ import Testing
 @Suite struct TangentTests {
     static func moved(_ x: [Float], _ dx: [Float], _ e: Double) -> [Double] { zip(x, dx).map { Double($0) + e * Double($1) } }
 
-    @Test(arguments: [(1, 1, 2, 1), (2, 3, 6, 3), (3, 5, 7, 1), (2, 4, 4, 2)])
-    func groupNormTangentMatchesCentralDifferences(samples: Int, pixels: Int, channels: Int, groups: Int) throws {
-        try Shared.withEngine { engine in
+    @Test(arguments: GroupNormVariant.allCases, [(1, 1, 2, 1), (2, 3, 6, 3), (3, 5, 7, 1), (2, 4, 4, 2), (1, 2, 300, 2)])
+    func groupNormTangentMatchesCentralDifferences(variant: GroupNormVariant, shape: (Int, Int, Int, Int)) throws {
+        let (samples, pixels, channels, groups) = shape
+        try Shared.withEngine(groupNorm: variant) { engine in
             let cases: [(modulated: Bool, activation: Activation, inputTangent: Bool, modulationTangent: Bool)] =
                 [(false, .identity, true, false), (true, .silu, true, true), (true, .gelu, false, true), (true, .identity, true, false)]
             for (index, c) in cases.enumerated() {

@@ -17,6 +17,16 @@ public enum Shared {
     }
 
     /// `withEngine` with the matmul kernel and tunables set to `tuning` for `body`, restored afterwards.
+    /// The shared engine with its GroupNorm kernels forced to `variant` for the body.
+    public static func withEngine<R>(groupNorm variant: GroupNormVariant, _ body: (Engine) throws -> R) throws -> R {
+        try withEngine { engine in
+            let saved = engine.groupNormVariant
+            defer { engine.groupNormVariant = saved }
+            engine.groupNormVariant = variant
+            return try body(engine)
+        }
+    }
+
     public static func withEngine<R>(tuning: MatmulTuning, _ body: (Engine) throws -> R) throws -> R {
         try withEngine { engine in
             let saved = engine.matmulTuning
