@@ -379,6 +379,8 @@ run_checks() {
     step bench-profile-resmlp 60 "$bin/bench" profile --device "$device" --arch resmlp
     # The U-Net training step (batch 64, 28x28, channels 32/64/64): convolutions through im2col and the tiled matmul.
     step bench-profile-unet 90 "$bin/bench" profile --device "$device" --arch unet
+    # The same with GroupNorm's CPU-shaped kernels (a work-item per sample), against the default work-group per sample.
+    STEPLAB_GROUPNORM=perSample step bench-profile-unet-gn-per-sample 90 "$bin/bench" profile --device "$device" --arch unet
 
     # Data parallelism across the first two GPUs, when there are two: the U-Net step on one GPU, then on both
     # (`--devices`), each reporting its wall time and the reduction's share of the step.

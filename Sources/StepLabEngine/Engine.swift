@@ -26,7 +26,8 @@ public final class Engine {
     }
 
     /// An engine on `context`. Its matmul tuning is the device's entry in the tuning database (`TuningDatabase`),
-    /// else the default for its type, overridden by `STEPLAB_MATMUL` when set.
+    /// else the default for its type, overridden by `STEPLAB_MATMUL` when set; its GroupNorm variant follows the device
+    /// type unless `STEPLAB_GROUPNORM` names one (`perSample`, `workGroup`).
     public init(context: Context, environment: [String: String] = currentEnvironment()) throws(OpenCLError) {
         self.context = context
         var tuning = try TuningDatabase.embedded().tuning(for: context.device.info) ?? MatmulTuning.defaults(for: context.device.info)
@@ -34,6 +35,12 @@ public final class Engine {
         try tuning.validate(context.device.info)
         self.matmulTuning = tuning
         groupNormVariant = context.device.info.kind == .gpu ? .workGroup : .perSample
+        if let name = environment["STEPLAB_GROUPNORM"] {
+            guard let variant = GroupNormVariant(rawValue: name) else {
+                throw .invalidRequest("STEPLAB_GROUPNORM must be perSample or workGroup, got '\(name)'")
+            }
+            groupNormVariant = variant
+        }
     }
 
     /// An engine on the device `selector` picks (see `Devices.select`).

@@ -52,6 +52,19 @@ import Testing
         }
     }
 
+    /// The variant follows the device type (this suite's CPU: one work-item per sample) unless STEPLAB_GROUPNORM names one.
+    @Test func theVariantFollowsTheDeviceUnlessTheEnvironmentNamesOne() throws {
+        try Shared.withEngine { engine in
+            let byDevice = try Engine(context: engine.context, environment: [:]).groupNormVariant
+            let named = try Engine(context: engine.context, environment: ["STEPLAB_GROUPNORM": "workGroup"]).groupNormVariant
+            #expect(byDevice == (engine.device.kind == .gpu ? GroupNormVariant.workGroup : .perSample))
+            #expect(named == .workGroup)
+            #expect(throws: OpenCLError.invalidRequest("STEPLAB_GROUPNORM must be perSample or workGroup, got 'gpu'")) {
+                _ = try Engine(context: engine.context, environment: ["STEPLAB_GROUPNORM": "gpu"])
+            }
+        }
+    }
+
     @Test func groupNormReferenceBackwardIsTheGradient() {
         let (samples, pixels, channels, groups) = (2, 3, 4, 2)
         var random = TestRandom(seed: 43)
