@@ -65,7 +65,7 @@ struct MultistepAblation {
             intervals.record("noise floor", seed: seed, bootstrap.distances(floorSample))
             let source = try spec.source(engine: engine, normalization: study.normalization, seed: UInt64(seed))
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
-            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
+            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: .studyNoise))
             func record(_ configuration: String, samples: Tensor, seconds: Double?) throws {
                 let points = try study.dataUnits(samples)
                 let swd = points.values.allSatisfy(\.isFinite) ? try study.metrics.slicedWasserstein(points, reference) : .nan

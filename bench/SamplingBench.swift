@@ -38,7 +38,7 @@ enum SamplingBench {
         // Untrained weights: the rate does not depend on them.
         let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: width, prediction: .eps), seed: 0)
         let noise = try engine.tensor(rows: batch, columns: 2)
-        try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
+        try engine.normal(into: noise, key: RandomKey(seed: 1, stream: .samplingThroughput))
         let sampler = VPSampler(model: model)
         var ours: [Double] = [], theirs: [PyTorchReference.Measurement?] = []
         for _ in 0 ..< rounds {

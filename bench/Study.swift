@@ -82,7 +82,7 @@ final class Study {
     /// A Gaussian with the data's mean and per-dimension std: a model worse than this learned nothing.
     func divergenceBound(reference: PointSet) throws -> MetricReport {
         let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
-        try engine.normal(into: noise, key: RandomKey(seed: 4242, stream: 3))
+        try engine.normal(into: noise, key: RandomKey(seed: 4242, stream: .divergenceBound))
         return try score(noise, reference: reference).0
     }
 
@@ -125,7 +125,7 @@ final class Study {
             let consistencyTrainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
                                                   optimization: optimization(consistency: true), logEvery: 10)
             let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
-            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: 500))
+            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: .studyNoise))
             // The CLI's default for this data (`steplab sample --clip`), so the study's samples are the ones a user gets.
             let clip = spec.sampleClip
 
@@ -190,7 +190,7 @@ final class Study {
                                                          teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
                 let (result, training) = try consistencyTrainer.train(objective, iterations: settings.budget)
                 let samples = try EDMSampler(model: objective.edm).sampleConsistency(
-                    noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: 501), parameters: result.ema?.values)
+                    noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: .studyConsistencyRenoise), parameters: result.ema?.values)
                 try record(method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
                 if seed == 0 {
                     // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
@@ -204,7 +204,7 @@ final class Study {
                 let (model, training) = try train(recipe, source: source, seed: seed)
                 for steps in recipe.steps {
                     try record(recipe.name, segments: steps, steps: steps, sampler: recipe.sampler,
-                               samples: recipe.sample(model, settings.budget, noise, steps, RandomKey(seed: UInt64(seed), stream: 503)),
+                               samples: recipe.sample(model, settings.budget, noise, steps, RandomKey(seed: UInt64(seed), stream: .studyRecipeRenoise)),
                                training: steps == 1 ? training : nil, evaluations: Double(steps))
                 }
                 if seed == 0 { firstModels.append(DiagnosedModel(method: recipe.name, segments: 1, model: model, space: recipe.space)) }
@@ -278,9 +278,9 @@ final class Study {
     func samplingThroughput(_ model: Denoiser) throws -> [SamplingThroughput] {
         let batch = spec.imageShape == nil ? 16384 : 128
         let noise = try engine.tensor(rows: batch, columns: spec.dimension)
-        try engine.normal(into: noise, key: RandomKey(seed: 1, stream: 502))
+        try engine.normal(into: noise, key: RandomKey(seed: 1, stream: .samplingThroughput))
         let warmUp = try engine.tensor(rows: Swift.min(256, batch), columns: spec.dimension)
-        try engine.normal(into: warmUp, key: RandomKey(seed: 2, stream: 502))
+        try engine.normal(into: warmUp, key: RandomKey(seed: 2, stream: .samplingThroughput))
         let sampler = VPSampler(model: model)
         let cases: [(String, Int, (Tensor) throws -> Void)] = [
             ("ddim", 1, { _ = try sampler.sample(noise: $0, steps: 1) }),

@@ -22,7 +22,7 @@ struct StudyDiagnostics {
     func run() throws -> Diagnostics {
         var result = Diagnostics()
         let noise = try engine.tensor(rows: count, columns: study.spec.dimension)
-        try engine.normal(into: noise, key: RandomKey(seed: 77, stream: 600))
+        try engine.normal(into: noise, key: RandomKey(seed: 77, stream: .diagnosticsNoise))
         let trajectory = try teacherTrajectory(noise: noise, steps: trajectorySteps)
         (result.trajectorySteps, result.trajectories) = (trajectorySteps, count)
         result.curvature = [1, 2, 4, 8].map { curvature(trajectory, segments: $0) }
@@ -117,7 +117,7 @@ struct StudyDiagnostics {
         for diagnosed in models {
             guard case let .edm(boundary) = diagnosed.space else { continue }
             let output = try EDMSampler(model: EDMModel(network: diagnosed.model, config: edm, boundary: boundary))
-                .sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 0, stream: 601)).download()
+                .sampleConsistency(noise: noise, steps: 1, key: RandomKey(seed: 0, stream: .diagnosticsRenoise)).download()
             rows.append(exactODERow(diagnosed.method, segments: 1, steps: 1, output: output, exact: exactEDM, dimension: d))
         }
         for diagnosed in models where diagnosed.space == .flow {
@@ -244,7 +244,7 @@ struct StudyDiagnostics {
         let samples = study.spec.imageShape == nil ? study.settings.samples : count
         let reference = study.spec.referencePoints(count: samples, seed: 10_000)
         let noise = try engine.tensor(rows: samples, columns: study.spec.dimension)
-        try engine.normal(into: noise, key: RandomKey(seed: 0, stream: 500))
+        try engine.normal(into: noise, key: RandomKey(seed: 0, stream: .studyNoise))
         let sampler = VPSampler(model: teacher.model)
         let early = try sampler.sampleEarlyExit(noise: noise, steps: 64, parameters: teacher.ema?.values)
         let full = try fullDDIMDistance ?? study.score(sampler.sample(noise: noise, steps: 64, parameters: teacher.ema?.values),

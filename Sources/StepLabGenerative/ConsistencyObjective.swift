@@ -69,7 +69,6 @@ public final class ConsistencyObjective: TrainingObjective {
     let tape, targetTape: Tape
     var gridBuffers: (size: Int, cdf: Buffer<Float>, grid: Buffer<Float>)?
 
-    enum Stream { static let pairs: UInt32 = 21, noise: UInt32 = 22 }
 
     public init(model: Denoiser, config: ConsistencyConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
@@ -105,12 +104,12 @@ public final class ConsistencyObjective: TrainingObjective {
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
         let buffers = try grid(at: step)
-        let pairsKey = shard.rowKey(RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter))
+        let pairsKey = shard.rowKey(RandomKey(seed: key.seed, stream: .consistencyPairs, counter: counter))
         let (c, k) = (pairsKey.philoxCounter, pairsKey.philoxKey)
         try engine.launch("edm.cl", "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
                           buffers.cdf, buffers.grid, c[0], c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
                           sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
-        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .consistencyNoise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
         if let teacher {
             // CD: one Heun step of the teacher's probability-flow ODE from sigma_i+1 down to sigma_i.

@@ -65,7 +65,7 @@ public enum DataSpec {
     public func referencePoints(count: Int, seed: UInt64) -> PointSet {
         switch self {
         case let .toy(set):
-            return set.points(count: count, key: RandomKey(seed: seed, stream: 77))
+            return set.points(count: count, key: RandomKey(seed: seed, stream: .referencePoints))
         case let .fashionMNIST(_, test):
             return test.images.subsample(count: count, seed: seed)
         case let .file(_, points):
@@ -113,7 +113,7 @@ public enum DataSpec {
     /// [-1, 1] and are left as they are: per-pixel standardisation would blow up the near-constant border pixels.
     public func normalization() -> Normalization {
         switch self {
-        case let .toy(set): Normalization(fitting: set.points(count: 65536, key: RandomKey(seed: 12345, stream: 78)))
+        case let .toy(set): Normalization(fitting: set.points(count: 65536, key: RandomKey(seed: 12345, stream: .normalizationFit)))
         case .fashionMNIST, .images: Normalization(mean: Array(repeating: 0, count: dimension), std: Array(repeating: 1, count: dimension))
         case let .file(_, points): Normalization(fitting: points)
         }
@@ -148,7 +148,7 @@ public final class ToySource: BatchSource {
     init(engine: Engine, set: ToyDataset, normalization: Normalization, seed: UInt64) throws {
         self.engine = engine
         self.set = set
-        key = RandomKey(seed: seed, stream: 5)
+        key = RandomKey(seed: seed, stream: .batches)
         shift = try engine.context.buffer(normalization.mean)
         scale = try engine.context.buffer(normalization.std.map { 1 / $0 })
     }

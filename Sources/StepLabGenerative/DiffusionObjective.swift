@@ -32,7 +32,6 @@ public final class DiffusionObjective: TrainingObjective {
     let tape: Tape
 
     /// Random streams of a run's seed, so every use draws independent numbers keyed by the step.
-    enum Stream { static let time: UInt32 = 1, noise: UInt32 = 2 }
 
     /// `weighting` defaults to SNR + 1 for x-prediction (the v-loss, MCM Sec. 3) and to none for eps and v
     /// (the v-loss already carries that weight in x-space). `firstRow`: where this replica's `batch` rows start in
@@ -60,8 +59,8 @@ public final class DiffusionObjective: TrainingObjective {
         let input = try tape.allocate(columns: model.config.inputs)
         // Noise, times, network input and target in one launch (it matters where launches dominate the step).
         try engine.diffusionBatch(prediction, weighting: weighting, x: x0,
-                                  timeKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.time, counter: counter), columns: 1),
-                                  noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter),
+                                  timeKey: shard.elementKey(RandomKey(seed: key.seed, stream: .diffusionTime, counter: counter), columns: 1),
+                                  noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: .diffusionNoise, counter: counter),
                                                              columns: x0.columns),
                                   scale: model.config.timeScale, t: t, input: input, target: target, weight: weight)
         let output = try model.forward(networkInput: input, t: t, tape: tape)

@@ -54,7 +54,6 @@ public final class ECTObjective: TrainingObjective {
     let sigmaHi, sigmaLo, weight, perSample, eps, xHi, xLo, fHi, fLo, gradient: Tensor
     let tape, targetTape: Tape
 
-    enum Stream { static let pairs: UInt32 = 61, noise: UInt32 = 62 }
 
     public init(model: Denoiser, config: ECTConfig, batch: Int, seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension
@@ -74,9 +73,9 @@ public final class ECTObjective: TrainingObjective {
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine, counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        try engine.ectPairs(config, step: step, key: shard.rowKey(RandomKey(seed: key.seed, stream: Stream.pairs, counter: counter)),
+        try engine.ectPairs(config, step: step, key: shard.rowKey(RandomKey(seed: key.seed, stream: .ectPairs, counter: counter)),
                             sigmaHi: sigmaHi, sigmaLo: sigmaLo, weight: weight)
-        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .ectNoise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
         try engine.edmNoise(x0, eps, sigma: sigmaLo, into: xLo)
         try edm.denoise(xLo, sigma: sigmaLo, tape: targetTape, recording: false, into: fLo)

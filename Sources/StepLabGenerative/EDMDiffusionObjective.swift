@@ -14,7 +14,6 @@ public final class EDMDiffusionObjective: TrainingObjective {
     let sigma, weight, perSample, eps, noisy, denoised, gradient: Tensor
     let tape: Tape
 
-    enum Stream { static let sigma: UInt32 = 31, noise: UInt32 = 32 }
 
     public init(model: Denoiser, config: EDMConfig = EDMConfig(), batch: Int, pMean: Float = -1.2, pStd: Float = 1.2,
                 seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
@@ -35,9 +34,9 @@ public final class EDMDiffusionObjective: TrainingObjective {
         let engine = model.engine
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        try engine.lognormal(into: sigma, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter), columns: 1),
+        try engine.lognormal(into: sigma, key: shard.elementKey(RandomKey(seed: key.seed, stream: .edmSigma, counter: counter), columns: 1),
                              mean: pMean, std: pStd)
-        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .edmNoise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigma, into: noisy)
         try engine.edmLossWeight(sigma: sigma, sigmaData: edm.config.sigmaData, into: weight)
         try edm.denoise(noisy, sigma: sigma, tape: tape, into: denoised)

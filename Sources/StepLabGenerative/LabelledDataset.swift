@@ -14,7 +14,7 @@ public final class LabelledDataset {
         self.engine = engine
         images = try engine.tensor(dataset.images.values, rows: dataset.images.count, columns: dataset.images.dimension)
         labels = try engine.context.buffer(dataset.labels.map(Int32.init))
-        key = RandomKey(seed: seed, stream: 9)
+        key = RandomKey(seed: seed, stream: .labelledBatches)
     }
 
     /// Fills `batch` (rows x pixels) and `batchLabels` (at least rows) with the samples of step `step`.

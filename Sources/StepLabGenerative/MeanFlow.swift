@@ -59,7 +59,6 @@ public final class MeanFlowObjective: TrainingObjective {
     let input, inputTangent, times, timesTangent, velocity, perSample, gradient: Tensor
     let tape: Tape
 
-    enum Stream { static let times: UInt32 = 41, noise: UInt32 = 42 }
 
     public init(model: Denoiser, config: MeanFlowConfig = MeanFlowConfig(), batch: Int, seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         guard model.config.timeInputs == 2 else {
@@ -85,8 +84,8 @@ public final class MeanFlowObjective: TrainingObjective {
         let engine = model.engine, counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
         try engine.meanFlowBatch(config, x: x0,
-                                 timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: Stream.times, counter: counter)),
-                                 noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: x0.columns),
+                                 timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: .meanFlowTimes, counter: counter)),
+                                 noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: .meanFlowNoise, counter: counter), columns: x0.columns),
                                  scale: model.config.timeScale, input: input, inputTangent: inputTangent, times: times, velocity: velocity)
         let (u, dudt) = try model.network.jvp(input, tangent: inputTangent, time: times, timeTangent: timesTangent, tape: tape,
                                               recording: true)

@@ -52,7 +52,6 @@ public final class MultistepConsistencyObjective: TrainingObjective {
     let tape, referenceTape: Tape
     let teacherTape: Tape?
 
-    enum Stream { static let times: UInt32 = 11, noise: UInt32 = 12 }
 
     public init(model: Denoiser, config: MultistepConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
@@ -87,12 +86,12 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         let engine = model.engine
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        let times = shard.rowKey(RandomKey(seed: key.seed, stream: Stream.times, counter: counter))
+        let times = shard.rowKey(RandomKey(seed: key.seed, stream: .multistepTimes, counter: counter))
         let (c, k) = (times.philoxCounter, times.philoxKey)
         try engine.launch("consistency.cl", "mcm_times", global: [x0.rows],
                           Int32(config.segments), Int32(config.stepsPerSegment(at: iteration)), c[0], c[1], c[2], c[3], k[0], k[1],
                           t.storage, t.kernelOffset, s.storage, s.kernelOffset, tStep.storage, tStep.kernelOffset)
-        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: eps.columns))
+        try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .multistepNoise, counter: counter), columns: eps.columns))
         try engine.addNoise(x0, eps, t: t, into: zt)
         if let teacher, let teacherTape {
             // CD: one aDDIM step of the teacher from z_t, with the empirical variance of its x-prediction.

@@ -18,7 +18,6 @@ public final class SCMObjective: TrainingObjective {
     let tape: Tape
     let teacherTape: Tape?
 
-    enum Stream { static let sigma: UInt32 = 71, noise: UInt32 = 72 }
 
     public init(model: Denoiser, config: SCMConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
@@ -52,8 +51,8 @@ public final class SCMObjective: TrainingObjective {
     public func computeGradients(x0: Tensor, step: Int) throws(OpenCLError) -> Tensor {
         let engine = model.engine, counter = UInt64(step), parameters = model.parameters
         try parameters.zeroGradients(engine: engine)
-        try engine.scmBatch(config, x: x0, timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: Stream.sigma, counter: counter)),
-                            noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: x0.columns),
+        try engine.scmBatch(config, x: x0, timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: .scmSigma, counter: counter)),
+                            noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: .scmNoise, counter: counter), columns: x0.columns),
                             scale: model.config.timeScale, sigma: sigma, times: times, noisy: noisy, velocity: velocity, input: input,
                             inputTangent: inputTangent, features: features)
         if let teacher, let teacherTape {

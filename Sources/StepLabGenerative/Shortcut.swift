@@ -65,7 +65,6 @@ public final class ShortcutObjective: TrainingObjective {
     /// The weights the self-consistency targets are made with (the trainer's EMA, `attach(ema:)`).
     private var targetWeights: Tensor?
 
-    enum Stream { static let draws: UInt32 = 51, noise: UInt32 = 52 }
 
     /// `globalBatch`: the rows of the whole step (this shard's `batch` rows start at `firstRow` in it).
     public init(model: Denoiser, config: ShortcutConfig = ShortcutConfig(), batch: Int, globalBatch: Int? = nil, seed: UInt64,
@@ -103,8 +102,8 @@ public final class ShortcutObjective: TrainingObjective {
         let engine = model.engine, counter = UInt64(step), scale = model.config.timeScale
         try model.parameters.zeroGradients(engine: engine)
         try engine.shortcutBatch(config, x: x0, firstRow: shard.firstRow, bootstrapRows: bootstrapRows,
-                                 timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: Stream.draws, counter: counter)),
-                                 noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: Stream.noise, counter: counter), columns: x0.columns),
+                                 timeKey: shard.rowKey(RandomKey(seed: key.seed, stream: .shortcutDraws, counter: counter)),
+                                 noiseKey: shard.elementKey(RandomKey(seed: key.seed, stream: .shortcutNoise, counter: counter), columns: x0.columns),
                                  scale: scale, input: input, times: times, halfTimes: halfTimes, target: target)
         if localBootstrapRows > 0 {
             let k = localBootstrapRows

@@ -42,9 +42,9 @@ struct EvalCommand: ParsableCommand {
         do {
             switch spec {
             case let .toy(set):
-                report = try metrics.report(sample: points, reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 201)))
-                floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: 202)),
-                                           reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: 203)))
+                report = try metrics.report(sample: points, reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: .evalReference)))
+                floor = try metrics.report(sample: set.points(count: points.count, key: RandomKey(seed: seed, stream: .evalFloorSample)),
+                                           reference: set.points(count: points.count, key: RandomKey(seed: seed, stream: .evalFloorReference)))
             case .fashionMNIST, .images:
                 if case let .images(_, all, _) = spec, all.count < 4 {
                     throw CLIError("\(reference): \(all.count) images are too few for a reference (at least 4)")

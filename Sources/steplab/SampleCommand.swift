@@ -65,7 +65,7 @@ struct SampleCommand: ParsableCommand {
                 }
                 try start.upload(points.values)
             } else {
-                try engine.normal(into: start, key: RandomKey(seed: seed, stream: 101))
+                try engine.normal(into: start, key: RandomKey(seed: seed, stream: .sampleNoise))
             }
             let began = Date()
             let (samples, evaluations) = try draw(engine: engine, model: model, config: config, sampler: samplerName, steps: steps, noise: start)
@@ -109,11 +109,11 @@ struct SampleCommand: ParsableCommand {
         case "scm":
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
             let sigmas = SCMConfig(totalIterations: config.iterations).samplingSigmas(steps: steps)
-            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, sigmas: sigmas, key: RandomKey(seed: seed, stream: 102)),
+            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, sigmas: sigmas, key: RandomKey(seed: seed, stream: .consistencyRenoise)),
                     Double(steps))
         default:
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: true)
-            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, steps: steps, key: RandomKey(seed: seed, stream: 102)),
+            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, steps: steps, key: RandomKey(seed: seed, stream: .consistencyRenoise)),
                     Double(steps))
         }
     }
