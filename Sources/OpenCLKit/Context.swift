@@ -48,9 +48,6 @@ public final class Context: @unchecked Sendable {
         return program
     }
 
-    /// How many distinct programs this context has built (the cache's size).
-    public var cachedProgramCount: Int { programs.count }
-
     /// A device buffer of `count` elements, uninitialised.
     public func buffer<T: DeviceScalar>(_ type: T.Type = T.self, count: Int) throws(OpenCLError) -> Buffer<T> {
         try Buffer<T>(context: self, count: count)

@@ -15,9 +15,6 @@ public struct NPYArray: Sendable {
     /// Whether the elements are uint8.
     public var isBytes: Bool { descr == "|u1" || descr == "<u1" }
 
-    /// The shape as Python prints it: `(5,)`, `(3, 2)`.
-    public var shapeDescription: String { NPY.describe(shape) }
-
     /// The array in the NPY file at `url`; every float element must be finite. `check` sees the shape and dtype
     /// before the data is read, and throws to refuse them.
     public static func read(from url: URL,
