@@ -93,14 +93,7 @@ struct StudyDiagnostics {
         let stds = (0 ..< d).map { Double(mixture.std / norm.std[$0]) }
         let start = try noise.download().map(Double.init)
         // Each trajectory on its own, on every core.
-        func perSample(_ map: @Sendable (Int) -> [Double]) -> [Double] {
-            var rows = [[Double]](repeating: [], count: count)
-            rows.withUnsafeMutableBufferPointer { buffer in
-                nonisolated(unsafe) let out = buffer
-                DispatchQueue.concurrentPerform(iterations: count) { out[$0] = map($0) }
-            }
-            return rows.flatMap { $0 }
-        }
+        func perSample(_ map: @Sendable (Int) -> [Double]) -> [Double] { parallelMap(count, map).flatMap { $0 } }
         let exact = perSample { sample in TrajectoryGeometry.exactMap(Array(start[sample * d ..< (sample + 1) * d]), means: means, stds: stds) }
         var rows: [ExactODERow] = []
         // One-step CT, CD and sCT (EDM sigma space) start from sigma_max times the same noise; their exact map is the
@@ -160,15 +153,7 @@ struct StudyDiagnostics {
             try model.parameters.assign(from: weights)
             let objective = try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: segments, annealSteps: 1),
                                                               batch: study.settings.batch, seed: 31)
-            let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 32)
-            let x0 = try engine.tensor(rows: study.settings.batch, columns: study.spec.dimension)
-            var gradients: [[Double]] = []
-            for b in 0 ..< batches {
-                try source.fill(x0, step: 1000 + b)
-                _ = try objective.computeGradients(x0: x0, step: 1000 + b)
-                gradients.append(try model.parameters.gradients.download().map(Double.init))
-            }
-            let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
+            let interval = try gradientSpread(objective, batches: batches, sourceSeed: 32, firstStep: 1000)
             study.log(String(format: "  gradient variance S=%d: %@", segments, interval.formatted(3)))
             return GradientVarianceRow(segments: segments, relativeVariance: interval.estimate, batches: batches, interval: interval)
         }
@@ -181,25 +166,33 @@ struct StudyDiagnostics {
     func tangentNormalization() throws -> [GradientVarianceRow] {
         guard let scm = models.first(where: { $0.method == "scm" }) else { return [] }
         let batches = study.spec.imageShape == nil ? 64 : 32, budget = study.settings.budget
-        let parameters = scm.model.parameters
-        let network = parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
+        let network = scm.model.parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
         return try [SCMConfig(totalIterations: budget).normalization, 1e6].map { c in
             var config = SCMConfig(totalIterations: budget)
             config.normalization = c
             let objective = try SCMObjective(model: scm.model, config: config, batch: study.settings.batch, seed: 35)
-            let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 36)
-            let x0 = try engine.tensor(rows: study.settings.batch, columns: study.spec.dimension)
-            var gradients: [[Double]] = []
-            for b in 0 ..< batches {
-                try source.fill(x0, step: 1000 + b)
-                _ = try objective.computeGradients(x0: x0, step: budget + b)
-                let all = try parameters.gradients.download()
-                gradients.append(network.flatMap { all[$0.offset ..< $0.offset + $0.count].map(Double.init) })
-            }
-            let interval = Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
+            let interval = try gradientSpread(objective, batches: batches, sourceSeed: 36, firstStep: budget, entries: network)
             study.log(String(format: "  sCT gradient variance, tangent normalisation c = %g: %@", Double(c), interval.formatted(3)))
             return GradientVarianceRow(normalization: Double(c), relativeVariance: interval.estimate, batches: batches, interval: interval)
         }
+    }
+
+    /// The relative variance of `objective`'s gradient over `batches` minibatches of a source seeded `sourceSeed` (minibatch
+    /// b is its step 1000 + b, the objective's step `firstStep + b`), with a jackknife interval over the minibatches
+    /// (a bootstrap would repeat minibatches and understate the spread); `entries` (nil: all) are the parameters counted.
+    func gradientSpread(_ objective: any TrainingObjective, batches: Int, sourceSeed: UInt64, firstStep: Int,
+                        entries: [ParameterStore.Entry]? = nil) throws -> ConfidenceInterval {
+        let parameters = objective.model.parameters
+        let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: sourceSeed)
+        let x0 = try engine.tensor(rows: study.settings.batch, columns: study.spec.dimension)
+        var gradients: [[Double]] = []
+        for b in 0 ..< batches {
+            try source.fill(x0, step: 1000 + b)
+            _ = try objective.computeGradients(x0: x0, step: firstStep + b)
+            let all = try parameters.gradients.download()
+            gradients.append(entries.map { $0.flatMap { all[$0.offset ..< $0.offset + $0.count].map(Double.init) } } ?? all.map(Double.init))
+        }
+        return Bootstrap.jackknifeInterval(count: batches) { picked in Self.relativeVariance(picked.map { gradients[$0] }) }
     }
 
     /// E|g - mean g|^2 / |mean g|^2 over the gradient vectors `gradients` (unbiased spread).

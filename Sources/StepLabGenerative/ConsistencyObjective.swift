@@ -69,7 +69,6 @@ public final class ConsistencyObjective: TrainingObjective {
     let tape, targetTape: Tape
     var gridBuffers: (size: Int, cdf: Buffer<Float>, grid: Buffer<Float>)?
 
-
     public init(model: Denoiser, config: ConsistencyConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension

@@ -54,7 +54,6 @@ public final class ECTObjective: TrainingObjective {
     let sigmaHi, sigmaLo, weight, perSample, eps, xHi, xLo, fHi, fLo, gradient: Tensor
     let tape, targetTape: Tape
 
-
     public init(model: Denoiser, config: ECTConfig, batch: Int, seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension
         self.model = model

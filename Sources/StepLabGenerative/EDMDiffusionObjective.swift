@@ -14,7 +14,6 @@ public final class EDMDiffusionObjective: TrainingObjective {
     let sigma, weight, perSample, eps, noisy, denoised, gradient: Tensor
     let tape: Tape
 
-
     public init(model: Denoiser, config: EDMConfig = EDMConfig(), batch: Int, pMean: Float = -1.2, pStd: Float = 1.2,
                 seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         let engine = model.engine, d = model.config.dimension

@@ -59,7 +59,6 @@ public final class MeanFlowObjective: TrainingObjective {
     let input, inputTangent, times, timesTangent, velocity, perSample, gradient: Tensor
     let tape: Tape
 
-
     public init(model: Denoiser, config: MeanFlowConfig = MeanFlowConfig(), batch: Int, seed: UInt64, firstRow: Int = 0) throws(OpenCLError) {
         guard model.config.timeInputs == 2 else {
             throw .invalidRequest("meanflow needs a network conditioned on two times, (t, t - r) (got \(model.config.timeInputs ?? 1))")

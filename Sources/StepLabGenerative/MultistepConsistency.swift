@@ -52,7 +52,6 @@ public final class MultistepConsistencyObjective: TrainingObjective {
     let tape, referenceTape: Tape
     let teacherTape: Tape?
 
-
     public init(model: Denoiser, config: MultistepConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
         guard config.segments >= 1 else { throw .invalidRequest("segments must be at least 1 (got \(config.segments))") }

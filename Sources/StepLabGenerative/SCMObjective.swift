@@ -18,7 +18,6 @@ public final class SCMObjective: TrainingObjective {
     let tape: Tape
     let teacherTape: Tape?
 
-
     public init(model: Denoiser, config: SCMConfig, teacher: Denoiser? = nil, batch: Int, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
         let entries = model.parameters.entries

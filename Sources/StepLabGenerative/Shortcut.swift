@@ -65,7 +65,6 @@ public final class ShortcutObjective: TrainingObjective {
     /// The weights the self-consistency targets are made with (the trainer's EMA, `attach(ema:)`).
     private var targetWeights: Tensor?
 
-
     /// `globalBatch`: the rows of the whole step (this shard's `batch` rows start at `firstRow` in it).
     public init(model: Denoiser, config: ShortcutConfig = ShortcutConfig(), batch: Int, globalBatch: Int? = nil, seed: UInt64,
                 firstRow: Int = 0) throws(OpenCLError) {
