@@ -76,24 +76,31 @@ public final class Kernel {
 
 extension CommandQueue {
     /// Enqueues `kernel` over `global` work-items (1 to 3 dimensions) in work-groups of `local` (nil lets the
-    /// driver choose). Sizes are checked against the device limits before anything is enqueued. Returns the
-    /// event when `timed` is set (use a profiling queue to read its duration).
+    /// driver choose), the first at `offset` (get_global_id counts from it; nil: zero). Sizes are checked against
+    /// the device limits before anything is enqueued. Returns the event when `timed` is set (use a profiling queue to
+    /// read its duration).
     @discardableResult
-    public func launch(_ kernel: Kernel, global: [Int], local: [Int]? = nil,
+    public func launch(_ kernel: Kernel, global: [Int], local: [Int]? = nil, offset: [Int]? = nil,
                        arguments: [any KernelArgument], timed: Bool = false) throws(OpenCLError) -> Event? {
         try validate(kernel, global: global, local: local)
+        guard offset.map({ $0.count == global.count && $0.allSatisfy { $0 >= 0 } }) ?? true else {
+            throw .invalidRequest("kernel \(kernel.name): offset \(offset!) must match global size \(global) in rank")
+        }
         try kernel.setArguments(arguments)
         var event: cl_event? = nil
+        let offsets = offset ?? [Int](repeating: 0, count: global.count)
         let status = withUnsafeMutablePointer(to: &event) { eventPointer in
             let eventOut: UnsafeMutablePointer<cl_event?>? = timed ? eventPointer : nil
             return global.withUnsafeBufferPointer { globalSizes in
-                guard let local else {
-                    return clEnqueueNDRangeKernel(handle, kernel.handle, cl_uint(global.count), nil,
-                                                  globalSizes.baseAddress, nil, 0, nil, eventOut)
-                }
-                return local.withUnsafeBufferPointer { localSizes in
-                    clEnqueueNDRangeKernel(handle, kernel.handle, cl_uint(global.count), nil, globalSizes.baseAddress,
-                                           localSizes.baseAddress, 0, nil, eventOut)
+                offsets.withUnsafeBufferPointer { globalOffsets in
+                    guard let local else {
+                        return clEnqueueNDRangeKernel(handle, kernel.handle, cl_uint(global.count), globalOffsets.baseAddress,
+                                                      globalSizes.baseAddress, nil, 0, nil, eventOut)
+                    }
+                    return local.withUnsafeBufferPointer { localSizes in
+                        clEnqueueNDRangeKernel(handle, kernel.handle, cl_uint(global.count), globalOffsets.baseAddress,
+                                               globalSizes.baseAddress, localSizes.baseAddress, 0, nil, eventOut)
+                    }
                 }
             }
         }

@@ -24,6 +24,17 @@ import StepLabKernels
         #expect(result == zip(x, y).map { 2 * $0 + $1 })
     }
 
+    /// A launch at an offset counts get_global_id from it: it writes its range and nothing else.
+    @Test func aLaunchAtAnOffsetWritesOnlyItsRange() throws {
+        let y = try context.buffer([Float](repeating: 1, count: 100))
+        let kernel = try elementwise().kernel("fill_f32")
+        try context.queue.launch(kernel, global: [7], offset: [90], arguments: [y, Int32(0), Float(-3)])
+        try context.queue.launch(kernel, global: [64], offset: [3], arguments: [y, Int32(0), Float(2)])
+        let expected = (0 ..< 100).map { i -> Float in (90 ..< 97).contains(i) ? -3 : (3 ..< 67).contains(i) ? 2 : 1 }
+        #expect(try y.download() == expected)
+        #expect(throws: OpenCLError.self) { try context.queue.launch(kernel, global: [7], offset: [1, 2], arguments: [y, Int32(0), Float(0)]) }
+    }
+
     @Test func fillCopyAndPartialTransfers() throws {
         let buffer = try context.buffer(Float.self, count: 17)
         try buffer.fill(1.5)

@@ -3,10 +3,12 @@ import Testing
 @testable import StepLabEngine
 
 @Suite struct OptimizerTests {
+    /// 1930 parameters: more than a long launch's threshold and no multiple of 64, so the step runs as a body and a
+    /// tail (`Engine.enqueue`).
     @Test(arguments: [nil, Float(0.5)])
     func adamwStepsMatchTheReferenceFormula(maxNorm: Float?) throws {
         try Shared.withEngine { engine in
-            let store = try ParameterStore(engine: engine, shapes: [("a", 3, 17), ("b", 1, 31), ("c", 257, 1)])
+            let store = try ParameterStore(engine: engine, shapes: [("a", 3, 17), ("b", 1, 31), ("c", 257, 1), ("d", 37, 43)])
             var random = TestRandom(seed: 5)
             var p = random.array(store.count), m = [Float](repeating: 0, count: store.count), v = m
             try store.values.upload(p)
@@ -28,13 +30,14 @@ import Testing
 
     @Test func emaFollowsTheRecurrence() throws {
         try Shared.withEngine { engine in
-            let store = try ParameterStore(engine: engine, shapes: [("w", 1, 1000)])
+            // 1337 weights: a long launch split into a body and a tail.
+            let store = try ParameterStore(engine: engine, shapes: [("w", 1, 1337)])
             var random = TestRandom(seed: 8)
-            let start = random.array(1000)
+            let start = random.array(1337)
             try store.values.upload(start)
             let ema = try EMA(parameters: store, engine: engine, decay: 0.9)
             #expect(try ema.values.download() == start)
-            let next = random.array(1000)
+            let next = random.array(1337)
             try store.values.upload(next)
             // The first update warms up with d = min(0.9, 1/10) = 0.1; from the 80th on the decay is 0.9.
             #expect(ema.effectiveDecay == 0.1)
