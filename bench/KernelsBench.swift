@@ -74,6 +74,34 @@ struct KernelsBench: ParsableCommand {
         let blas = OpenBLAS.load()
         if let blas { print("OpenBLAS: \(blas.path), \(blas.core) kernels") }
         else { print("OpenBLAS not found (apt-get install libopenblas0): no host comparison") }
+        let results = try measureSgemm(engine, blas: blas)
+        let convolutions = short ? [] : try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
+        let rounds = short ? 1 : self.rounds
+        print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
+              + "mlp 18-W-W-W-2 SiLU, resmlp with 3 FiLM blocks of width W; unet: the same on 28x28 images, channels 32/64/64)")
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
+        let withTorch = compare == "pytorch" && PyTorchReference.available
+        if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
+        let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
+        let servers = withTorch ? [false, true].map { PyTorchReference.Server(compile: $0, threads: threads) } : [nil, nil]
+        print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
+            + "[min-max] of the rounds' ratios)" : ")"))
+        let workloads: [(NetworkArchitecture, Int, Int)] = short ? [(.mlp, 256, 4096), (.resmlp, 128, 256)]
+            : [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256), (.resmlp, 256, 4096), (.resmlp, 64, 256), (.unet, 0, 64)]
+        let steps = try workloads.map { architecture, width, batch in
+            try measureTrainStep(engine, architecture: architecture, width: width, batch: batch, rounds: rounds, withTorch: withTorch, servers: servers)
+        }
+        let sampling = try measureSampling(engine, rounds: rounds, withTorch: withTorch, server: servers[0])
+        print("\njvp: the output and its tangent along (dx, dt) in one pass (Network.jvp) against a forward pass, at the study's sizes")
+        let jvp = try JVPBench.run(engine: engine, seconds: seconds, short: short)
+        JVPBench.lines(jvp).forEach { print($0) }
+        return KernelsReport(device: engine.device, sgemm: results, convolutions: convolutions, trainStep: steps[0], trainSteps: steps,
+                             sampling: sampling, jvp: jvp)
+    }
+
+    /// The sgemm shapes (the MLP's alone when short), each against OpenBLAS where it is installed.
+    func measureSgemm(_ engine: Engine, blas: OpenBLAS?) throws -> [SgemmResult] {
         var results: [SgemmResult] = []
         print("sgemm                          M     N     K   op   GFLOP/s" + (blas != nil ? "  OpenBLAS  ratio" : ""))
         if blas != nil { print("  (rows marked +b,SiLU or *SiLU' time the fused epilogue; OpenBLAS runs the bare product)") }
@@ -87,63 +115,56 @@ struct KernelsBench: ParsableCommand {
             }
             print(line)
         }
-        let convolutions = short ? [] : try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
-        let rounds = short ? 1 : self.rounds
-        print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
-              + "mlp 18-W-W-W-2 SiLU, resmlp with 3 FiLM blocks of width W; unet: the same on 28x28 images, channels 32/64/64)")
-        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
-        var steps: [TrainStepResult] = []
-        if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
-        let withTorch = compare == "pytorch" && PyTorchReference.available
-        if compare == "pytorch" && !withTorch { print(PyTorchReference.installHint) }
-        let threads = engine.device.kind == .cpu ? engine.device.computeUnits : ProcessInfo.processInfo.activeProcessorCount
-        let servers = withTorch ? [false, true].map { PyTorchReference.Server(compile: $0, threads: threads) } : [nil, nil]
-        print("  (median of \(rounds) rounds" + (withTorch ? ", StepLab, PyTorch eager and torch.compile alternating; ratios are of medians, "
-            + "[min-max] of the rounds' ratios)" : ")"))
-        let workloads: [(NetworkArchitecture, Int, Int)] = short ? [(.mlp, 256, 4096), (.resmlp, 128, 256)]
-            : [(.mlp, 256, 4096), (.mlp, 1024, 1024), (.mlp, 64, 256), (.resmlp, 256, 4096), (.resmlp, 64, 256), (.unet, 0, 64)]
-        for (architecture, width, batch) in workloads {
-            let source = try TrainStepBench.source(architecture, engine: engine)
-            var ours: [TrainStepResult] = []
-            var theirs: [[PyTorchReference.Measurement?]] = [[], []]
-            for _ in 0 ..< rounds {
-                ours.append(try TrainStepBench.run(engine: engine, architecture: architecture, width: width, batch: batch,
-                                                   seconds: 2 * seconds, source: source))
-                for (mode, server) in servers.enumerated() {
-                    theirs[mode].append(server?.measure(architecture: architecture.rawValue, width: width, batch: batch, seconds: 2 * seconds))
-                }
+        return results
+    }
+
+    /// One training-step workload over `rounds`, alternating with PyTorch eager and torch.compile when `servers` hold them.
+    func measureTrainStep(_ engine: Engine, architecture: NetworkArchitecture, width: Int, batch: Int, rounds: Int,
+                          withTorch: Bool, servers: [PyTorchReference.Server?]) throws -> TrainStepResult {
+        let source = try TrainStepBench.source(architecture, engine: engine)
+        var ours: [TrainStepResult] = []
+        var theirs: [[PyTorchReference.Measurement?]] = [[], []]
+        for _ in 0 ..< rounds {
+            ours.append(try TrainStepBench.run(engine: engine, architecture: architecture, width: width, batch: batch,
+                                               seconds: 2 * seconds, source: source))
+            for (mode, server) in servers.enumerated() {
+                theirs[mode].append(server?.measure(architecture: architecture.rawValue, width: width, batch: batch, seconds: 2 * seconds))
             }
-            var result = ours.sorted { $0.stepsPerSecond < $1.stepsPerSecond }[ours.count / 2]
-            result.roundStepsPerSecond = ours.map(\.stepsPerSecond)
-            result.deviceBytes = ours.map(\.deviceBytes).max() ?? 0
-            result.hostPeakBytes = ours.compactMap(\.hostPeakBytes).max()
-            let network = architecture == .unet ? "unet  32/64/64" : architecture.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
-                + String(format: " width %4d", width)
-            var line = String(format: "  %@ batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", network, batch,
-                              result.stepsPerSecond, result.milliseconds)
-            line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
-            if withTorch {
-                let rates = theirs.map { $0.map { $0?.stepsPerSecond } }
-                result.pytorchRoundStepsPerSecond = rates[0]
-                result.pytorchCompileRoundStepsPerSecond = rates[1]
-                result.pytorchStepsPerSecond = Self.median(rates[0].compactMap { $0 })
-                result.pytorchCompileStepsPerSecond = Self.median(rates[1].compactMap { $0 })
-                result.pytorchPeakBytes = theirs[0].compactMap { $0?.peakBytes }.max()
-                for (label, value, perRound) in [("PyTorch", result.pytorchStepsPerSecond, rates[0]),
-                                                 ("torch.compile", result.pytorchCompileStepsPerSecond, rates[1])] {
-                    guard let value else { line += ", \(label) failed"; continue }
-                    line += String(format: ", %@ %.1f (%@)", label, value,
-                                   Self.ratios(result.stepsPerSecond, value, rounds: result.roundStepsPerSecond, perRound))
-                }
-                if let peak = result.pytorchPeakBytes { line += ", PyTorch peak " + HostMemory.megabytes(peak) }
-            }
-            steps.append(result)
-            print(line)
         }
+        var result = ours.sorted { $0.stepsPerSecond < $1.stepsPerSecond }[ours.count / 2]
+        result.roundStepsPerSecond = ours.map(\.stepsPerSecond)
+        result.deviceBytes = ours.map(\.deviceBytes).max() ?? 0
+        result.hostPeakBytes = ours.compactMap(\.hostPeakBytes).max()
+        let network = architecture == .unet ? "unet  32/64/64" : architecture.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
+            + String(format: " width %4d", width)
+        var line = String(format: "  %@ batch %4d: StepLab %7.1f steps/s (%6.2f ms/step)", network, batch,
+                          result.stepsPerSecond, result.milliseconds)
+        line += String(format: ", device %@, host peak %@", HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
+        if withTorch {
+            let rates = theirs.map { $0.map { $0?.stepsPerSecond } }
+            result.pytorchRoundStepsPerSecond = rates[0]
+            result.pytorchCompileRoundStepsPerSecond = rates[1]
+            result.pytorchStepsPerSecond = Self.median(rates[0].compactMap { $0 })
+            result.pytorchCompileStepsPerSecond = Self.median(rates[1].compactMap { $0 })
+            result.pytorchPeakBytes = theirs[0].compactMap { $0?.peakBytes }.max()
+            for (label, value, perRound) in [("PyTorch", result.pytorchStepsPerSecond, rates[0]),
+                                             ("torch.compile", result.pytorchCompileStepsPerSecond, rates[1])] {
+                guard let value else { line += ", \(label) failed"; continue }
+                line += String(format: ", %@ %.1f (%@)", label, value,
+                               Self.ratios(result.stepsPerSecond, value, rounds: result.roundStepsPerSecond, perRound))
+            }
+            if let peak = result.pytorchPeakBytes { line += ", PyTorch peak " + HostMemory.megabytes(peak) }
+        }
+        print(line)
+        return result
+    }
+
+    /// DDIM's throughput at 1 and 8 steps (none when short), against PyTorch when `server` is there.
+    func measureSampling(_ engine: Engine, rounds: Int, withTorch: Bool, server: PyTorchReference.Server?) throws -> [SamplingResult] {
         var sampling: [SamplingResult] = []
         if !short { print("\nsampling: DDIM with the reference network (eps-prediction, untrained) at batch \(SamplingBench.batch)") }
         for stepCount in short ? [] : [1, 8] {
-            let result = try SamplingBench.run(engine: engine, steps: stepCount, rounds: rounds, seconds: seconds, server: servers[0])
+            let result = try SamplingBench.run(engine: engine, steps: stepCount, rounds: rounds, seconds: seconds, server: server)
             var line = String(format: "  %d step%@: StepLab %8.0f samples/s, device %@, host peak %@", stepCount, stepCount == 1 ? " " : "s",
                               result.samplesPerSecond, HostMemory.megabytes(result.deviceBytes), HostMemory.megabytes(result.hostPeakBytes))
             if withTorch {
@@ -158,11 +179,7 @@ struct KernelsBench: ParsableCommand {
             sampling.append(result)
             print(line)
         }
-        print("\njvp: the output and its tangent along (dx, dt) in one pass (Network.jvp) against a forward pass, at the study's sizes")
-        let jvp = try JVPBench.run(engine: engine, seconds: seconds, short: short)
-        JVPBench.lines(jvp).forEach { print($0) }
-        return KernelsReport(device: engine.device, sgemm: results, convolutions: convolutions, trainStep: steps[0], trainSteps: steps,
-                             sampling: sampling, jvp: jvp)
+        return sampling
     }
 
     /// "x1.23 [0.98-1.40]": the ratio of the medians, then the range of the rounds' own ratios (rounds where the

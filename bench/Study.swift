@@ -18,6 +18,8 @@ final class Study {
     var extras = StudyPlots.Extras()
     /// 2-D data: every configuration's SWD on the actual samples and on bootstrap resamples (filled by `run`).
     var intervals = StudyIntervals()
+    /// What `run` has gathered so far: rows, floors, the models the diagnostics read.
+    var ledger = StudyLedger(total: 0)
     static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
     static let segmentCounts = [1, 2, 4, 8, 16]
     /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
@@ -89,188 +91,155 @@ final class Study {
     /// Trains and scores every configuration; with `diagnostics`, the "why" measurements too, and with `throughput`
     /// the samplers' speed (the same network on every 2-D set, so a multi-set run measures it once).
     func run(diagnostics: Bool, throughput: Bool = true) throws -> StudyResults {
-        var rows: [StudyRow] = []
-        var floors: [MetricReport] = []
-        var imageFloors: [ImageQualityReport] = []
-        var bound = MetricReport(swd: 0, mmd: 0, energy: 0, count: 0)
-        var firstTeacher: Trainer?
-        var firstModels: [DiagnosedModel] = []
-        let started = Date()
         // Evaluations: per seed DDIM (and aDDIM) at every step count and 2 x 5 multistep models; CT, CD and the recipes on `oneStepSeeds`.
-        let samplers = settings.addim ? [VPSampler.Method.ddim, .addim] : [.ddim]
-        let oneStepSeeds = Swift.min(settings.oneStepSeeds ?? settings.seeds, settings.seeds)
-        let total = settings.seeds * (samplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count)
-            + (2 + settings.recipes.map(\.steps.count).reduce(0, +)) * oneStepSeeds
-        var completed = 0
+        ledger = StudyLedger(total: settings.seeds * (diffusionSamplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count)
+                             + (2 + settings.recipes.map(\.steps.count).reduce(0, +)) * oneStepSeeds)
         log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
-            let reference = reference(seed: seed)
-            let floorSample = spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed))
-            floors.append(try metrics.report(sample: floorSample, reference: reference))
-            // Points against a reference of as many points: paired resamples for the verdicts' intervals.
-            let bootstrap = spec.imageShape == nil && reference.count == settings.samples
-                ? SlicedWassersteinBootstrap(reference: reference, projections: Swift.min(64, 16 * spec.dimension), seed: UInt64(30_000 + seed))
-                : nil
-            if let bootstrap { intervals.record("noise floor", seed: seed, bootstrap.distances(floorSample)) }
-            if seed == 0 { bound = try divergenceBound(reference: reference) }
-            // The image noise floor: as many other data images scored the same way (`DataSpec.imageFloor`).
-            if let imageQuality, let floor = spec.imageFloor(count: settings.samples, seed: UInt64(20_000 + seed)) {
-                let floorQuality = try floor.reference.map { try ImageQuality(extractor: imageQuality.extractor, reference: $0) } ?? imageQuality
-                imageFloors.append(try floorQuality.report(floor.sample, seed: UInt64(seed)))
+            let run = try prepare(seed: seed)
+            let teacher = try trainDiffusion(run)
+            if seed < oneStepSeeds {
+                try trainOneStep(run, teacher: teacher)
+                try trainRecipes(run)
             }
-            let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
-            let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                       optimization: optimization(consistency: false), logEvery: 10)
-            let consistencyTrainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
-                                                  optimization: optimization(consistency: true), logEvery: 10)
-            let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
-            try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: .studyNoise))
-            // The CLI's default for this data (`steplab sample --clip`), so the study's samples are the ones a user gets.
-            let clip = spec.sampleClip
+            try trainMultistep(run, teacher: teacher)
+        }
+        var results = assemble()
+        if diagnostics, let teacher = ledger.firstTeacher {
+            log("diagnostics")
+            // 2-D points sample 64-step DDIM for the early-exit comparison from seed 0's noise against seed 0's reference
+            // with the teacher's final EMA, unclipped: the row the study already scored.
+            let seedZero = ledger.rows.first { $0.seed == 0 && $0.method == "diffusion" && $0.steps == 64 && $0.sampler == "ddim" }
+            let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
+            results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: ledger.firstModels, fullDDIMDistance: fullDDIM).run()
+            if throughput { results.sampling = try samplingThroughput(teacher.model) }
+        }
+        return results
+    }
 
-            if seed == 0 { extras.reference = reference.dimension == 2 ? reference.values : [] }
-            func record(_ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
-                        evaluations: Double) throws {
-                let points = try dataUnits(samples)
-                let (report, finite) = try score(points, reference: reference)
-                let image = finite ? try imageReport(points, seed: seed) : nil
-                if finite, let bootstrap {
-                    intervals.record(StudyRow.configuration(method, segments: segments, sampler: sampler, steps: steps), seed: seed,
-                                     bootstrap.distances(points))
-                }
-                completed += 1
-                if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
-                    extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
-                }
-                if seed == 0, spec.imageShape != nil {
-                    extras.grids.append((method == "diffusion" ? "\(method)-\(sampler)\(steps)" : "\(method)-s\(segments)",
-                                         points.rows(0 ..< Swift.min(points.count, 64))))
-                }
-                if method == "mct", let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
-                // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse
-                // than twice a Gaussian fit failed to train.
-                let qualityFailed = method != "diffusion" && !(report.swd <= Self.divergenceFactor * bound.swd)
-                let diverged = !finite || !(training?.finite ?? true) || qualityFailed
-                rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
-                                     mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
-                                     gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations,
-                                     fd: image?.frechetDistance, kid: image?.kid, classesCovered: image?.coverage?.coveredClasses))
-                let elapsed = Date().timeIntervalSince(started)
-                let eta = elapsed / Double(completed) * Double(total - completed)
-                log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@%@", completed, total, eta, seed,
-                           method as NSString, segments, sampler, steps, report.swd,
-                           image.map { String(format: "  fd %.3f  kid %.4f  classes %d", $0.frechetDistance, $0.kid, $0.coverage?.coveredClasses ?? 0) } ?? "",
-                           diverged ? "  (diverged)" : ""))
+    /// The diffusion samplers every step count is scored with.
+    var diffusionSamplers: [VPSampler.Update] { settings.addim ? [.ddim, .addim] : [.ddim] }
+    /// The seeds one-step CT and CD and the recipes train on.
+    var oneStepSeeds: Int { Swift.min(settings.oneStepSeeds ?? settings.seeds, settings.seeds) }
+
+    // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N,
+    // its EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M
+    // more; diffusion itself continues to N + M; CT, CD and the recipes train N + M from scratch.
+
+    /// Diffusion for the budget, scored at every step count; returns its EMA at N, the teacher.
+    func trainDiffusion(_ run: StudySeed) throws -> Denoiser {
+        let diffusionModel = try run.trainer.newModel(seed: UInt64(100 + run.seed))
+        var (diffusion, diffusionRecord) = try run.trainer.train(DiffusionObjective(model: diffusionModel, batch: settings.batch, seed: UInt64(run.seed)))
+        let teacher = try run.trainer.copy(of: diffusion, seed: 0)
+        try run.trainer.proceed(diffusion, until: settings.budget, record: &diffusionRecord)
+        let ema = diffusion.ema?.values
+        let vp = VPSampler(model: diffusionModel)
+        for steps in Self.diffusionSteps {
+            for sampler in diffusionSamplers {
+                try record(run, "diffusion", segments: steps, steps: steps, sampler: sampler.rawValue,
+                           samples: vp.sample(noise: run.noise, steps: steps, update: sampler, parameters: ema, clip: run.clip),
+                           training: steps == 1 && sampler == .ddim ? diffusionRecord : nil, evaluations: Double(steps))
             }
+        }
+        if let bootstrap = run.bootstrap { try recordGateDraws(seed: run.seed, teacher: vp, parameters: ema, clip: run.clip, bootstrap: bootstrap) }
+        if run.seed == 0 {
+            ledger.firstTeacher = diffusion
+            ledger.firstModels.append(DiagnosedModel(method: "diffusion", segments: 64, model: diffusionModel, space: .vp))
+        }
+        return teacher
+    }
 
-            // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N,
-            // its EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M
-            // more; diffusion itself continues to N + M; CT and CD (EDM parameterisation, no diffusion initialisation) train
-            // N + M from scratch.
-            let diffusionModel = try trainer.newModel(seed: UInt64(100 + seed))
-            var (diffusion, diffusionRecord) = try trainer.train(DiffusionObjective(model: diffusionModel, batch: settings.batch, seed: UInt64(seed)))
-            let teacher = try trainer.copy(of: diffusion, seed: 0)
-            try trainer.proceed(diffusion, until: settings.budget, record: &diffusionRecord)
-            let ema = diffusion.ema?.values
-            let vp = VPSampler(model: diffusionModel)
-            for steps in Self.diffusionSteps {
-                for sampler in samplers {
-                    try record("diffusion", segments: steps, steps: steps, sampler: sampler.rawValue,
-                               samples: vp.sample(noise: noise, steps: steps, method: sampler, parameters: ema, clip: clip),
-                               training: steps == 1 && sampler == .ddim ? diffusionRecord : nil, evaluations: Double(steps))
-                }
+    /// One-step consistency training and distillation (iCT recipe, EDM sigma space), from scratch for the budget.
+    func trainOneStep(_ run: StudySeed, teacher: Denoiser) throws {
+        for method in ["ct", "cd"] {
+            let model = try run.trainer.newModel(seed: UInt64(200 + run.seed))
+            let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: settings.budget),
+                                                     teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(run.seed))
+            let (result, training) = try run.consistencyTrainer.train(objective, iterations: settings.budget)
+            let samples = try EDMSampler(model: objective.edm).sampleConsistency(
+                noise: run.noise, steps: 1, key: RandomKey(seed: UInt64(run.seed), stream: .studyConsistencyRenoise), parameters: result.ema?.values)
+            try record(run, method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
+            if run.seed == 0 {
+                // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
+                if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
+                ledger.firstModels.append(DiagnosedModel(method: method, segments: 1, model: model, space: .edm(boundary: true)))
             }
-            if seed == 0 { firstTeacher = diffusion; firstModels.append(DiagnosedModel(method: "diffusion", segments: 64, model: diffusionModel, space: .vp)) }
+        }
+    }
 
-            // One-step consistency training and distillation (iCT recipe, EDM sigma space).
-            for method in ["ct", "cd"] where seed < oneStepSeeds {
-                let model = try trainer.newModel(seed: UInt64(200 + seed))
-                let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: settings.budget),
-                                                         teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
-                let (result, training) = try consistencyTrainer.train(objective, iterations: settings.budget)
-                let samples = try EDMSampler(model: objective.edm).sampleConsistency(
-                    noise: noise, steps: 1, key: RandomKey(seed: UInt64(seed), stream: .studyConsistencyRenoise), parameters: result.ema?.values)
-                try record(method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
-                if seed == 0 {
-                    // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
+    /// The newer one- and few-step recipes (`StudyRecipe`), from scratch on the whole budget, as CT.
+    func trainRecipes(_ run: StudySeed) throws {
+        for recipe in settings.recipes {
+            let (model, training) = try train(recipe, source: run.source, seed: run.seed)
+            for steps in recipe.steps {
+                try record(run, recipe.name, segments: steps, steps: steps, sampler: recipe.sampler,
+                           samples: recipe.sample(model, noise: run.noise, steps: steps, key: RandomKey(seed: UInt64(run.seed), stream: .studyRecipeRenoise)),
+                           training: steps == 1 ? training : nil, evaluations: Double(steps))
+            }
+            if run.seed == 0 { ledger.firstModels.append(DiagnosedModel(method: recipe.name, segments: 1, model: model, space: recipe.space)) }
+        }
+    }
+
+    /// Multistep consistency training and distillation, initialised from the diffusion model's EMA at N.
+    func trainMultistep(_ run: StudySeed, teacher: Denoiser) throws {
+        for method in ["mct", "mcd"] {
+            for segments in Self.segmentCounts {
+                let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
+                try model.parameters.assign(from: teacher.parameters.values)
+                let objective = try MultistepConsistencyObjective(
+                    model: model, config: MultistepConfig(segments: segments, annealSteps: settings.fineTuning / 2),
+                    teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(run.seed))
+                let (result, training) = try run.consistencyTrainer.train(objective, iterations: settings.fineTuning)
+                let samples = try VPSampler(model: model).sample(noise: run.noise, steps: segments, parameters: result.ema?.values, clip: run.clip)
+                try record(run, method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
+                           evaluations: Double(segments))
+                if run.seed == 0 {
+                    // Keep the EMA weights in the model for the diagnostics.
                     if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
-                    firstModels.append(DiagnosedModel(method: method, segments: 1, model: model, space: .edm(boundary: true)))
-                }
-            }
-
-            // The newer one- and few-step recipes (`StudyRecipe`), from scratch on the whole budget, as CT.
-            for recipe in settings.recipes where seed < oneStepSeeds {
-                let (model, training) = try train(recipe, source: source, seed: seed)
-                for steps in recipe.steps {
-                    try record(recipe.name, segments: steps, steps: steps, sampler: recipe.sampler,
-                               samples: recipe.sample(model, settings.budget, noise, steps, RandomKey(seed: UInt64(seed), stream: .studyRecipeRenoise)),
-                               training: steps == 1 ? training : nil, evaluations: Double(steps))
-                }
-                if seed == 0 { firstModels.append(DiagnosedModel(method: recipe.name, segments: 1, model: model, space: recipe.space)) }
-            }
-
-            // Multistep consistency training and distillation, initialised from the diffusion model.
-            for method in ["mct", "mcd"] {
-                for segments in Self.segmentCounts {
-                    let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
-                    try model.parameters.assign(from: teacher.parameters.values)
-                    let objective = try MultistepConsistencyObjective(
-                        model: model, config: MultistepConfig(segments: segments, annealSteps: settings.fineTuning / 2),
-                        teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(seed))
-                    let (result, training) = try consistencyTrainer.train(objective, iterations: settings.fineTuning)
-                    let samples = try VPSampler(model: model).sample(noise: noise, steps: segments, parameters: result.ema?.values, clip: clip)
-                    try record(method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
-                               evaluations: Double(segments))
-                    if seed == 0 {
-                        // Keep the EMA weights in the model for the diagnostics.
-                        if let weights = result.ema?.values {
-                            try model.parameters.assign(from: weights)
-                        }
-                        firstModels.append(DiagnosedModel(method: method, segments: segments, model: model, space: .vp))
-                    }
+                    ledger.firstModels.append(DiagnosedModel(method: method, segments: segments, model: model, space: .vp))
                 }
             }
         }
+    }
+
+    /// The results of every seed: rows and their summary, the floors, the intervals, the comparisons and the gate.
+    func assemble() -> StudyResults {
+        let floors = ledger.floors
         let floor = MetricReport(swd: floors.map(\.swd).reduce(0, +) / Double(floors.count),
                                  mmd: floors.map(\.mmd).reduce(0, +) / Double(floors.count),
                                  energy: floors.map(\.energy).reduce(0, +) / Double(floors.count), count: settings.samples)
         var results = StudyResults(device: engine.device.name, commit: Self.commit(), date: ISO8601DateFormatter().string(from: Date()),
-                                   config: ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
-                                            "batch": String(settings.batch), "network": denoiser.summary, "width": String(settings.width),
-                                            "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
-                                            "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
-                                            "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
-                                            "consistency_iterations": String(settings.fineTuning), "one_step_seeds": String(oneStepSeeds),
-                                            "recipes": settings.recipes.isEmpty ? "none" : settings.recipes.map(\.name).joined(separator: ",")
-                                                + " from scratch for the budget at steplab train's defaults, on the one-step seeds",
-                                            "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant"
-                                                : "warm-up 100, cosine to zero at the budget",
-                                            "budget": "iterations + consistency_iterations for every model",
-                                            "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound"],
-                                   study: rows, summary: StudySummary.of(rows), noiseFloor: floor, divergenceBound: bound,
-                                   diagnostics: nil, sampling: [], kernels: nil)
-        results.imageNoiseFloor = imageFloors.first
+                                   config: configuration, study: ledger.rows, summary: StudySummary.of(ledger.rows), noiseFloor: floor,
+                                   divergenceBound: ledger.bound, diagnostics: nil, sampling: [], kernels: nil)
+        results.imageNoiseFloor = ledger.imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
         results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts, recipes: settings.recipes))
         let teacherName = StudyRow.configuration("diffusion", segments: 64)
         if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
             results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor,
-                                              excess: intervals.difference(teacherName, "noise floor"),
-                                              intervalFloor: results.intervals["noise floor"]?.estimate)
-        }
-        results.config["prediction"] = settings.prediction.description
-        if let imageQuality { results.config["image_features"] = imageQuality.extractor.featureDescription }
-        if diagnostics, let teacher = firstTeacher {
-            log("diagnostics")
-            // 2-D points sample 64-step DDIM for the early-exit comparison from seed 0's noise against seed 0's reference
-            // with the teacher's final EMA, unclipped: the row the study already scored.
-            let seedZero = rows.first { $0.seed == 0 && $0.method == "diffusion" && $0.steps == 64 && $0.sampler == "ddim" }
-            let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
-            results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: firstModels, fullDDIMDistance: fullDDIM).run()
-            if throughput { results.sampling = try samplingThroughput(teacher.model) }
+                                              excess: intervals.difference(Self.gateTeacher, Self.gateFloor),
+                                              intervalFloor: intervals.interval(Self.gateFloor)?.estimate, draws: Self.gateDraws)
         }
         return results
+    }
+
+    /// The settings results.json records.
+    var configuration: [String: String] {
+        var config = ["seeds": String(settings.seeds), "iterations": String(settings.iterations),
+                      "batch": String(settings.batch), "network": denoiser.summary, "width": String(settings.width),
+                      "depth": String(settings.depth), "samples": String(settings.samples), "lr": String(settings.learningRate),
+                      "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
+                      "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
+                      "consistency_iterations": String(settings.fineTuning), "one_step_seeds": String(oneStepSeeds),
+                      "recipes": settings.recipes.isEmpty ? "none" : settings.recipes.map(\.name).joined(separator: ",")
+                          + " from scratch for the budget at steplab train's defaults, on the one-step seeds",
+                      "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant" : "warm-up 100, cosine to zero at the budget",
+                      "budget": "iterations + consistency_iterations for every model",
+                      "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound",
+                      "prediction": settings.prediction.description]
+        if let imageQuality { config["image_features"] = imageQuality.extractor.featureDescription }
+        return config
     }
 
     /// Samples per second of the VP samplers at batch 16384, or 128 for images (a U-Net's 64 steps at batch 2048
@@ -285,7 +254,7 @@ final class Study {
         let cases: [(String, Int, (Tensor) throws -> Void)] = [
             ("ddim", 1, { _ = try sampler.sample(noise: $0, steps: 1) }),
             ("ddim", 8, { _ = try sampler.sample(noise: $0, steps: 8) }),
-            ("addim", 8, { _ = try sampler.sample(noise: $0, steps: 8, method: .addim) }),
+            ("addim", 8, { _ = try sampler.sample(noise: $0, steps: 8, update: .addim) }),
             ("ddim", 64, { _ = try sampler.sample(noise: $0, steps: 64) }),
             ("early-exit", 64, { _ = try sampler.sampleEarlyExit(noise: $0, steps: 64) }),
         ]

@@ -14,6 +14,15 @@ struct StudyIntervals {
         measured[configuration, default: [:]][seed] = distances
     }
 
+    /// Records the mean over several draws of one seed (the same reference and resamples, independent samples):
+    /// the estimate and each replicate averaged, so the interval is that of the mean over draws.
+    mutating func record(_ configuration: String, seed: Int, draws: [(estimate: Double, replicates: [Double])]) {
+        guard let first = draws.first else { return }
+        let n = Double(draws.count)
+        let replicates = first.replicates.indices.map { r in draws.map { $0.replicates[r] }.reduce(0, +) / n }
+        record(configuration, seed: seed, (draws.map(\.estimate).reduce(0, +) / n, replicates))
+    }
+
     /// The interval of a configuration's mean distance over the seeds it has, bias-corrected (resampled points
     /// inflate a distance), as every interval here is.
     func interval(_ configuration: String) -> ConfidenceInterval? {

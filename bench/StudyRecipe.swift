@@ -3,42 +3,37 @@ import StepLabEngine
 import StepLabGenerative
 
 /// A newer one- or few-step recipe the study trains from scratch for the whole budget, on the seeds it trains CT on,
-/// at the CLI's defaults for it (`Method`), and samples at `steps`; each row is judged against 64-step diffusion and
-/// against MCT with as many segments. Defined once here: a recipe is its method, its objective and its sampler.
+/// at the CLI's defaults for its method, and samples at `steps` with the method's default sampler; each row is judged
+/// against 64-step diffusion and against MCT with as many segments. The objective, sampler and defaults are the
+/// method's own (`TrainingMethod`); a recipe adds only what the study shows.
 struct StudyRecipe: Sendable {
-    let method: Method
+    let method: TrainingMethod
     /// The name in figures.
     let label: String
     let steps: [Int]
     /// Where its model lives, for the diagnostics' exact-ODE distance.
     let space: DiagnosedModel.Space
-    /// The objective for a model of this recipe, over `budget` iterations at `batch` rows.
-    let objective: @Sendable (_ model: Denoiser, _ budget: Int, _ batch: Int, _ seed: UInt64) throws -> any TrainingObjective
-    /// Samples from `noise` in `steps` network evaluations with the model's weights; `key` draws any fresh noise.
-    let sample: @Sendable (_ model: Denoiser, _ budget: Int, _ noise: Tensor, _ steps: Int, _ key: RandomKey) throws -> Tensor
 
-    var name: String { method.rawValue }
+    var name: String { method.name }
     /// The sampler's name in the study's rows.
-    var sampler: String { method.defaultSampler(segments: 1).name }
+    var sampler: String { method.defaultSampler(segments: 1).sampler.name }
+
+    /// The objective for a model of this recipe, over `budget` iterations at `batch` rows.
+    func objective(_ model: Denoiser, budget: Int, batch: Int, seed: UInt64) throws -> any TrainingObjective {
+        try method.makeObjective(TrainingMethod.ObjectiveRequest(model: model, iterations: budget, batch: batch, seed: seed))
+    }
+
+    /// Samples from `noise` in `steps` network evaluations with the model's weights; `key` draws any fresh noise.
+    func sample(_ model: Denoiser, noise: Tensor, steps: Int, key: RandomKey) throws -> Tensor {
+        try method.defaultSampler(segments: 1).sampler.draw(ModelSampler.Request(model: model, noise: noise, steps: steps, key: key)).samples
+    }
 
     /// sCT: continuous-time consistency training.
-    static let scm = StudyRecipe(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false), objective: { model, budget, batch, seed in
-        try SCMObjective(model: model, config: SCMConfig(totalIterations: budget), batch: batch, seed: seed)
-    }, sample: { model, budget, noise, steps, key in
-        let config = SCMConfig(totalIterations: budget)
-        return try EDMSampler(model: EDMModel(network: model, config: config.edm, boundary: false))
-            .sampleConsistency(noise: noise, sigmas: config.samplingSigmas(steps: steps), key: key)
-    })
-
+    static let scm = StudyRecipe(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false))
     /// MeanFlow: the average velocity through the network's JVP.
-    static let meanflow = StudyRecipe(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow, objective: { model, _, batch, seed in
-        try MeanFlowObjective(model: model, batch: batch, seed: seed)
-    }, sample: { model, _, noise, steps, _ in try FlowJumpSampler(model: model).sample(noise: noise, steps: steps) })
-
+    static let meanflow = StudyRecipe(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow)
     /// Shortcut models: flow matching conditioned on the step size, self-consistent over two half jumps.
-    static let shortcut = StudyRecipe(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow, objective: { model, _, batch, seed in
-        try ShortcutObjective(model: model, batch: batch, seed: seed)
-    }, sample: { model, _, noise, steps, _ in try FlowJumpSampler(model: model).sample(noise: noise, steps: steps) })
+    static let shortcut = StudyRecipe(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow)
 
     /// Every recipe the study can run, by `--recipes` name.
     static let all = [scm, meanflow, shortcut]
@@ -53,7 +48,7 @@ struct StudyRecipe: Sendable {
 }
 
 extension Study {
-    /// The study's network as `recipe`'s method needs it: its times, time scale and loss weighting (`Method`).
+    /// The study's network as `recipe`'s method needs it: its times, time scale and loss weighting (`TrainingMethod`).
     func denoiser(for recipe: StudyRecipe) -> DenoiserConfig {
         var config = denoiser
         config.timeScale = recipe.method.defaultTimeScale
@@ -74,7 +69,7 @@ extension Study {
         let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser(for: recipe), iterations: settings.budget,
                                    optimization: optimization(for: recipe), logEvery: 10)
         let model = try trainer.newModel(seed: UInt64(300 + seed))
-        let (result, training) = try trainer.train(recipe.objective(model, settings.budget, settings.batch, UInt64(seed)))
+        let (result, training) = try trainer.train(recipe.objective(model, budget: settings.budget, batch: settings.batch, seed: UInt64(seed)))
         if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
         return (model, training)
     }

@@ -3,6 +3,18 @@ import Foundation
 /// Renders `report.md` from the measured results. Every conclusion is computed by a rule stated next to it.
 enum StudyReport {
     static func markdown(_ r: StudyResults, figures: [String] = [], grids: [(name: String, path: String)] = []) -> String {
+        var out = header(r) + quality(r, figures: figures, grids: grids)
+        out.append("")
+        out.append("## Conclusions (computed from the table)")
+        out.append("")
+        out.append(contentsOf: conclusions(r).map { "- " + $0 })
+        if let diagnostics = r.diagnostics { out += why(diagnostics) }
+        if !r.sampling.isEmpty { out += sampling(r.sampling) }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The answer, the run's settings and budget, the floors, and the gate.
+    static func header(_ r: StudyResults) -> [String] {
         var out: [String] = []
         out.append("# StepLab step-count study")
         out.append("")
@@ -37,6 +49,12 @@ enum StudyReport {
             out.append("")
             out.append(gate.sentence)
         }
+        return out
+    }
+
+    /// The table of every configuration (and for images the image metrics), the figures and the grids.
+    static func quality(_ r: StudyResults, figures: [String], grids: [(name: String, path: String)]) -> [String] {
+        var out: [String] = []
         out.append("")
         out.append("## Quality against steps")
         out.append("")
@@ -70,80 +88,84 @@ enum StudyReport {
             out.append("")
             out.append("Seed 0's first 64 samples of each configuration: " + grids.map { "[\($0.name)](\($0.path))" }.joined(separator: ", ") + ".")
         }
+        return out
+    }
+
+    /// The diagnostics: curvature with MCT's loss per segment, the exact-ODE distances, gradient variance, x0 convergence.
+    static func why(_ diagnostics: Diagnostics) -> [String] {
+        var out: [String] = []
         out.append("")
-        out.append("## Conclusions (computed from the table)")
+        out.append("## Why (seed 0)")
         out.append("")
-        out.append(contentsOf: conclusions(r).map { "- " + $0 })
-        if let diagnostics = r.diagnostics {
+        out.append("Curvature of the diffusion teacher's probability-flow trajectories (\(diagnostics.trajectories) trajectories of "
+                   + "\(diagnostics.trajectorySteps) DDIM steps): path length over chord length of each of S equal segments, and the mean "
+                   + "chord (distance each jump must cover).")
+        out.append("")
+        out.append("Beside them, each segment's multistep CT loss, measured on that S's trained model at its final teacher steps on "
+                   + "fresh minibatches: the SNR + 1 weighted objective, and the RMS of its x-prediction's error against the target "
+                   + "per coordinate (unweighted). Segments run from noise (first) to data (last).")
+        out.append("")
+        out.append("| S | path/chord per segment | chord per jump | MCT loss per segment | MCT RMS error per segment |")
+        out.append("|---|---|---|---|---|")
+        for row in diagnostics.curvature {
+            let losses = diagnostics.segmentLosses.first { $0.segments == row.segments }?.perSegment.reversed()
+            out.append("| \(row.segments) | " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
+                       + row.chordPerJump.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
+                       + (losses?.map { String(format: "%.4g", $0.loss) }.joined(separator: ", ") ?? "–") + " | "
+                       + (losses?.map { String(format: "%.4f", $0.rmsError) }.joined(separator: ", ") ?? "–") + " |")
+        }
+        if !diagnostics.exactODEError.isEmpty {
             out.append("")
-            out.append("## Why (seed 0)")
+            out.append("Distance to the exact PF-ODE map of the analytic mixture from the same noise (standardised units, "
+                       + "exact map by DDIM with the exact posterior mean at 2048 and 4096 steps, Richardson-extrapolated; one-step CT and CD, "
+                       + "which start from sigma_max = 80 times the same noise, against the EDM flow's map from there, on the Karras grid at "
+                       + "1024 and 2048 steps):")
             out.append("")
-            out.append("Curvature of the diffusion teacher's probability-flow trajectories (\(diagnostics.trajectories) trajectories of "
-                       + "\(diagnostics.trajectorySteps) DDIM steps): path length over chord length of each of S equal segments, and the mean "
-                       + "chord (distance each jump must cover).")
-            out.append("")
-            out.append("Beside them, each segment's multistep CT loss, measured on that S's trained model at its final teacher steps on "
-                       + "fresh minibatches: the SNR + 1 weighted objective, and the RMS of its x-prediction's error against the target "
-                       + "per coordinate (unweighted). Segments run from noise (first) to data (last).")
-            out.append("")
-            out.append("| S | path/chord per segment | chord per jump | MCT loss per segment | MCT RMS error per segment |")
+            out.append("| model | S | steps | mean distance | 95% interval |")
             out.append("|---|---|---|---|---|")
-            for row in diagnostics.curvature {
-                let losses = diagnostics.segmentLosses.first { $0.segments == row.segments }?.perSegment.reversed()
-                out.append("| \(row.segments) | " + row.pathOverChord.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
-                           + row.chordPerJump.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " | "
-                           + (losses?.map { String(format: "%.4g", $0.loss) }.joined(separator: ", ") ?? "–") + " | "
-                           + (losses?.map { String(format: "%.4f", $0.rmsError) }.joined(separator: ", ") ?? "–") + " |")
-            }
-            if !diagnostics.exactODEError.isEmpty {
-                out.append("")
-                out.append("Distance to the exact PF-ODE map of the analytic mixture from the same noise (standardised units, "
-                           + "exact map by DDIM with the exact posterior mean at 2048 and 4096 steps, Richardson-extrapolated; one-step CT and CD, "
-                           + "which start from sigma_max = 80 times the same noise, against the EDM flow's map from there, on the Karras grid at "
-                           + "1024 and 2048 steps):")
-                out.append("")
-                out.append("| model | S | steps | mean distance | 95% interval |")
-                out.append("|---|---|---|---|---|")
-                for row in diagnostics.exactODEError {
-                    out.append(String(format: "| %@ | %d | %d | %.4f | %@ |", row.method, row.segments, row.steps, row.meanDistance,
-                                      row.interval.map { String(format: "[%.4f, %.4f]", $0.lower, $0.upper) } ?? "–"))
-                }
-            }
-            out.append("")
-            out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (\(diagnostics.gradientVariance.first?.batches ?? 0) "
-                       + "minibatches; 95% jackknife interval over them): "
-                       + diagnostics.gradientVariance.map { row in
-                           String(format: "S=%d: %@", row.segments ?? 0, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
-                       }.joined(separator: ", ") + ". Two S whose intervals overlap are not told apart by this estimator.")
-            if let rows = diagnostics.tangentNormalization, rows.count == 2 {
-                out.append("")
-                let (trained, raw) = (rows[0].interval?.formatted(3) ?? String(format: "%.3f", rows[0].relativeVariance),
-                                      rows[1].interval?.formatted(3) ?? String(format: "%.3f", rows[1].relativeVariance))
-                let c = String(format: "%g", rows[0].normalization ?? .nan)
-                out.append("sCT's gradient at its trained parameters (\(rows[0].batches) minibatches, same measure): with the tangent normalised "
-                           + "as trained (c = \(c)) \(trained), with the raw tangent \(raw).")
-            }
-            if let x0 = diagnostics.x0Convergence {
-                out.append("")
-                out.append(String(format: "The teacher's x-prediction is within %.2f of its final value after %.0f%% of 64 DDIM steps on average "
-                                  + "(median %.0f%%).", x0.epsilon, 100 * x0.meanFraction, 100 * x0.medianFraction))
-            }
-            if let early = diagnostics.earlyExit {
-                out.append(String(format: " The early-exit sampler used %.1f of 64 evaluations per sample (%.0f%% saved) at SWD %.4f against %.4f "
-                                  + "for full 64-step DDIM.", early.meanEvaluations, 100 * (1 - early.meanEvaluations / 64),
-                                  early.swdEarlyExit, early.swdFull))
+            for row in diagnostics.exactODEError {
+                out.append(String(format: "| %@ | %d | %d | %.4f | %@ |", row.method, row.segments, row.steps, row.meanDistance,
+                                  row.interval.map { String(format: "[%.4f, %.4f]", $0.lower, $0.upper) } ?? "–"))
             }
         }
-        if !r.sampling.isEmpty {
+        out.append("")
+        out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (\(diagnostics.gradientVariance.first?.batches ?? 0) "
+                   + "minibatches; 95% jackknife interval over them): "
+                   + diagnostics.gradientVariance.map { row in
+                       String(format: "S=%d: %@", row.segments ?? 0, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
+                   }.joined(separator: ", ") + ". Two S whose intervals overlap are not told apart by this estimator.")
+        if let rows = diagnostics.tangentNormalization, rows.count == 2 {
             out.append("")
-            out.append("## Sampling throughput")
-            out.append("")
-            for row in r.sampling {
-                out.append(String(format: "- %@ with %d step(s), batch %d: %.0f samples/s (device buffers %@, host peak %@)", row.sampler, row.steps,
-                                  row.batch, row.samplesPerSecond, HostMemory.megabytes(row.deviceBytes), HostMemory.megabytes(row.hostPeakBytes)))
-            }
+            let (trained, raw) = (rows[0].interval?.formatted(3) ?? String(format: "%.3f", rows[0].relativeVariance),
+                                  rows[1].interval?.formatted(3) ?? String(format: "%.3f", rows[1].relativeVariance))
+            let c = String(format: "%g", rows[0].normalization ?? .nan)
+            out.append("sCT's gradient at its trained parameters (\(rows[0].batches) minibatches, same measure): with the tangent normalised "
+                       + "as trained (c = \(c)) \(trained), with the raw tangent \(raw).")
         }
-        return out.joined(separator: "\n") + "\n"
+        if let x0 = diagnostics.x0Convergence {
+            out.append("")
+            out.append(String(format: "The teacher's x-prediction is within %.2f of its final value after %.0f%% of 64 DDIM steps on average "
+                              + "(median %.0f%%).", x0.epsilon, 100 * x0.meanFraction, 100 * x0.medianFraction))
+        }
+        if let early = diagnostics.earlyExit {
+            out.append(String(format: " The early-exit sampler used %.1f of 64 evaluations per sample (%.0f%% saved) at SWD %.4f against %.4f "
+                              + "for full 64-step DDIM.", early.meanEvaluations, 100 * (1 - early.meanEvaluations / 64),
+                              early.swdEarlyExit, early.swdFull))
+        }
+        return out
+    }
+
+    /// The samplers' throughput.
+    static func sampling(_ rows: [SamplingThroughput]) -> [String] {
+        var out: [String] = []
+        out.append("")
+        out.append("## Sampling throughput")
+        out.append("")
+        for row in rows {
+            out.append(String(format: "- %@ with %d step(s), batch %d: %.0f samples/s (device buffers %@, host peak %@)", row.sampler, row.steps,
+                              row.batch, row.samplesPerSecond, HostMemory.megabytes(row.deviceBytes), HostMemory.megabytes(row.hostPeakBytes)))
+        }
+        return out
     }
 
     /// With intervals (2-D data): each pair's paired difference and its interval; "better" or "worse" only when the

@@ -2,10 +2,11 @@ import StepLabData
 
 /// Whether the diffusion teacher has learned the data well enough to judge S.
 ///
-/// 2-D data (with intervals): the teacher's excess over the noise floor, its 64-step SWD minus the floor's, paired
-/// by seed and resample and bias-corrected, must be at most `threshold - 1` times the floor at the interval's upper
-/// end: the teacher is within `threshold` times the floor with 95% confidence. A ratio of two single draws would
-/// not do: on the checkerboard the floor alone moves 1.5x between reference draws. Images (no intervals yet): the
+/// 2-D data (with intervals): the teacher's excess over the noise floor, its 64-step SWD minus the floor's, each the
+/// mean over `draws` noise and floor draws per seed, paired by seed and resample and bias-corrected, must be at most
+/// `threshold - 1` times the floor at the interval's upper end: the teacher is within `threshold` times the floor
+/// with 95% confidence. A ratio of two single draws would not do: on the checkerboard the floor alone moves 1.5x
+/// between reference draws, and one noise draw's mean can sit 3 standard errors off. Images (no intervals yet): the
 /// mean FD within `threshold` times the floor's.
 struct TeacherGate: Codable {
     var metric: String
@@ -17,6 +18,8 @@ struct TeacherGate: Codable {
     var excess: ConfidenceInterval? = nil
     /// The floor on the intervals' SWD, the unit of the allowance.
     var intervalFloor: Double? = nil
+    /// Noise draws (and floor draws) per seed that the excess averages.
+    var draws: Int? = nil
 
     var ratio: Double { teacherDistance / noiseFloor }
     /// The largest excess the rule allows.
@@ -28,13 +31,13 @@ struct TeacherGate: Codable {
 
     enum CodingKeys: String, CodingKey {
         case metric, teacherDistance = "teacher_distance", noiseFloor = "noise_floor", threshold, ratio, passes, excess
-        case intervalFloor = "interval_floor", allowance
+        case intervalFloor = "interval_floor", allowance, draws
     }
 
     init(metric: String, teacherDistance: Double, noiseFloor: Double, threshold: Double = 2, excess: ConfidenceInterval? = nil,
-         intervalFloor: Double? = nil) {
+         intervalFloor: Double? = nil, draws: Int? = nil) {
         self.metric = metric; self.teacherDistance = teacherDistance; self.noiseFloor = noiseFloor; self.threshold = threshold
-        self.excess = excess; self.intervalFloor = intervalFloor
+        self.excess = excess; self.intervalFloor = intervalFloor; self.draws = draws
     }
 
     init(from decoder: any Decoder) throws {
@@ -42,7 +45,7 @@ struct TeacherGate: Codable {
         self.init(metric: try c.decode(String.self, forKey: .metric), teacherDistance: try c.decode(Double.self, forKey: .teacherDistance),
                   noiseFloor: try c.decode(Double.self, forKey: .noiseFloor), threshold: try c.decode(Double.self, forKey: .threshold),
                   excess: try c.decodeIfPresent(ConfidenceInterval.self, forKey: .excess),
-                  intervalFloor: try c.decodeIfPresent(Double.self, forKey: .intervalFloor))
+                  intervalFloor: try c.decodeIfPresent(Double.self, forKey: .intervalFloor), draws: try c.decodeIfPresent(Int.self, forKey: .draws))
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -56,6 +59,7 @@ struct TeacherGate: Codable {
         try c.encodeIfPresent(excess, forKey: .excess)
         try c.encodeIfPresent(intervalFloor, forKey: .intervalFloor)
         try c.encodeIfPresent(allowance, forKey: .allowance)
+        try c.encodeIfPresent(draws, forKey: .draws)
     }
 
     /// The report's sentence: what was measured, the rule, and what follows.
@@ -66,10 +70,11 @@ struct TeacherGate: Codable {
             return String(format: "Teacher gate: 64-step diffusion scores %@ %.4f, %.2fx the noise floor (%.4f); ", metric, teacherDistance, ratio, noiseFloor)
                 + (passes ? String(format: "within %.0fx, ", threshold) : String(format: "more than %.0fx, ", threshold)) + verdict
         }
-        return String(format: "Teacher gate: 64-step diffusion's SWD exceeds the noise floor by %@ (95%% interval paired by seed and resample, "
+        let averaged = draws.map { $0 > 1 ? "each the mean over \($0) noise and floor draws per seed, " : "" } ?? ""
+        return String(format: "Teacher gate: 64-step diffusion's SWD exceeds the noise floor by %@ (%@95%% interval paired by seed and resample, "
                       + "bias-corrected; table SWD %.4f against a floor of %.4f). Rule: the teacher must be within %.0fx the floor with 95%% "
                       + "confidence, so the interval's upper end at most %.0f x the floor on the intervals' SWD (%.4f) = %.4f. It is %@, ",
-                      excess.formatted(), teacherDistance, noiseFloor, threshold, threshold - 1, intervalFloor, allowance,
+                      excess.formatted(), averaged, teacherDistance, noiseFloor, threshold, threshold - 1, intervalFloor, allowance,
                       passes ? "within" : "not") + verdict
     }
 }

@@ -17,8 +17,10 @@ public enum RandomStream: UInt32, CaseIterable, Sendable {
     case sampleNoise = 101, consistencyRenoise = 102
     case evalReference = 201, evalFloorSample = 202, evalFloorReference = 203
     // The study (bench): the divergence bound's Gaussian, each seed's starting noise, the one-step models' and the
-    // recipes' fresh noise, the sampling throughput's noise, and the diagnostics' trajectories and their one-step samples.
+    // recipes' fresh noise, the sampling throughput's noise, the teacher gate's further noise draws, and the
+    // diagnostics' trajectories and their one-step samples.
     case divergenceBound = 3, studyNoise = 500, studyConsistencyRenoise = 501, samplingThroughput = 502, studyRecipeRenoise = 503
+    case studyGateNoise = 504
     case diagnosticsNoise = 600, diagnosticsRenoise = 601
 }
 

@@ -5,7 +5,8 @@ import StepLabEngine
 /// Samplers for EDM sigma-space models: Euler and Heun over the Karras grid for diffusion (Karras et al.
 /// 2022, Algorithm 1), and one-step or multistep consistency sampling with re-noising (CM Algorithm 1).
 public final class EDMSampler {
-    public enum Method: String, Sendable, Codable, CaseIterable { case euler, heun }
+    /// The ODE solver of diffusion sampling.
+    public enum Solver: String, Sendable, Codable, CaseIterable { case euler, heun }
 
     public let model: EDMModel
     public var engine: Engine { model.engine }
@@ -20,7 +21,7 @@ public final class EDMSampler {
 
     /// Diffusion sampling from `noise` (unit normal, n x d) with `steps` steps down a Karras grid to 0.
     /// Heun uses 2 evaluations per step except the last (to sigma = 0), which is an Euler step.
-    public func sample(noise: Tensor, steps: Int, method: Method = .heun, parameters: Tensor? = nil) throws(OpenCLError) -> (samples: Tensor, evaluations: Int) {
+    public func sample(noise: Tensor, steps: Int, solver: Solver = .heun, parameters: Tensor? = nil) throws(OpenCLError) -> (samples: Tensor, evaluations: Int) {
         guard steps >= 1 else { throw .invalidRequest("sampling needs at least one step (got \(steps))") }
         let n = noise.rows, d = noise.columns
         let sigmas = Array(model.config.karrasGrid(count: Swift.max(steps, 2)).reversed().prefix(steps)) + [0]
@@ -38,7 +39,7 @@ public final class EDMSampler {
             let net = try model.networkOutput(x, sigma: from, tape: tape, parameters: parameters)
             evaluations += 1
             try engine.edmFlowEulerStep(x, network: net, sigmaData: sd, from: from, to: to, slope: slope, into: next)
-            if method == .heun && sigmas[i + 1] > 0 {
+            if solver == .heun && sigmas[i + 1] > 0 {
                 let corrected = try model.networkOutput(next, sigma: to, tape: tape, parameters: parameters)
                 evaluations += 1
                 try engine.edmFlowHeunStep(x, slope: slope, xEuler: next, network: corrected, sigmaData: sd, from: from, to: to, into: x)

@@ -5,7 +5,7 @@ import StepLabEngine
 
 /// Everything that defines a training run; saved as `config.json` in the run folder.
 public struct RunConfig: Codable, Sendable, Equatable {
-    public var method: Method
+    public var method: TrainingMethod
     /// A built-in data set name or the path of a CSV/NPY file.
     public var data: String
     public var dimension: Int
@@ -47,7 +47,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var annealSteps: Int
     public var maxGradientNorm: Float?
 
-    public init(method: Method, data: String, dimension: Int, mean: [Float], std: [Float], iterations: Int, batch: Int,
+    public init(method: TrainingMethod, data: String, dimension: Int, mean: [Float], std: [Float], iterations: Int, batch: Int,
                 width: Int, depth: Int, learningRate: Float, emaDecay: Float, seed: UInt64, segments: Int,
                 teacher: String?, initFrom: String?, annealSteps: Int, maxGradientNorm: Float?) {
         self.method = method; self.data = data; self.dimension = dimension; self.mean = mean; self.std = std
@@ -74,32 +74,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
                        weighting: method.weighting)
     }
 
-    /// The objective for this run. `teacher` is the diffusion teacher's network for cd/mcd (and scm's sCD); `shard` the rows of each
-    /// step's batch this replica computes (default: the whole batch).
+    /// The objective for this run. `teacher` is the teacher's network for the methods that take one; `shard` the rows
+    /// of each step's batch this replica computes (default: the whole batch).
     public func makeObjective(model: Denoiser, teacher: Denoiser?, shard: BatchShard? = nil) throws(OpenCLError) -> any TrainingObjective {
-        let shard = shard ?? BatchShard(rows: batch)
-        let (rows, firstRow) = (shard.rows, shard.firstRow)
-        switch method {
-        case .diffusion:
-            return try DiffusionObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
-        case .edm:
-            return try EDMDiffusionObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
-        case .ct, .cd:
-            return try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: iterations),
-                                            teacher: method == .cd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
-        case .mct, .mcd:
-            return try MultistepConsistencyObjective(
-                model: model, config: MultistepConfig(segments: segments, annealSteps: annealSteps),
-                teacher: method == .mcd ? teacher : nil, batch: rows, seed: seed, firstRow: firstRow)
-        case .meanflow:
-            return try MeanFlowObjective(model: model, batch: rows, seed: seed, firstRow: firstRow)
-        case .shortcut:
-            return try ShortcutObjective(model: model, batch: rows, globalBatch: batch, seed: seed, firstRow: firstRow)
-        case .scm:
-            return try SCMObjective(model: model, config: SCMConfig(totalIterations: iterations), teacher: teacher, batch: rows, seed: seed,
-                                    firstRow: firstRow)
-        case .ect:
-            return try ECTObjective(model: model, config: ECTConfig(totalIterations: iterations), batch: rows, seed: seed, firstRow: firstRow)
-        }
+        try method.makeObjective(TrainingMethod.ObjectiveRequest(model: model, teacher: teacher, iterations: iterations, batch: batch,
+                                                                 shard: shard, seed: seed, segments: segments, annealSteps: annealSteps))
     }
 }

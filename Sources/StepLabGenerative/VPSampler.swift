@@ -8,7 +8,8 @@ import StepLabEngine
 /// t_(i-1). t = 0 is the data boundary, so the last step returns the x-prediction itself. An S-segment
 /// multistep consistency model is sampled with N = S (MCM Algorithm 2); a diffusion model with any N.
 public final class VPSampler {
-    public enum Method: String, Sendable, Codable, CaseIterable {
+    /// How a step moves z from t_i to t_(i-1).
+    public enum Update: String, Sendable, Codable, CaseIterable {
         /// DDIM (MCM Eq. 4).
         case ddim
         /// aDDIM (MCM Algorithm 3) with the analytic variance 0.1 / (2 + SNR(t)) (MCM Sec. 4).
@@ -30,7 +31,7 @@ public final class VPSampler {
     /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the
     /// weights (e.g. the EMA). `observe`, when given, sees each step's z_t and x-prediction (steps counted down
     /// from `steps` to 1) before z moves on. Returns the samples (n x d).
-    public func sample(noise: Tensor, steps: Int, method: Method = .ddim, parameters: Tensor? = nil, clip: Float = 0,
+    public func sample(noise: Tensor, steps: Int, update: Update = .ddim, parameters: Tensor? = nil, clip: Float = 0,
                        observe: ((_ step: Int, _ z: Tensor, _ xhat: Tensor) throws -> Void)? = nil) throws -> Tensor {
         guard steps >= 1 else { throw OpenCLError.invalidRequest("sampling needs at least one step (got \(steps))") }
         let n = noise.rows, d = noise.columns
@@ -45,7 +46,7 @@ public final class VPSampler {
             try observe?(i, z, xhat)
             if i == 1 { return xhat }
             try engine.fill(s, sv)
-            switch method {
+            switch update {
             case .ddim:
                 try engine.ddimStep(xhat: xhat, zt: z, t: t, s: s, into: z)
             case .addim:

@@ -10,10 +10,11 @@ struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract: "Sample from a trained run; writes one row per sample in the data's own units.",
-        discussion: """
-        Samplers: ddim, addim, early-exit (diffusion, mct, mcd); euler, heun (edm); cm (ct, cd). Defaults: diffusion \
-        ddim with 64 steps, edm heun with 32, mct/mcd ddim with S steps (one per segment), ct/cd one-step cm.
-        """
+        discussion: "Samplers per method, the default first with its steps: "
+            + TrainingMethod.all.map { method in
+                let steps = method.usesSegments ? "S, one per segment" : "\(method.defaultSampler(segments: 1).steps)"
+                return "\(method) " + (["\(method.samplers[0].name) (\(steps))"] + method.samplers.dropFirst().map(\.name)).joined(separator: ", ")
+            }.joined(separator: "; ") + "."
     )
 
     @Option(name: .customLong("run"), help: "Run folder written by `steplab train`.") var runFolder: String
@@ -41,17 +42,17 @@ struct SampleCommand: ParsableCommand {
         let folder = RunFolder(runFolder)
         let config = try folder.loadConfig()
         let defaults = config.method.defaultSampler(segments: config.segments)
-        let samplerName = sampler ?? defaults.name
-        guard config.method.samplers.contains(samplerName) else {
-            throw CLIError("sampler '\(samplerName)' does not fit a \(config.method.rawValue) model; use one of "
-                           + config.method.samplers.joined(separator: ", "))
+        let samplerName = sampler ?? defaults.sampler.name
+        guard let chosen = config.method.sampler(named: samplerName) else {
+            throw CLIError("sampler '\(samplerName)' does not fit a \(config.method) model; use one of "
+                           + config.method.samplers.map(\.name).joined(separator: ", "))
         }
         if plot != nil && config.dimension != 2 && config.imageShape == nil {
             throw CLIError("--plot draws 2-D points or images; this run's data has dimension \(config.dimension)")
         }
         if let clip, !(clip >= 0) { throw CLIError("--clip must be 0 (off) or positive (got \(clip))") }
-        let steps = steps ?? (samplerName == defaults.name ? defaults.steps : 32)
-        if config.method.isEDM == false && steps > 4096 { throw CLIError("--steps \(steps) is beyond the schedule (at most 4096)") }
+        let steps = steps ?? (samplerName == defaults.sampler.name ? defaults.steps : 32)
+        if config.method.space != .edm && steps > 4096 { throw CLIError("--steps \(steps) is beyond the schedule (at most 4096)") }
         do {
             let engine = try Engine(device: device)
             let model = try folder.loadModel(engine: engine, config: config, ema: !raw)
@@ -68,7 +69,9 @@ struct SampleCommand: ParsableCommand {
                 try engine.normal(into: start, key: RandomKey(seed: seed, stream: .sampleNoise))
             }
             let began = Date()
-            let (samples, evaluations) = try draw(engine: engine, model: model, config: config, sampler: samplerName, steps: steps, noise: start)
+            let request = ModelSampler.Request(model: model, noise: start, steps: steps, key: RandomKey(seed: seed, stream: .consistencyRenoise),
+                                               clip: clip ?? DataSpec.sampleClip(data: config.data))
+            let (samples, evaluations) = try chosen.draw(request)
             let standardised = PointSet(count: count, dimension: d, values: try samples.download())
             let points = try Normalization(mean: config.mean, std: config.std).invert(standardised)
             guard points.values.allSatisfy(\.isFinite) else { throw CLIError("sampling produced non-finite values; nothing written") }
@@ -89,32 +92,5 @@ struct SampleCommand: ParsableCommand {
             image = PNGImage.scatter(points: points, reference: (try? DataSpec.parse(config.data))?.referencePoints(count: points.count, seed: seed))
         }
         try AtomicFile.write(image.encoded(), to: url)
-    }
-
-    func draw(engine: Engine, model: Denoiser, config: RunConfig, sampler: String, steps: Int, noise: Tensor) throws -> (Tensor, Double) {
-        switch sampler {
-        case "ddim", "addim":
-            let method: VPSampler.Method = sampler == "ddim" ? .ddim : .addim
-            let bound = clip ?? DataSpec.sampleClip(data: config.data)
-            return (try VPSampler(model: model).sample(noise: noise, steps: steps, method: method, clip: bound), Double(steps))
-        case "early-exit":
-            let result = try VPSampler(model: model).sampleEarlyExit(noise: noise, steps: steps)
-            return (result.samples, result.meanEvaluations)
-        case "meanflow", "shortcut":
-            return (try FlowJumpSampler(model: model).sample(noise: noise, steps: steps), Double(steps))
-        case "euler", "heun":
-            let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
-            let result = try EDMSampler(model: edm).sample(noise: noise, steps: steps, method: sampler == "euler" ? .euler : .heun)
-            return (result.samples, Double(result.evaluations))
-        case "scm":
-            let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
-            let sigmas = SCMConfig(totalIterations: config.iterations).samplingSigmas(steps: steps)
-            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, sigmas: sigmas, key: RandomKey(seed: seed, stream: .consistencyRenoise)),
-                    Double(steps))
-        default:
-            let edm = EDMModel(network: model, config: EDMConfig(), boundary: true)
-            return (try EDMSampler(model: edm).sampleConsistency(noise: noise, steps: steps, key: RandomKey(seed: seed, stream: .consistencyRenoise)),
-                    Double(steps))
-        }
     }
 }

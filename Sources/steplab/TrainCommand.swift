@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Method: \(Method.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "Method: \(TrainingMethod.all.map(\.name).joined(separator: "|")).")
     var method: String = "mct"
     @Option(help: "Data: \(ToyDataset.allCases.map(\.rawValue).joined(separator: "|")), \(DataSpec.fashionMNISTName), a .csv/.npy file of points (one row per point), or an .npy array of images ((n, h, w), (n, h, w, c) or (n, c, h, w), c = 1 or 3, uint8 or float).")
     var data: String?
@@ -76,8 +76,8 @@ struct TrainCommand: ParsableCommand {
             return
         }
         guard data != nil, out != nil else { throw ValidationError("train needs --data and --out (or --resume RUN_DIR)") }
-        guard let method = Method(rawValue: method) else {
-            throw ValidationError("unknown method '\(self.method)': use one of \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let method = TrainingMethod(name: method) else {
+            throw ValidationError("unknown method '\(self.method)': use one of \(TrainingMethod.all.map(\.name).joined(separator: ", "))")
         }
         guard iterations > 0 else { throw ValidationError("--iterations must be positive (got \(iterations))") }
         if let batch { guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") } }
@@ -96,41 +96,37 @@ struct TrainCommand: ParsableCommand {
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative (got \(warmup))") }
         if let segments {
             guard segments >= 1 else { throw ValidationError("--segments must be at least 1 (got \(segments))") }
-            guard method == .mct || method == .mcd else {
-                throw ValidationError("--segments applies to mct and mcd, not to --method \(method.rawValue)")
+            guard method.usesSegments else {
+                throw ValidationError("--segments applies to \(Self.names { $0.usesSegments }), not to --method \(method)")
             }
         }
         guard (0 ..< 1).contains(ema) else { throw ValidationError("--ema must be in [0, 1) (got \(ema))") }
         if let prediction, Prediction(name: prediction) == nil { throw ValidationError("--prediction must be x, v or eps (got \(prediction))") }
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
         if let timeScale, !(timeScale > 0 && timeScale.isFinite) { throw ValidationError("--time-scale must be positive (got \(timeScale))") }
-        if method.needsTeacher && teacher == nil { throw ValidationError("--method \(method.rawValue) needs --teacher RUN_DIR (a diffusion run)") }
+        if method.needsTeacher && teacher == nil {
+            throw ValidationError("--method \(method) needs --teacher RUN_DIR (a \(method.teacherMethod ?? "diffusion") run)")
+        }
         if method.needsInit && `init` == nil {
-            throw ValidationError("--method \(method.rawValue) tunes a trained diffusion model: pass --init RUN_DIR (an edm run)")
+            throw ValidationError("--method \(method) tunes a trained diffusion model: pass --init RUN_DIR (an edm run)")
         }
         if !method.acceptsTeacher, teacher != nil {
-            throw ValidationError("--teacher applies to cd, mcd and scm; --method \(method.rawValue) trains without one")
+            throw ValidationError("--teacher applies to \(Self.names { $0.acceptsTeacher }); --method \(method) trains without one")
         }
+    }
+
+    /// The methods that satisfy `condition`, as a sentence lists them: "a, b and c".
+    static func names(_ condition: (TrainingMethod) -> Bool) -> String {
+        let names = TrainingMethod.all.filter(condition).map(\.name)
+        return names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
     }
 
     func run() throws {
         Interrupts.install()
         let job = try TrainingJob.current()
         defer { job.finish() }
-        if let resume {
-            let folder = RunFolder(resume)
-            let config = try folder.loadConfig()
-            let spec: DataSpec
-            do { spec = try DataSpec.parse(config.data) } catch { throw CLIError(error.description) }
-            // A run stopped before its first checkpoint has only its configuration: it starts again from step 0.
-            let unstarted = folder.checkpointSteps().isEmpty && !FileManager.default.fileExists(atPath: folder.weightsURL.path)
-            if unstarted && job.writes {
-                print("note: \(folder.url.path) stopped before its first checkpoint; starting it again from step 0 with its config.json")
-            }
-            try train(config, spec: spec, folder: folder, resuming: !unstarted, job: job)
-            return
-        }
-        let method = Method(rawValue: self.method)!
+        if let resume { return try resumeRun(RunFolder(resume), job: job) }
+        let method = TrainingMethod(name: self.method)!
         let data = self.data!
         let spec: DataSpec
         do { spec = try DataSpec.parse(data) } catch { throw CLIError(error.description) }
@@ -139,7 +135,7 @@ struct TrainCommand: ParsableCommand {
                                std: normalization.std, iterations: iterations, batch: batch ?? 512,
                                width: width ?? (spec.imageShape == nil ? 256 : arch == NetworkArchitecture.dit.rawValue ? 128 : 1024),
                                depth: depth,
-                               learningRate: lr ?? method.defaultLearningRate(initialised: `init` != nil), emaDecay: ema, seed: seed, segments: method == .mct || method == .mcd ? segments ?? 4 : 1,
+                               learningRate: lr ?? method.defaultLearningRate(initialised: `init` != nil), emaDecay: ema, seed: seed, segments: method.usesSegments ? segments ?? 4 : 1,
                                teacher: teacher, initFrom: `init`, annealSteps: Swift.max(1, iterations / 2),
                                maxGradientNorm: clip > 0 ? clip : nil)
         // An initialised run takes the prediction and network of the run it starts from unless told otherwise.
@@ -154,6 +150,32 @@ struct TrainCommand: ParsableCommand {
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)
         config.warmup = warmup
         config.image = spec.imageShape
+        try configureNetwork(&config, spec: spec, initConfig: initConfig)
+        let folder = RunFolder(out!)
+        if job.writes {
+            try folder.prepareForTraining()
+            guard folder.checkpointSteps().isEmpty else {
+                throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
+            }
+        }
+        try train(config, spec: spec, folder: folder, resuming: false, job: job)
+    }
+
+    /// Continues the run in `folder` from its latest checkpoint.
+    func resumeRun(_ folder: RunFolder, job: TrainingJob) throws {
+        let config = try folder.loadConfig()
+        let spec: DataSpec
+        do { spec = try DataSpec.parse(config.data) } catch { throw CLIError(error.description) }
+        // A run stopped before its first checkpoint has only its configuration: it starts again from step 0.
+        let unstarted = folder.checkpointSteps().isEmpty && !FileManager.default.fileExists(atPath: folder.weightsURL.path)
+        if unstarted && job.writes {
+            print("note: \(folder.url.path) stopped before its first checkpoint; starting it again from step 0 with its config.json")
+        }
+        try train(config, spec: spec, folder: folder, resuming: !unstarted, job: job)
+    }
+
+    /// The network of a new run: `--arch` and its shape options, or the `--init` run's network when no `--arch` is given.
+    func configureNetwork(_ config: inout RunConfig, spec: DataSpec, initConfig: RunConfig?) throws {
         config.architecture = arch.flatMap(NetworkArchitecture.init(rawValue:)) ?? (spec.imageShape == nil ? .resmlp : .unet)
         config.blocks = config.architecture == .resmlp || config.architecture == .dit ? blocks : nil
         if config.architecture == .dit {
@@ -185,14 +207,6 @@ struct TrainCommand: ParsableCommand {
             config.dit = source.dit
             if width == nil { config.width = source.width }
         }
-        let folder = RunFolder(out!)
-        if job.writes {
-            try folder.prepareForTraining()
-            guard folder.checkpointSteps().isEmpty else {
-                throw CLIError("\(folder.url.path) holds checkpoints of an unfinished run; continue it with --resume \(folder.url.path) or remove it")
-            }
-        }
-        try train(config, spec: spec, folder: folder, resuming: false, job: job)
     }
 
     /// Trains on this process's devices; in an MPI job, as one rank of it (rank 0 writes the folder).
@@ -227,7 +241,7 @@ struct TrainCommand: ParsableCommand {
                 try folder.saveConfig(config)
             }
             if job.writes {
-                print("training \(config.method.rawValue) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
+                print("training \(config.method) on \(config.data) (d = \(config.dimension)) for \(config.iterations) iterations, "
                       + "batch \(config.batch), \(config.denoiser.summary), "
                       + (replicaCount == 1 ? "device \(engine.device.name)"
                                            : "\(replicaCount) devices (\(job.ranks > 1 ? "\(job.ranks) ranks of \(engines.count): " : "")"
@@ -235,51 +249,17 @@ struct TrainCommand: ParsableCommand {
                 print("config: " + Self.summary(of: config) + " (all of it in \(folder.configURL.path))")
             }
             let log = job.writes ? try MetricsLog(folder: folder, resumingAt: resumedAt) : nil
-            func checkpoint() throws {
-                guard job.writes else { return }
-                try folder.saveCheckpoint(trainer.state(), config: config, devices: replicaCount, keep: keepCheckpoints)
-            }
-            let start = Date(), firstStep = trainer.step
-            while trainer.step < config.iterations {
-                if try job.agree(stop: interruptRequested != 0 || trainer.step == stopAfter) {
-                    try checkpoint()
-                    if job.writes {
-                        Progress.finish()
-                        print("stopped at step \(trainer.step) with a checkpoint; continue with: steplab train --resume \(folder.url.path)")
-                    }
-                    return
-                }
-                try trainer.trainStep()
-                if trainer.step % checkpointEvery == 0 && trainer.step < config.iterations {
-                    // Never checkpoint a diverged state: the last good checkpoint must survive.
-                    guard try job.average(trainer.meanLoss()).isFinite else {
-                        throw CLIError("training diverged at step \(trainer.step) (non-finite loss); the last good checkpoint is kept")
-                    }
-                    try checkpoint()
-                }
-                if trainer.step % logEvery == 0 || trainer.step == config.iterations {
-                    // The whole job's mean loss, on every rank, so every rank sees a divergence at the same step.
-                    let loss = try job.average(trainer.meanLoss()), norm = try trainer.gradientNorm()
-                    let wall = Date().timeIntervalSince(start)
-                    guard loss.isFinite, norm.isFinite else {
-                        let kept = folder.checkpointSteps().last.map { "the last good checkpoint (step \($0)) is kept" } ?? "no checkpoint was written"
-                        throw CLIError("training diverged at step \(trainer.step): loss \(loss), gradient norm \(norm); \(kept)")
-                    }
-                    if let log {
-                        try log.append(step: trainer.step, loss: loss, gradientNorm: norm, lr: config.schedule.rate(base: config.learningRate, at: trainer.step - 1), wallTime: wall)
-                        Progress.report(step: trainer.step, total: config.iterations, loss: loss, elapsed: wall, since: firstStep)
-                    }
-                }
-            }
-            try checkpoint()
+            let run = TrainingLoop(trainer: trainer, config: config, folder: folder, job: job, devices: replicaCount, keep: keepCheckpoints)
+            guard try run.train(stopAfter: stopAfter, checkpointEvery: checkpointEvery, logEvery: logEvery, log: log) else { return }
+            try run.checkpoint()
             guard job.writes else { return }
             Progress.finish()
             try folder.saveWeights(model: model, ema: trainer.primary.ema, step: trainer.step, config: config)
-            print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(start), folder.url.path))
+            print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(run.start), folder.url.path))
             if replicaCount > 1, trainer.stepSeconds > 0 {
                 print(String(format: "data-parallel: %.2f steps/s; averaging the gradients over %d replicas took %.1f%% of the step (%.2f ms a step, rank 0)",
-                             Double(trainer.step - firstStep) / trainer.stepSeconds, replicaCount, 100 * trainer.reductionSeconds / trainer.stepSeconds,
-                             1e3 * trainer.reductionSeconds / Double(Swift.max(1, trainer.step - firstStep))))
+                             Double(trainer.step - run.firstStep) / trainer.stepSeconds, replicaCount, 100 * trainer.reductionSeconds / trainer.stepSeconds,
+                             1e3 * trainer.reductionSeconds / Double(Swift.max(1, trainer.step - run.firstStep))))
             }
         } catch let error as OpenCLError {
             throw CLIError(error.description)
@@ -298,12 +278,12 @@ struct TrainCommand: ParsableCommand {
             let initConfig = try source.loadConfig()
             let (a, b) = (initConfig.denoiser, config.denoiser)
             guard initConfig.method.space == config.method.space else {
-                throw CLIError("--init \(initFrom) was trained with --method \(initConfig.method.rawValue) in \(initConfig.method.space); "
-                               + "\(config.method.rawValue) works in \(config.method.space): start from a run of the same kind"
-                               + (config.method == .ect || config.method == .scm ? " (an edm run)" : ""))
+                throw CLIError("--init \(initFrom) was trained with --method \(initConfig.method) in \(initConfig.method.space.rawValue); "
+                               + "\(config.method) works in \(config.method.space.rawValue): start from a run of the same kind"
+                               + (config.method.needsInit || config.method.teacherMethod == "edm" ? " (an edm run)" : ""))
             }
             guard (a.timeInputs ?? 1) == (b.timeInputs ?? 1) else {
-                throw CLIError("--init \(initFrom) is conditioned on \(a.timeInputs ?? 1) time(s) per sample and \(config.method.rawValue) on "
+                throw CLIError("--init \(initFrom) is conditioned on \(a.timeInputs ?? 1) time(s) per sample and \(config.method) on "
                                + "\(b.timeInputs ?? 1)")
             }
             guard a.summary == b.summary, a.dimension == b.dimension, a.frequencies == b.frequencies,
@@ -321,10 +301,10 @@ struct TrainCommand: ParsableCommand {
             let source = RunFolder(teacher)
             let teacherConfig = try source.loadConfig()
             // cd and mcd integrate the VP teacher's ODE; sCD reads the flow from an EDM denoiser's network output.
-            let wanted: Method = config.method == .scm ? .edm : .diffusion
-            guard teacherConfig.method == wanted else {
-                throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method.rawValue); "
-                               + "\(config.method.rawValue) distils from a run of --method \(wanted.rawValue)")
+            let wanted = config.method.teacherMethod ?? "diffusion"
+            guard teacherConfig.method.name == wanted else {
+                throw CLIError("--teacher \(teacher) was trained with --method \(teacherConfig.method); "
+                               + "\(config.method) distils from a run of --method \(wanted)")
             }
             guard teacherConfig.dimension == config.dimension, teacherConfig.mean == config.mean, teacherConfig.std == config.std else {
                 throw CLIError("--teacher \(teacher) was trained on other data (\(teacherConfig.data)) than this run (\(config.data))")

@@ -109,6 +109,20 @@ import Testing
         #expect(decoded.excess == resolved.excess && decoded.intervalFloor == 0.5 && decoded.passes)
     }
 
+    /// Several draws of one seed enter the intervals as their mean, replicate by replicate, so a mean over draws has
+    /// a narrower interval than one draw.
+    @Test func drawsOfOneSeedEnterTheIntervalsAsTheirMean() throws {
+        var intervals = StudyIntervals()
+        intervals.record("gate", seed: 0, draws: [(1, [1, 2, 3]), (3, [5, 6, 10])])
+        let measured = try #require(intervals.measured["gate"]?[0])
+        #expect(measured.estimate == 2 && measured.replicates == [3, 4, 6.5])
+        let spread = (0 ..< 200).map { Double($0 % 20) / 19 }
+        intervals.record("one draw", seed: 0, (0.5, spread))
+        intervals.record("four draws", seed: 0, draws: (0 ..< 4).map { k in (0.5, spread.indices.map { spread[($0 + 7 * k) % 200] }) })
+        let one = try #require(intervals.interval("one draw")), four = try #require(intervals.interval("four draws"))
+        #expect(four.upper - four.lower < 0.75 * (one.upper - one.lower), "\(four) against \(one)")
+    }
+
     /// A distance on resampled points is inflated: the percentile interval can exclude its own estimate; the
     /// bias-corrected one moves back by the replicates' mean minus the estimate and brackets it.
     @Test func theBiasCorrectedIntervalBracketsAnInflatedEstimate() {
@@ -216,6 +230,9 @@ import Testing
             #expect(results.comparisons.contains { $0.a == "mct S=4 ddim-4" && $0.b == "mct S=8 ddim-8" })
             #expect(results.comparisons.allSatisfy { $0.difference.lower <= $0.difference.estimate && $0.difference.estimate <= $0.difference.upper })
             #expect(results.teacherGate?.metric == "SWD")
+            // The gate averages its own noise and floor draws: its floor is not the single draw's.
+            #expect(results.teacherGate?.draws == Study.gateDraws && results.intervals[Study.gateFloor] != nil)
+            #expect(results.teacherGate?.intervalFloor != results.intervals["noise floor"]?.estimate)
             let report = StudyReport.markdown(results)
             for summary in results.summary where summary.swdMean.isFinite {
                 #expect(report.contains(String(format: "%.4f ± %.4f", summary.swdMean, summary.swdStd)), "\(summary.configuration)")

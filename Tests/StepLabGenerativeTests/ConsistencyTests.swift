@@ -80,7 +80,7 @@ import Testing
             let sampler = EDMSampler(model: objective.edm)
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 3)
             let result = try Self.trainAndSample(engine, objective: objective, steps: 1500, lr: 2e-3) { parameters in
-                try sampler.sample(noise: noise, steps: 16, method: .heun, parameters: parameters).samples.download()
+                try sampler.sample(noise: noise, steps: 16, solver: .heun, parameters: parameters).samples.download()
             }
             print("EDM Heun-16 distance to centres: untrained \(result.before), trained \(result.after)")
             // Measured: 0.95 untrained, 0.33 after 1500 steps (true samples: 0.13).

@@ -45,7 +45,7 @@ import Testing
             try model.parameters.values.upload(random.array(model.parameters.count, -0.5, 0.5))
             let rows = 16, noise = random.array(rows * 2)
             let edm = EDMModel(network: model, config: EDMConfig(), boundary: false)
-            let samples = try EDMSampler(model: edm).sample(noise: engine.tensor(noise, rows: rows, columns: 2), steps: steps, method: .heun)
+            let samples = try EDMSampler(model: edm).sample(noise: engine.tensor(noise, rows: rows, columns: 2), steps: steps, solver: .heun)
                 .samples.download()
             let flat = try model.parameters.values.download().map(Double.init)
             let named = Dictionary(uniqueKeysWithValues: model.parameters.entries.map { ($0.name, Array(flat[$0.offset ..< $0.offset + $0.count])) })

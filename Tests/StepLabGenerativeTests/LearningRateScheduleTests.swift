@@ -5,10 +5,10 @@ import Testing
     /// The consistency methods tune an initialised model at 2e-4 and learn from scratch at 1e-3; the others do not
     /// depend on --init.
     @Test func consistencyDefaultsFollowInit() {
-        for method in [Method.ct, .cd, .mct, .mcd] {
+        for method in [TrainingMethod.ct, .cd, .mct, .mcd] {
             #expect(method.defaultLearningRate(initialised: true) == 2e-4 && method.defaultLearningRate(initialised: false) == 1e-3)
         }
-        for method in [Method.diffusion, .edm, .ect, .meanflow, .shortcut] {
+        for method in [TrainingMethod.diffusion, .edm, .ect, .meanflow, .shortcut] {
             #expect(method.defaultLearningRate(initialised: true) == method.defaultLearningRate(initialised: false))
         }
     }

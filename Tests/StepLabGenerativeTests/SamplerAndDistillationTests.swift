@@ -22,10 +22,10 @@ import Testing
             let (teacher, _) = try Self.trainTeacher(engine, steps: 1500)
             let sampler = VPSampler(model: teacher)
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 5)
-            for method in VPSampler.Method.allCases {
-                let a = try sampler.sample(noise: noise, steps: 16, method: method).download()
-                let b = try sampler.sample(noise: noise, steps: 16, method: method).download()
-                #expect(a == b, "\(method) is not deterministic given the noise")
+            for update in VPSampler.Update.allCases {
+                let a = try sampler.sample(noise: noise, steps: 16, update: update).download()
+                let b = try sampler.sample(noise: noise, steps: 16, update: update).download()
+                #expect(a == b, "\(update) is not deterministic given the noise")
             }
             let full = try sampler.sample(noise: noise, steps: 64).download()
             let early = try sampler.sampleEarlyExit(noise: noise, steps: 64)
