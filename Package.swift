@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "StepLabData", dependencies: ["OpenCLKit", "StepLabEngine", "CZlib"]),
         .target(name: "StepLabGenerative", dependencies: ["OpenCLKit", "StepLabEngine", "StepLabData"]),
         // Above the engine and the generative layer, which know nothing of MPI.
-        .target(name: "StepLabMPI", dependencies: ["CMPI", "StepLabEngine", "StepLabGenerative"]),
+        .target(name: "StepLabMPI", dependencies: ["CMPI", "StepLabEngine"]),
         .executableTarget(
             name: "steplab",
             dependencies: [

@@ -1,5 +1,4 @@
 import StepLabEngine
-import StepLabGenerative
 
 /// Data-parallel gradients across the ranks of an `mpirun` job, each holding `localReplicas` replicas: every rank
 /// sums its own replicas in order, rank 0 gathers those partial sums and adds them in rank order, scales by

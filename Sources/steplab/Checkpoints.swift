@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 import StepLabGenerative
 
 /// Checkpoints in a run folder: `checkpoint-STEP.safetensors` with raw weights, EMA, AdamW moments and, in the
@@ -18,12 +19,12 @@ extension RunFolder {
     /// Writes `state` as the checkpoint of its step; `devices` (the data-parallel replicas that trained it) goes in
     /// the metadata, so a resume on another count can say so.
     func saveCheckpoint(_ state: Trainer.State, config: RunConfig, devices: Int = 1, keep: Int) throws {
-        var tensors: [String: SafeTensors.Tensor] = [
-            "raw": SafeTensors.Tensor(shape: [state.parameters.count], values: state.parameters),
-            "adam/m": SafeTensors.Tensor(shape: [state.firstMoment.count], values: state.firstMoment),
-            "adam/v": SafeTensors.Tensor(shape: [state.secondMoment.count], values: state.secondMoment),
+        var tensors: [String: SafeTensors.HostTensor] = [
+            "raw": SafeTensors.HostTensor(shape: [state.parameters.count], values: state.parameters),
+            "adam/m": SafeTensors.HostTensor(shape: [state.firstMoment.count], values: state.firstMoment),
+            "adam/v": SafeTensors.HostTensor(shape: [state.secondMoment.count], values: state.secondMoment),
         ]
-        if let ema = state.ema { tensors["ema"] = SafeTensors.Tensor(shape: [ema.count], values: ema) }
+        if let ema = state.ema { tensors["ema"] = SafeTensors.HostTensor(shape: [ema.count], values: ema) }
         let configJSON = String(decoding: try RunFolder.sortedEncoder.encode(config), as: UTF8.self)
         let metadata = ["format": "steplab-checkpoint-1", "step": String(state.step), "optimizer_step": String(state.optimizerStep),
                         "ema_updates": String(state.emaUpdates), "devices": String(devices), "config": configJSON]
@@ -37,7 +38,7 @@ extension RunFolder {
         guard let step = checkpointSteps().last else {
             throw CLIError("\(url.path) has no checkpoint to resume from (checkpoint-*.safetensors)")
         }
-        let file: (tensors: [String: SafeTensors.Tensor], metadata: [String: String])
+        let file: (tensors: [String: SafeTensors.HostTensor], metadata: [String: String])
         do { file = try SafeTensors.read(checkpointURL(step: step)) } catch { throw CLIError("\(error)") }
         guard let raw = file.tensors["raw"]?.values, let m = file.tensors["adam/m"]?.values, let v = file.tensors["adam/v"]?.values,
               let savedStep = file.metadata["step"].flatMap(Int.init), let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init) else {

@@ -75,7 +75,7 @@ struct RunFolder {
     /// A model with this run's architecture and its weights (`ema` picks the EMA copy when present).
     func loadModel(engine: Engine, config: RunConfig, ema: Bool) throws -> Denoiser {
         let model = try Denoiser(engine: engine, config: config.denoiser, seed: 0)
-        let file: (tensors: [String: SafeTensors.Tensor], metadata: [String: String])
+        let file: (tensors: [String: SafeTensors.HostTensor], metadata: [String: String])
         do { file = try SafeTensors.read(weightsURL) } catch { throw CLIError("\(error)") }
         let prefix = ema && file.tensors.keys.contains(where: { $0.hasPrefix("ema/") }) ? "ema/" : "raw/"
         var named: [String: [Float]] = [:]

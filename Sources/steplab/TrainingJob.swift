@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StepLabData
+import StepLabEngine
 import StepLabGenerative
 import StepLabMPI
 

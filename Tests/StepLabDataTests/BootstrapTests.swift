@@ -51,6 +51,30 @@ import Testing
         #expect(SlicedWassersteinBootstrap.weightedSquaredW2([0, 2], [1, 1], [1, 3], [1, 1]) == 1)
     }
 
+    /// The resamples' merge over cumulative weights gives the mass-by-mass merge's value bit for bit, with zero
+    /// weights (points a resample left out) at the ends and inside.
+    @Test func theCumulativeMergeEqualsTheMassByMassOne() {
+        var random = HostRandom(seed: 4)
+        for n in [1, 2, 7, 100, 1000] {
+            let a = (0 ..< n).map { _ in random.gaussian() }.sorted(), b = (0 ..< n).map { _ in 2 * random.gaussian() }.sorted()
+            func weights() -> [Int32] {
+                var w = [Int32](repeating: 0, count: n)
+                for _ in 0 ..< n { w[random.index(below: n)] += 1 }
+                return w
+            }
+            let (wa, wb) = (weights(), weights())
+            let cumulative = { (w: [Int32]) in w.reduce(into: [Int32]()) { $0.append(($0.last ?? 0) + $1) } }
+            let (ca, cb) = (cumulative(wa), cumulative(wb))
+            let merged = a.withUnsafeBufferPointer { a in
+                ca.withUnsafeBufferPointer { ca in
+                    b.withUnsafeBufferPointer { b in cb.withUnsafeBufferPointer { cb in
+                        SlicedWassersteinBootstrap.cumulativeSquaredW2(a, ca, b, cb) } }
+                }
+            }
+            #expect(merged.bitPattern == SlicedWassersteinBootstrap.weightedSquaredW2(a, wa, b, wb).bitPattern, "n = \(n)")
+        }
+    }
+
     /// Unit weights give the plain sliced Wasserstein distance; a shifted model is resolved from the reference-like
     /// one, and two draws of the data are not.
     @Test func pairedResamplesResolveRealDifferencesOnly() {

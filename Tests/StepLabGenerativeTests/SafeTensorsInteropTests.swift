@@ -1,7 +1,7 @@
 import Foundation
 import StepLabTestSupport
 import Testing
-@testable import StepLabGenerative
+@testable import StepLabData
 
 /// StepLab's safetensors against Python's own library: a file it wrote (committed, remade by
 /// Fixtures/make_fixture.py) read here, and a checkpoint written here read by it.
@@ -13,15 +13,15 @@ import Testing
         let file = try SafeTensors.read(url)
         #expect(file.metadata == ["format": "pt", "note": "written by safetensors.numpy", "unicode": "\u{e9}\u{4e2d}"])
         #expect(Set(file.tensors.keys) == ["z.double", "scalar", "matrix", "specials", "cube", "empty", "rank0"])
-        let expected: [String: SafeTensors.Tensor] = [
-            "z.double": SafeTensors.Tensor(shape: [3], values: [Float(0.1 as Double), -2.5, 0]),
-            "scalar": SafeTensors.Tensor(shape: [1], values: [-0.0]),
-            "matrix": SafeTensors.Tensor(shape: [3, 5], values: (0 ..< 15).map { Float($0) / 7 }),
-            "specials": SafeTensors.Tensor(shape: [5], values: [.infinity, -.infinity, .greatestFiniteMagnitude,
+        let expected: [String: SafeTensors.HostTensor] = [
+            "z.double": SafeTensors.HostTensor(shape: [3], values: [Float(0.1 as Double), -2.5, 0]),
+            "scalar": SafeTensors.HostTensor(shape: [1], values: [-0.0]),
+            "matrix": SafeTensors.HostTensor(shape: [3, 5], values: (0 ..< 15).map { Float($0) / 7 }),
+            "specials": SafeTensors.HostTensor(shape: [5], values: [.infinity, -.infinity, .greatestFiniteMagnitude,
                                                                 .leastNonzeroMagnitude, -.leastNormalMagnitude]),
-            "cube": SafeTensors.Tensor(shape: [2, 1, 3], values: [1, 2, 3, 4, 5, 6]),
-            "empty": SafeTensors.Tensor(shape: [0, 4], values: []),
-            "rank0": SafeTensors.Tensor(shape: [], values: [2.5]),
+            "cube": SafeTensors.HostTensor(shape: [2, 1, 3], values: [1, 2, 3, 4, 5, 6]),
+            "empty": SafeTensors.HostTensor(shape: [0, 4], values: []),
+            "rank0": SafeTensors.HostTensor(shape: [], values: [2.5]),
         ]
         for (name, tensor) in expected {
             let read = try #require(file.tensors[name], "\(name) missing")
@@ -50,14 +50,14 @@ import Testing
     func pythonReadsAStepLabCheckpoint() throws {
         var random = TestRandom(seed: 61)
         let count = 1000
-        let tensors: [String: SafeTensors.Tensor] = [
-            "raw": SafeTensors.Tensor(shape: [count], values: random.array(count)),
-            "ema": SafeTensors.Tensor(shape: [count], values: random.array(count)),
-            "adam/m": SafeTensors.Tensor(shape: [count], values: random.array(count, -1e-3, 1e-3)),
-            "adam/v": SafeTensors.Tensor(shape: [count], values: random.array(count, 0, 1e-6)),
-            "raw/layers.0.weight": SafeTensors.Tensor(shape: [3, 5], values: [-0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let tensors: [String: SafeTensors.HostTensor] = [
+            "raw": SafeTensors.HostTensor(shape: [count], values: random.array(count)),
+            "ema": SafeTensors.HostTensor(shape: [count], values: random.array(count)),
+            "adam/m": SafeTensors.HostTensor(shape: [count], values: random.array(count, -1e-3, 1e-3)),
+            "adam/v": SafeTensors.HostTensor(shape: [count], values: random.array(count, 0, 1e-6)),
+            "raw/layers.0.weight": SafeTensors.HostTensor(shape: [3, 5], values: [-0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
                                                          + random.array(12)),
-            "raw/layers.0.bias": SafeTensors.Tensor(shape: [1], values: [7]),
+            "raw/layers.0.bias": SafeTensors.HostTensor(shape: [1], values: [7]),
         ]
         let metadata = ["format": "steplab-checkpoint-1", "step": "1200",
                         "config": #"{"data":"C:\\points \"x\".csv","note":"é中","width":64}"#]

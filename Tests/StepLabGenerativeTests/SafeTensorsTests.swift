@@ -5,9 +5,9 @@ import Testing
 @testable import StepLabGenerative
 
 @Suite struct SafeTensorsTests {
-    static let sample: [String: SafeTensors.Tensor] = [
-        "layers.0.weight": SafeTensors.Tensor(shape: [2, 3], values: [1, -2, 3.5, 0, 1e-7, -1e30]),
-        "layers.0.bias": SafeTensors.Tensor(shape: [3], values: [0.25, -0.5, 8]),
+    static let sample: [String: SafeTensors.HostTensor] = [
+        "layers.0.weight": SafeTensors.HostTensor(shape: [2, 3], values: [1, -2, 3.5, 0, 1e-7, -1e30]),
+        "layers.0.bias": SafeTensors.HostTensor(shape: [3], values: [0.25, -0.5, 8]),
     ]
 
     @Test func roundTripKeepsTensorsAndMetadata() throws {
@@ -33,8 +33,8 @@ import Testing
         var bits = Double(3).bitPattern.littleEndian
         withUnsafeBytes(of: &bits) { data.append(contentsOf: $0) }
         let decoded = try SafeTensors.decode(data, path: "python.safetensors")
-        #expect(decoded.tensors["a"] == SafeTensors.Tensor(shape: [1, 2], values: [1, 2]))
-        #expect(decoded.tensors["b"] == SafeTensors.Tensor(shape: [1], values: [3]))
+        #expect(decoded.tensors["a"] == SafeTensors.HostTensor(shape: [1, 2], values: [1, 2]))
+        #expect(decoded.tensors["b"] == SafeTensors.HostTensor(shape: [1], values: [3]))
     }
 
     @Test(arguments: [

@@ -1,5 +1,4 @@
 import OpenCLKit
-import StepLabEngine
 
 /// Averages data-parallel gradients: every replica's gradient vector is replaced by the mean over all replicas of the
 /// job. Implementations sum in a fixed order (tinygrad's rank-ordered reduce, no float atomics), so a run gives the

@@ -1,5 +1,4 @@
 import OpenCLKit
-import StepLabEngine
 
 /// The replicas of one process: their gradients read to the host in replica order, summed there in that order in
 /// float, scaled by 1 / R and written back to every replica.

@@ -1,13 +1,13 @@
 import Foundation
 import OpenCLKit
-import StepLabData
 import StepLabEngine
 
 /// The safetensors file format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping
 /// each tensor name to {dtype, shape, data_offsets} (plus an optional `__metadata__` of strings), then the raw
 /// little-endian data. StepLab stores float32 ("F32") tensors.
 public enum SafeTensors {
-    public struct Tensor: Equatable, Sendable {
+    /// A tensor in host memory as the file holds it: its shape and its float32 values, row-major.
+    public struct HostTensor: Equatable, Sendable {
         public var shape: [Int]
         public var values: [Float]
         public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
@@ -19,7 +19,7 @@ public enum SafeTensors {
     }
 
     /// Encodes tensors (sorted by name, as the Python library does) and string metadata.
-    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(_ tensors: [String: HostTensor], metadata: [String: String] = [:]) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
@@ -51,7 +51,7 @@ public enum SafeTensors {
     /// Decodes a file's bytes; every structural problem is a one-line `FormatError` naming `path`. Only each
     /// tensor's `data_offsets` say where its bytes are: other writers order the buffer differently (Python's puts
     /// F64 before F32) and pad the header with spaces.
-    public static func decode(_ data: Data, path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func decode(_ data: Data, path: String) throws -> (tensors: [String: HostTensor], metadata: [String: String]) {
         // The offsets below count from 0; a slice of a larger Data starts elsewhere.
         let data = data.startIndex == 0 ? data : Data([UInt8](data))
         guard data.count >= 8 else { throw FormatError(path, "shorter than its 8-byte header length") }
@@ -64,7 +64,7 @@ public enum SafeTensors {
             throw FormatError(path, "the header is not a JSON object")
         }
         let body = data.subdata(in: 8 + Int(headerLength) ..< data.count)
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: HostTensor] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
@@ -103,20 +103,20 @@ public enum SafeTensors {
                         : Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
                 }
             }
-            tensors[name] = Tensor(shape: shape, values: values)
+            tensors[name] = HostTensor(shape: shape, values: values)
         }
         return (tensors, metadata)
     }
 
     /// Reads a file.
-    public static func read(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func read(_ url: URL) throws -> (tensors: [String: HostTensor], metadata: [String: String]) {
         guard let data = try? Data(contentsOf: url) else { throw FormatError(url.path, "cannot be read") }
         return try decode(data, path: url.path)
     }
 
     /// Writes a file through a temporary file in the same folder and a rename, so a crash never leaves a
     /// half-written file in place of a good one.
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(_ tensors: [String: HostTensor], metadata: [String: String] = [:], to url: URL) throws {
         try AtomicFile.write(encode(tensors, metadata: metadata), to: url)
     }
 }
@@ -124,10 +124,10 @@ public enum SafeTensors {
 extension ParameterStore {
     /// Every parameter as a safetensors tensor named `prefix + name`, read from `flat` (default: the values; pass
     /// an EMA copy for its weights).
-    public func safeTensors(prefix: String = "", from flat: Tensor? = nil) throws(OpenCLError) -> [String: SafeTensors.Tensor] {
-        var tensors: [String: SafeTensors.Tensor] = [:]
+    public func safeTensors(prefix: String = "", from flat: Tensor? = nil) throws(OpenCLError) -> [String: SafeTensors.HostTensor] {
+        var tensors: [String: SafeTensors.HostTensor] = [:]
         for entry in try export(from: flat) {
-            tensors[prefix + entry.name] = SafeTensors.Tensor(shape: [entry.rows, entry.columns], values: entry.values)
+            tensors[prefix + entry.name] = SafeTensors.HostTensor(shape: [entry.rows, entry.columns], values: entry.values)
         }
         return tensors
     }
