@@ -76,7 +76,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench",
-            exclude: ["RESULTS-GPU.md", "results", "pytorch_reference.py", "steplab_networks.py", "steplab_sample.py", "steplab_jvp.py"]
+            exclude: ["RESULTS-GPU.md", "results", "pytorch/pytorch_reference.py", "pytorch/steplab_networks.py", "pytorch/steplab_sample.py",
+                      "pytorch/steplab_jvp.py", "pytorch/requirements.txt"]
         ),
         .testTarget(name: "OpenCLKitTests", dependencies: ["OpenCLKit", "StepLabKernels"]),
         // Runs the built `steplab` in subprocesses (so it depends on no module of it).

@@ -7,9 +7,8 @@
 // residual add and activation ride in the matmul epilogue (one value per column), GroupNorm's FiLM reads one row per
 // sample, and the product's M dimension is N * H * W (tens of thousands of rows), the shape the CPU matmul is
 // fastest at. NCHW would need a batched product, or the (Cout x K*K*C) . (K*K*C x N*H*W) shape whose wide, short
-// output the CPU kernel tiles worse: `bench kernels` times both products for the 12 convolutions of the U-Net step
-// (batch 64), and NHWC's was the faster on all 12 (3x3 32->32 at 28x28: 141 against 85 GFLOP/s; 3x3 128->64 at
-// 14x14: 186 against 106; 2-core AVX-512 EPYC through POCL, 2026-11-29).
+// output the CPU kernel tiles worse (`bench kernels` times both products for the U-Net's convolutions; the
+// measurements: docs/kernel-development.md).
 // CPU twins: Reference.im2col / col2im (ConvolutionOps.swift).
 
 // Range: [K * K, N * Ho * Wo]. Sample n starts `sample_stride` floats after sample n - 1 (H * W * C for activations;
@@ -60,15 +59,14 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
 
 // ---- Implicit products for the CPU variant (matmul.cl's panel kernel with the patches read in place) ----
 // im2col writes K * K times the activations and the product reads them back; for a 28x28 U-Net step that traffic
-// and col2im's took more time than the products (bench profile --arch unet, batch 64: 830 ms per step with im2col,
-// col2im and products on the patches). These kernels never form the patches:
+// and col2im's took more time than the products (docs/kernel-development.md). These kernels never form the patches:
 //   conv_cpu             y = patches(x) . W, matmul_cpu's MR x 32 blocks with A's rows gathered tap by tap
 //   pack_flipped_weight  the transposed convolution's weight, so dx = conv_cpu(dy) for stride 1
 //   pack_patches         patches(x)^T in matmul_cpu's PACK_A panels for C a multiple of 32, so dW = patches^T . dy
 //                        runs on matmul_cpu without the patches stored: each 32-wide panel row of a pixel is 32
 //                        adjacent channels of one neighbour, one vector copy
-// Other channel counts form the patches for the weight gradient (im2col, then pack_b): a general packer, lane by
-// lane, took 180-230 ms per U-Net step against 100 ms for im2col and pack_b, whose writes stream.
+// Other channel counts form the patches for the weight gradient (im2col, then pack_b), whose writes stream: a
+// general packer, lane by lane, was slower (docs/kernel-development.md).
 
 // One MR x 32 block of y per work-item, over B panels packed by pack_b from W (K * K * C x N); rows of y are output
 // pixels (n, yo, xo), and row r's k-th value of A is x[n, yo * S - pad + kh, xo * S - pad + kw, c] for

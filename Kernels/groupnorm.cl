@@ -14,11 +14,10 @@
 // One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking its pixels in memory order with every group's sums, and the
 // backward's per-channel sums, in private arrays: the channels C (CH), the groups G (GROUPS) and the activation
 // (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the loops unroll.
-// Measured on the U-Net step (bench profile --arch unet, batch 64, 17 launches each way): one work-item per
-// (sample, group) walking its group's channels C floats apart took 163 ms backward; walking pixels per group,
-// 86 + 40 ms, since every cache line of a pixel was fetched once per group; per sample, see the README's profile.
-// With the activation as a run-time switch the LayerNorm launches of a resmlp step took 2.1x as long (8.5 against
-// 4.0 ms). GPUs run groupnorm_wg.cl's kernels instead: a work-group per sample (`GroupNormVariant`).
+// Per sample rather than per (sample, group): a work-item per group walks its channels C floats apart, or fetches
+// every cache line of a pixel once per group; the activation is compile-time because a run-time switch kept the
+// loops from unrolling (measurements: docs/kernel-development.md). GPUs run groupnorm_wg.cl's kernels instead: a
+// work-group per sample (`GroupNormVariant`).
 #ifndef ACT
 #define ACT 0
 #endif

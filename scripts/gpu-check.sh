@@ -404,7 +404,7 @@ run_checks() {
             arch=${wb%%:*} wb=${wb#*:}
             width=${wb%:*} batch=${wb#*:}
             STDOUT_TO="$out/pytorch-$arch-w$width-b$batch.json" step "pytorch-$arch-w$width-b$batch" 45 \
-                python3 bench/pytorch_reference.py --device cuda --seconds 5 --arch "$arch" --width "$width" --batch "$batch"
+                python3 bench/pytorch/pytorch_reference.py --device cuda --seconds 5 --arch "$arch" --width "$width" --batch "$batch"
         done
     else
         record pytorch skipped - "no python3 with torch and CUDA"

@@ -9,7 +9,7 @@
 /// ranges below hard bounds, not just likely ones.
 public enum ToyDataset: String, CaseIterable, Sendable, Codable {
     /// Eight equally weighted isotropic Gaussians with std 0.1 centred at `2 (cos(k pi/4), sin(k pi/4))`,
-    /// `k = 0 ..< 8`: the reference training workload's data (bench/TrainStepBench.swift). Coordinates lie in
+    /// `k = 0 ..< 8`: the reference training workload's data (bench/kernels/TrainStepBench.swift). Coordinates lie in
     /// [-2.6, 2.6].
     case eightGaussians = "eight-gaussians"
     /// scikit-learn's `make_moons` with noise 0.05: the upper moon `(cos t, sin t)` and the lower moon

@@ -92,7 +92,7 @@ extension Engine {
             let chunks = k >= 4 * Swift.max(m, n) && k >= 2 * chunkLength ? (k + chunkLength - 1) / chunkLength : 1
             let rowBlocks = (m + tuning.mr - 1) / tuning.mr
             // A transposed A's rows lie M floats apart at every k step (one cache line and often one page per load);
-            // packed, they are adjacent (bench kernels: the wide weight gradient went from 110 to 230-255 GFLOP/s).
+            // packed, they are adjacent (measured: docs/kernel-development.md).
             let packA = transposeA
             let packedBCount = panels * 32 * k, partialCount = chunks > 1 ? chunks * m * n : 0
             let packed = try scratch(count: packedBCount + partialCount + (packA ? (m + 31) / 32 * 32 * k : 0))

@@ -7,10 +7,10 @@ import Testing
 @testable import StepLabGenerative
 
 /// StepLab's `Network.jvp` against `torch.func.jvp` on the PyTorch twin of the same weights and run configuration
-/// (bench/steplab_networks.py rebuilds the network from the checkpoint, bench/steplab_jvp.py differentiates it).
+/// (bench/pytorch/steplab_networks.py rebuilds the network from the checkpoint, bench/pytorch/steplab_jvp.py differentiates it).
 @Suite struct TorchJVPTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("bench/steplab_jvp.py")
+        .deletingLastPathComponent().appendingPathComponent("bench/pytorch/steplab_jvp.py")
 
     /// python3 with torch (torch.func), safetensors and numpy.
     static let available: Bool = (try? PythonSafetensors.run("import torch.func, safetensors.numpy, numpy")) != nil

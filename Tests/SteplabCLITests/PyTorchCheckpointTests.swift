@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-/// A PyTorch user rebuilds a StepLab network from its run folder alone (bench/steplab_networks.py reads the
+/// A PyTorch user rebuilds a StepLab network from its run folder alone (bench/pytorch/steplab_networks.py reads the
 /// checkpoint's tensors and the configuration in its metadata) and gets the samples `steplab sample --noise` gives.
 @Suite struct PyTorchCheckpointTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("bench/steplab_sample.py")
+        .deletingLastPathComponent().appendingPathComponent("bench/pytorch/steplab_sample.py")
 
     /// python3 with torch, safetensors and numpy.
     static let available: Bool = {

@@ -77,7 +77,7 @@ struct KernelsBench: ParsableCommand {
         let results = try measureSgemm(engine, blas: blas)
         let convolutions = short ? [] : try ConvolutionBench.run(engine: engine, blas: blas, seconds: seconds)
         let rounds = short ? 1 : self.rounds
-        print("\ntraining step (bench/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
+        print("\ntraining step (bench/kernels/TrainStepBench.swift's reference workload: eps-diffusion on eight Gaussians, AdamW; "
               + "mlp 18-W-W-W-2 SiLU, resmlp with 3 FiLM blocks of width W; unet: the same on 28x28 images, channels 32/64/64)")
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         if let compare, compare != "pytorch" { throw ValidationError("--compare supports: pytorch") }
@@ -262,25 +262,4 @@ struct SplitMix {
     }
     /// Uniform in [-1, 1).
     mutating func nextFloat() -> Float { Float(Double(next() >> 11) / Double(1 << 52)) - 1 }
-}
-
-/// Writes JSON through a temporary file and a rename (`AtomicFile`), so a failed run never leaves half a file.
-enum JSONOutput {
-    static func write<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // A configuration whose every seed diverged has no mean: written as "nan" rather than failing the run.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do {
-            try AtomicFile.write(encoder.encode(value), to: URL(fileURLWithPath: path))
-        } catch {
-            throw RuntimeError("cannot write \(path): \(error)")
-        }
-    }
-}
-
-/// A failure while running a benchmark: printed as one line, exit code 1 (not a usage error).
-struct RuntimeError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reference training workload (bench/TrainStepBench.swift) in PyTorch, so `bench` can print StepLab's figure beside it.
+"""The reference training workload (bench/kernels/TrainStepBench.swift) in PyTorch, so `bench` can print StepLab's figure beside it.
 
 Each step: a fresh batch of points from eight Gaussians (centres at radius 2, angles k*pi/4, std 0.1);
 t ~ U(0,1); abar(t) = cos^2((t+0.008)/1.008 * pi/2); x_t = sqrt(abar) x0 + sqrt(1-abar) eps;

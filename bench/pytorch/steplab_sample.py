@@ -4,7 +4,7 @@ with DDIM from given noise, as `steplab sample --run RUN --noise NOISE --steps N
 samples in the data's units as CSV. Everything runs in float64, so the difference to StepLab's float32 is StepLab's
 own rounding. Tensor names and layouts: steplab_networks.py.
 
-    python3 bench/steplab_sample.py RUN_DIR --noise noise.csv --steps 4 --out samples.csv [--raw]
+    python3 bench/pytorch/steplab_sample.py RUN_DIR --noise noise.csv --steps 4 --out samples.csv [--raw]
 """
 import argparse
 import json

@@ -9,7 +9,7 @@ import StepLabGenerative
 /// batch 4096; the network is an MLP 18-256-256-256-2 with SiLU (`mlp`), or a `resmlp` of width 256 with 3 blocks.
 /// The image workload (`unet`) is the same step on 28x28 grey images (uniform noise in [-1, 1]: the time of a step
 /// does not depend on the pixels) with the U-Net of channels 32/64/64, one block per level, at batch 64.
-/// Reported as steady-state steps per second (`bench/pytorch_reference.py` runs the same in PyTorch).
+/// Reported as steady-state steps per second (`bench/pytorch/pytorch_reference.py` runs the same in PyTorch).
 struct TrainStepResult: Codable {
     var architecture = "mlp"
     var width: Int

@@ -1,13 +1,13 @@
 import Foundation
 
-/// Runs `bench/pytorch_reference.py` (the same training workload in PyTorch) in a subprocess, when
+/// Runs `bench/pytorch/pytorch_reference.py` (the same training workload in PyTorch) in a subprocess, when
 /// `python3 -c "import torch"` works, so both figures come from the same machine in the same run.
 enum PyTorchReference {
     /// The script, found next to this source file or under `bench/` of the working directory.
     static var script: String? {
         let candidates = [
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("pytorch_reference.py").path,
-            FileManager.default.currentDirectoryPath + "/bench/pytorch_reference.py",
+            FileManager.default.currentDirectoryPath + "/bench/pytorch/pytorch_reference.py",
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
@@ -17,7 +17,7 @@ enum PyTorchReference {
         return result.status == 0
     }
 
-    static let installHint = "PyTorch not found: `pip install torch` (the CPU wheel is enough) to compare against it"
+    static let installHint = "PyTorch not found: `pip install -r bench/pytorch/requirements.txt` (a CPU wheel of torch is enough) to compare against it"
 
     /// One steady-state measurement: steps (or samples) per second, and the serving process's peak resident bytes
     /// since the request began (its interpreter and earlier workloads' resident memory included).

@@ -9,16 +9,15 @@ import StepLabGenerative
 struct StudyPreset {
     var seeds: Int, iterations: Int, batch: Int, width: Int, depth: Int, samples: Int
     var learningRate: Float = 2e-3
-    /// v: with the resmlp denoiser, x-prediction diffusion (SNR + 1 weight) was worse on every 2-D set (README,
-    /// "Defaults"); on images x gave blurred samples (FD 218 against 128 for v after 3000 steps, MLP).
+    /// v: x-prediction diffusion (SNR + 1 weight) was worse on every 2-D set, and blurred images
+    /// (bench/results/README.md, "The study's settings").
     var prediction: Prediction = .v
     /// Iterations of the models initialised from diffusion (MCT, MCD) after the teacher's `iterations`; every other
     /// model trains `iterations + consistencyIterations` so all budgets match. nil: `iterations`.
     var consistencyIterations: Int? = nil
     /// The learning rate of the consistency models (CT, CD, MCT, MCD); nil: `learningRate`. quick uses the CLI's
-    /// default for them, 2e-4: on images, at the diffusion model's 1e-3, 250 iterations of MCT from it scored FD 148
-    /// at S = 8, worse than 8 DDIM steps of its own teacher (FD 92); on eight Gaussians, 500 iterations at 2e-3 scored
-    /// SWD 0.34 at S = 4 (seed 0) against 0.14 at 2e-4 (`bench ablation`, lr-x10).
+    /// default for tuning from a diffusion model, 2e-4: at the diffusion model's rate, MCT tuned from it fell behind
+    /// its own teacher's DDIM on images and on eight Gaussians (bench/results/README.md, "The study's settings").
     var consistencyLearningRate: Float? = nil
     var emaDecay: Float = 0.995
     /// Global gradient-norm clip (nil: none).
@@ -36,10 +35,9 @@ struct StudyPreset {
     /// for the gate; the multistep models' own iterations stay as they are.
     var iterationsByData: [String: Int] = [:]
 
-    /// Diffusion's learning rate over its budget. 2-D: a 100-step warm-up, then a cosine to zero at the budget. On
-    /// the checkerboard, 4000 iterations scored DDIM-64 SWD 0.0248 and 0.0234 (two seeds) with it against 0.0292 at a
-    /// constant rate (`steplab train ... --lr-schedule cosine --warmup 100`, 16384 samples). Images keep the
-    /// constant rate their results were measured with.
+    /// Diffusion's learning rate over its budget. 2-D: a 100-step warm-up, then a cosine to zero at the budget, which
+    /// brought the checkerboard's teacher closer to the floor than a constant rate (bench/results/README.md, "The
+    /// study's settings"). Images keep the constant rate their results were measured with.
     var diffusionDecay: LearningRateSchedule.Decay = .cosine
     var diffusionSchedule: LearningRateSchedule {
         LearningRateSchedule(decay: diffusionDecay, warmupSteps: diffusionDecay == .constant ? 0 : 100, totalSteps: budget)
@@ -59,10 +57,10 @@ struct StudyPreset {
                                    iterationsByData: ["checkerboard": 5500])
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4,
                                   recipes: StudyRecipe.all)
-    /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (0.15 s a step on 2 CPU cores, against
-    /// 0.45 s for 32/64/64 at batch 64), a 1000-iteration teacher and 250 iterations per multistep model, so the
-    /// 13 models and their 1000-sample evaluations fit 30 minutes. full (a GPU's): the README's Fashion-MNIST
-    /// recipe, channels 32/64/64 at batch 64, 3 seeds.
+    /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (a third of the step of 32/64/64 at batch
+    /// 64), a 1000-iteration teacher and 250 iterations per multistep model, so the 13 models and their 1000-sample
+    /// evaluations fit 30 minutes on 2 CPU cores. full (a GPU's): the README's Fashion-MNIST recipe, channels
+    /// 32/64/64 at batch 64, 3 seeds.
     static let quickImages = StudyPreset(seeds: 1, iterations: 1000, batch: 32, width: 0, depth: 0, samples: 1000,
                                          learningRate: 1e-3, prediction: .v, consistencyIterations: 250, consistencyLearningRate: 2e-4,
                                          emaDecay: 0.999, clip: 1, addim: false, recipes: [], unetChannels: 16, diffusionDecay: .constant)
