@@ -84,21 +84,21 @@ public final class Engine {
     private func enqueue(_ kernel: Kernel, options: String, global: [Int], local: [Int]?,
                          arguments: [any KernelArgument]) throws(OpenCLError) -> Event? {
         let timed = profiler != nil && context.queue.profiling
+        func launch(_ global: [Int], local: [Int]? = nil, offset: [Int]? = nil) throws(OpenCLError) -> Event? {
+            let event = try context.queue.launch(kernel, global: global, local: local, offset: offset, arguments: arguments, timed: timed)
+            if timed { profiler?.record(kernel.name, global: global, options: options, event) }
+            return event
+        }
         // A driver that picks the work-group itself takes a divisor of the global size: POCL runs a parameter
         // count like 219522 (2 x 3 x 36587) as 36587 groups of six, whose scheduling outweighs the work. So a long
         // 1-D launch runs as a body of whole groups and a tail at an offset (get_global_id counts on across both).
         let group = Self.splitGroup
         if local == nil, global.count == 1, global[0] > 16 * group, global[0] % group != 0 {
             let body = global[0] - global[0] % group
-            let first = try context.queue.launch(kernel, global: [body], arguments: arguments, timed: timed)
-            if timed { profiler?.record(kernel.name, global: [body], options: options, first) }
-            let tail = try context.queue.launch(kernel, global: [global[0] - body], offset: [body], arguments: arguments, timed: timed)
-            if timed { profiler?.record(kernel.name, global: [global[0] - body], options: options, tail) }
-            return tail
+            _ = try launch([body])
+            return try launch([global[0] - body], offset: [body])
         }
-        let event = try context.queue.launch(kernel, global: global, local: local, arguments: arguments, timed: timed)
-        if timed { profiler?.record(kernel.name, global: global, options: options, event) }
-        return event
+        return try launch(global, local: local)
     }
 
     /// The multiple a long 1-D launch's body is rounded down to (see `enqueue`).

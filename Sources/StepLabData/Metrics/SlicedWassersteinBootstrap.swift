@@ -103,7 +103,8 @@ public struct SlicedWassersteinBootstrap: Sendable {
     }
 
     /// W2^2 between two sorted 1-D samples whose points carry integer weights of equal totals: the quantile
-    /// functions matched mass unit by mass unit, divided by the total.
+    /// functions matched mass unit by mass unit, divided by the total. The plain statement of what `cumulativeSquaredW2` computes, which the
+    /// tests hold it to.
     static func weightedSquaredW2(_ a: [Double], _ wa: [Int32], _ b: [Double], _ wb: [Int32]) -> Double {
         var (i, j) = (0, 0)
         var (ra, rb) = (wa[0], wb[0])
