@@ -25,9 +25,8 @@ struct TrainingJob {
     /// silently train different models.
     func checkSameConfiguration(_ config: RunConfig) throws {
         if let other = try firstRankDiffering(FNV1a.hash(try RunFolder.sortedEncoder.encode(config))) {
-            try quietUnlessRankZero()
-            throw CLIError(String(format: "rank %d was started with a different configuration from rank 0 (config hash %016llx, rank 0 %016llx); "
-                                  + "give every rank the same arguments", other.rank, other.value, other.rankZero))
+            try stopEveryRank(String(format: "rank %d was started with a different configuration from rank 0 (config hash %016llx, rank 0 %016llx); "
+                                     + "give every rank the same arguments", other.rank, other.value, other.rankZero))
         }
     }
 
@@ -35,15 +34,18 @@ struct TrainingJob {
     /// holding shards r x devices ..< (r + 1) x devices.
     func checkSameDeviceCount(_ devices: Int) throws {
         if let other = try firstRankDiffering(UInt64(devices)) {
-            try quietUnlessRankZero()
-            throw CLIError("rank \(other.rank) drives \(other.value) device(s) and rank 0 drives \(other.rankZero); give every rank the same number of devices")
+            try stopEveryRank("rank \(other.rank) drives \(other.value) device(s) and rank 0 drives \(other.rankZero); give every rank the same number of devices")
         }
     }
 
-    /// Every rank sees a disagreement at once; rank 0 says it, the others exit with the same status without a line, so
-    /// the job prints one line rather than several interleaved.
-    private func quietUnlessRankZero() throws {
-        if rank != 0 { throw ExitCode.failure }
+    /// Every rank sees a disagreement at once. Rank 0 writes the one line; only after every rank has met again do
+    /// all exit with status 1 and no further line, so neither another rank's line nor mpirun's notice of the exits
+    /// can cut into it.
+    private func stopEveryRank(_ message: String) throws -> Never {
+        guard let communicator else { throw CLIError(message) }
+        if rank == 0 { FileHandle.standardError.write(Data(("Error: " + message + "\n").utf8)) }
+        _ = try collective { try communicator.allGather(0) }
+        throw ExitCode.failure
     }
 
     /// The first rank whose `value` differs from rank 0's, with both values (nil when all agree, or alone).
