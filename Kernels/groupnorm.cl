@@ -8,8 +8,9 @@
 // The modulation of sample n lies at mod[mod_off + (n / MODR) * mod_stride + c] (scale) and `+ C + c` (shift): one
 // norm's slice of a conditioning matrix that holds every norm's (scale, shift) side by side, so one matmul makes all
 // of them. MODR consecutive samples share a modulation row (a DiT's tokens, normalised one by one, share their
-// image's); the backward then writes each sample's modulation gradient to its own row of dmod (dmod_stride apart),
-// which the host sums over the MODR rows (reduce.cl's row_segment_sums). CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
+// image's; a stride of 0 gives every sample the one row of a pass at shared times); the backward then writes each
+// sample's modulation gradient to its own row of dmod (dmod_stride apart), which the host sums over the samples that
+// share a row (reduce.cl's row_segment_sums). CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
 //
 // One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking its pixels in memory order with every group's sums, and the
 // backward's per-channel sums, in private arrays: the channels C (CH), the groups G (GROUPS) and the activation

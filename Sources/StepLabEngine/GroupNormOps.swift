@@ -10,6 +10,12 @@ public struct Modulation {
     public let column: Int
     public let sharedBy: Int
     public init(values: Tensor, column: Int, sharedBy: Int = 1) { self.values = values; self.column = column; self.sharedBy = sharedBy }
+
+    /// Whether every sample reads the one row: the kernels then read it at row stride 0, so the sample count does not
+    /// enter their build options (a sampler's batch sizes would each build a program).
+    var broadcast: Bool { values.rows == 1 }
+    /// The kernels' MODR: samples per row, 1 for a broadcast row (stride 0).
+    var rowsShared: Int { broadcast ? 1 : sharedBy }
 }
 
 /// How the GroupNorm kernels spread each sample over work-items.
@@ -115,7 +121,7 @@ extension Engine {
     /// per sample takes up to 256 work-items; where its local memory would not fit, the sample runs on one work-item.
     private func groupNormShape(_ kernel: String, samples: Int, channels: Int, groups: Int, activation: Activation, modulation: Modulation?)
         -> (file: String, function: String, global: [Int], local: [Int]?, options: String) {
-        let options = "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.sharedBy ?? 1)"
+        let options = "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.rowsShared ?? 1)"
         let size = Swift.min(256, 1 << (Int.bitWidth - 1 - device.maxWorkGroupSize.leadingZeroBitCount))
         let localBytes = 4 * (2 * size + 2 * channels + 2 * groups)
         guard groupNormVariant == .workGroup, UInt64(localBytes) <= device.localMemoryBytes else {
@@ -140,7 +146,8 @@ extension Engine {
             throw .invalidRequest("modulation: columns \(modulation.column)..<\(modulation.column + 2 * channels) of a "
                                   + "\(modulation.values.rows)x\(modulation.values.columns) conditioning do not fit \(samples) samples of \(channels)")
         }
-        return (1, modulation.values, modulation.values.kernelOffset + Int32(modulation.column), Int32(modulation.values.columns))
+        let stride = modulation.broadcast ? 0 : Int32(modulation.values.columns)
+        return (1, modulation.values, modulation.values.kernelOffset + Int32(modulation.column), stride)
     }
 }
 

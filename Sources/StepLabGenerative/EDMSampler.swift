@@ -17,6 +17,7 @@ public final class EDMSampler {
     public init(model: EDMModel) {
         self.model = model
         tape = model.makeTape()
+        tape.timesShared = true  // every step fills its times column with one value
     }
 
     /// Diffusion sampling from `noise` (unit normal, n x d) with `steps` steps down a Karras grid to 0.

@@ -18,6 +18,7 @@ public struct FlowJumpSampler {
         let input = try engine.tensor(rows: rows, columns: model.config.inputs)
         let t = try engine.tensor(rows: rows, columns: 1), times = try engine.tensor(rows: rows, columns: 2)
         let tape = model.makeTape()
+        tape.timesShared = true  // every jump fills its times with one (t, h)
         for i in 0 ..< steps {
             let start = 1 - Float(i) * h
             try engine.fill(t, start)

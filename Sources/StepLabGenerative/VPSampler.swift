@@ -26,6 +26,7 @@ public final class VPSampler {
     public init(model: Denoiser) {
         self.model = model
         tape = model.makeTape()
+        tape.timesShared = true  // every step fills its times column with one value
     }
 
     /// Samples from `noise` (n x d, consumed as z_1) in `steps` network evaluations; `parameters` selects the

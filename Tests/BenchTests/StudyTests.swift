@@ -306,7 +306,7 @@ import Testing
         (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
         (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
         (["study", "--seeds", "0"], "--seeds must be at least 1"),
-        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow and shortcut, comma-separated, or none (got scm,nope)"),
+        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow and shortcut, comma-separated, or all or none (got scm,nope)"),
     ])
     func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
         let result = try Self.run(arguments + ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(UUID())").path])

@@ -33,8 +33,9 @@ import Testing
     }
 
     /// LayerNorm over each token with its image's FiLM row: forward, backward (the modulation gradient summed over the
-    /// tokens) and tangent against the twin with the rows tiled.
-    @Test(arguments: [(1, 1, 3), (2, 3, 5), (3, 4, 2)])
+    /// tokens) and tangent against the twin with the rows tiled. One image of 7 tokens is one row read by every sample,
+    /// as a pass with shared times has it (read at row stride 0).
+    @Test(arguments: [(1, 1, 3), (2, 3, 5), (3, 4, 2), (1, 7, 4)])
     func tokenNormSharingAModulationRowMatchesTheReference(samples: Int, tokens: Int, channels: Int) throws {
         try Shared.withEngine { engine in
             var random = TestRandom(seed: UInt64(samples * 10 + tokens))

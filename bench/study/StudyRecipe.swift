@@ -38,9 +38,10 @@ struct StudyRecipe: Sendable {
     /// Every recipe the study can run, by `--recipes` name.
     static let all = [scm, meanflow, shortcut]
 
-    /// The recipes named in a comma-separated list ("none": no recipe); nil when it names an unknown one.
+    /// The recipes named in a comma-separated list ("none": no recipe, "all": every one); nil when it names an unknown one.
     static func named(_ list: String) -> [StudyRecipe]? {
         if list == "none" { return [] }
+        if list == "all" { return all }
         let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let recipes = names.compactMap { name in all.first { $0.name == name } }
         return recipes.count == names.count ? recipes : nil

@@ -11,29 +11,27 @@ public final class GroupNorm: Layer {
     public let pixels: Int
     public let groups: Int
     public let activation: Activation
+    /// With a modulation, consecutive normalised samples share a conditioning row when the conditioning has fewer rows
+    /// than there are samples: a DiT's tokens share their image's row, and a pass with `Tape.timesShared` has one row.
     public let modulationColumn: Int?
-    /// Consecutive normalised samples that share one conditioning row (a DiT's tokens share their image's).
-    public let modulationSharedBy: Int
     public let epsilon: Float
 
     public init(channels: Int, pixels: Int, groups: Int, activation: Activation = .identity, modulationColumn: Int? = nil,
-                modulationSharedBy: Int = 1, epsilon: Float = 1e-5) {
+                epsilon: Float = 1e-5) {
         self.channels = channels; self.pixels = pixels; self.groups = groups; self.activation = activation
-        self.modulationColumn = modulationColumn; self.modulationSharedBy = modulationSharedBy; self.epsilon = epsilon
+        self.modulationColumn = modulationColumn; self.epsilon = epsilon
     }
 
-    /// LayerNorm over `features` per row; with `modulationColumn`, `sharedBy` consecutive rows read one conditioning row.
-    public static func layerNorm(features: Int, activation: Activation = .identity, modulationColumn: Int? = nil,
-                                 sharedBy: Int = 1) -> GroupNorm {
-        GroupNorm(channels: features, pixels: 1, groups: 1, activation: activation, modulationColumn: modulationColumn,
-                  modulationSharedBy: sharedBy)
+    /// LayerNorm over `features` per row (see `modulationColumn`).
+    public static func layerNorm(features: Int, activation: Activation = .identity, modulationColumn: Int? = nil) -> GroupNorm {
+        GroupNorm(channels: features, pixels: 1, groups: 1, activation: activation, modulationColumn: modulationColumn)
     }
 
     public func forward(_ x: Tensor, tape: Tape) throws(OpenCLError) -> Tensor {
         guard x.columns == channels else { throw .invalidRequest("GroupNorm of \(channels) channels got \(x.rows)x\(x.columns)") }
         let y = try tape.allocate(rows: x.rows, columns: channels)
         let stats = try tape.allocate(rows: Swift.max(1, x.rows / pixels), columns: 2 * groups)
-        let modulation = try modulation(tape)
+        let modulation = try modulation(tape, samples: x.rows / pixels)
         try tape.engine.groupNorm(x, pixels: pixels, groups: groups, modulation: modulation, activation: activation,
                                   epsilon: epsilon, into: y, stats: stats)
         if let modulation {
@@ -79,9 +77,14 @@ public final class GroupNorm: Layer {
         }
     }
 
-    private func modulation(_ tape: Tape) throws(OpenCLError) -> Modulation? {
+    /// This norm's slice of the tape's conditioning for `samples` normalised samples, each conditioning row read by
+    /// `samples / rows` consecutive samples.
+    private func modulation(_ tape: Tape, samples: Int) throws(OpenCLError) -> Modulation? {
         guard let column = modulationColumn else { return nil }
         guard let conditioning = tape.conditioning else { throw .invalidRequest("a modulated norm needs tape.conditioning") }
-        return Modulation(values: conditioning, column: column, sharedBy: modulationSharedBy)
+        guard samples % conditioning.rows == 0 else {
+            throw .invalidRequest("a modulated norm over \(samples) samples cannot share \(conditioning.rows) conditioning rows")
+        }
+        return Modulation(values: conditioning, column: column, sharedBy: samples / conditioning.rows)
     }
 }

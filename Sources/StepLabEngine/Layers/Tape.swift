@@ -25,6 +25,12 @@ public final class Tape {
     public private(set) var parameters: Tensor
     /// Per-pass conditioning shared by several ops (a time-conditioned network's FiLM scales and shifts, side by side).
     public var conditioning: Tensor?
+    /// Whether every sample of this tape's passes is at the same times: a sampler's step, whose times column is filled
+    /// with one value. A time-conditioned network then conditions once, on the first row, and every sample reads that
+    /// row, which removes the time MLP's per-sample products (about half a resmlp's forward). The output equals the
+    /// per-row conditioning's, since a product computes each row alone. Set by the call site; passes that carry
+    /// tangents refuse it (a time tangent is per sample).
+    public var timesShared = false
 
     private var arena: [Tensor] = []
     private var arenaBatch = 0
@@ -49,6 +55,7 @@ public final class Tape {
         if let parameters, parameters.count != store.count {
             throw .invalidRequest("parameters of \(parameters.count) values for a network of \(store.count)")
         }
+        guard !(tangents && timesShared) else { throw .invalidRequest("a pass that carries tangents needs per-sample times") }
         if batch != arenaBatch {
             arena = []  // release the old arena before the new one grows
             arenaBatch = batch

@@ -31,17 +31,19 @@ public final class TimeConditioning {
         }
     }
 
-    /// Checks that the pass's input `x` is batch x `inputs` at batch x `times` times `t`, then sets `tape.conditioning`;
-    /// `network` names the network in errors.
+    /// Checks that the pass's input `x` is batch x `inputs` at batch x `times` times `t`, then sets `tape.conditioning`:
+    /// batch rows, or one when `tape.timesShared`. `network` names the network in errors.
     public func condition(_ t: Tensor?, input x: Tensor, inputs: Int, network: String, tape: Tape) throws(OpenCLError) {
         guard let t else { throw .invalidRequest("\(network) is time-conditioned: forward needs the times") }
         guard x.rows == tape.batch, x.columns == inputs, t.rows == tape.batch, t.columns == times else {
             throw .invalidRequest("\(network) input is \(x.rows)x\(x.columns) at \(t.rows)x\(t.columns) times, expected "
                                   + "\(tape.batch)x\(inputs) at \(tape.batch)x\(times)")
         }
-        let embedding = try tape.allocate(columns: 2 * frequencies * times)
-        try tape.engine.timeEmbedding(t, scale: timeScale, into: embedding)
-        try tape.record(Embedding(t: t, embedding: embedding, scale: timeScale), inputs: [t], output: embedding, parameterized: false)
+        let conditioned = tape.timesShared ? try t.rows(0, count: 1) : t
+        let embedding = try tape.allocate(rows: conditioned.rows, columns: 2 * frequencies * times)
+        try tape.engine.timeEmbedding(conditioned, scale: timeScale, into: embedding)
+        try tape.record(Embedding(t: conditioned, embedding: embedding, scale: timeScale), inputs: [conditioned], output: embedding,
+                        parameterized: false)
         tape.conditioning = try mlp.forward(embedding, tape: tape)
     }
 

@@ -68,7 +68,7 @@ public final class DiT: Network {
         var film = 0
         func norm() -> GroupNorm {
             defer { film += 2 * d }
-            return GroupNorm.layerNorm(features: d, modulationColumn: film, sharedBy: tokens)
+            return GroupNorm.layerNorm(features: d, modulationColumn: film)
         }
         patches = Patchify(geometry: s.patches)
         embed = Linear("embed", inputs: s.patches.tokenSize, outputs: d, layout: &layout)
