@@ -17,7 +17,7 @@ enum SlicedWasserstein {
         let directions = Self.directions(dimension: d, projections: projections, seed: seed)
         let squared = parallelMap(projections) { l in
             let direction = directions[l * d ..< (l + 1) * d]
-            let pa = project(a, direction).sorted(), pb = project(b, direction).sorted()
+            let pa = RadixSort.sorted(project(a, direction)), pb = RadixSort.sorted(project(b, direction))
             var sum = 0.0
             for k in 0 ..< grid {
                 let difference = quantile(pa, k, grid) - quantile(pb, k, grid)

@@ -16,7 +16,13 @@ public struct SlicedWassersteinBootstrap: Sendable {
     /// Per replicate, how often each sample index and each reference index is drawn.
     let sampleWeights: [[Int32]], referenceWeights: [[Int32]]
     /// The reference's projections, sorted, and each sorted position's reference index, per direction.
-    let reference: [(values: [Double], order: [Int])]
+    let reference: [SortedProjection]
+
+    /// One direction's projections in ascending order, and each sorted position's point index.
+    struct SortedProjection {
+        let values: [Double]
+        let order: [Int32]
+    }
 
     public var replicates: Int { sampleWeights.count }
 
@@ -53,7 +59,7 @@ public struct SlicedWassersteinBootstrap: Sendable {
     /// The root mean over directions of the weighted W2^2 between the sample's and the reference's projections.
     /// (The study calls it 200 times a configuration over 32 directions of 16384 points: it runs on buffer pointers
     /// and merges cumulative weights without data-dependent branches, `cumulativeSquaredW2`.)
-    func distance(_ projected: [(values: [Double], order: [Int])], _ sampleWeights: [Int32], _ referenceWeights: [Int32]) -> Double {
+    func distance(_ projected: [SortedProjection], _ sampleWeights: [Int32], _ referenceWeights: [Int32]) -> Double {
         var total = 0.0
         var a = [Int32](repeating: 0, count: count), b = [Int32](repeating: 0, count: count)
         sampleWeights.withUnsafeBufferPointer { ws in
@@ -66,8 +72,8 @@ public struct SlicedWassersteinBootstrap: Sendable {
                                 other.order.withUnsafeBufferPointer { ro in
                                     var (sa, sb) = (Int32(0), Int32(0))
                                     for k in 0 ..< count {
-                                        sa &+= ws[so[k]]; a[k] = sa
-                                        sb &+= wr[ro[k]]; b[k] = sb
+                                        sa &+= ws[Int(so[k])]; a[k] = sa
+                                        sb &+= wr[Int(ro[k])]; b[k] = sb
                                     }
                                 }
                             }
@@ -120,11 +126,11 @@ public struct SlicedWassersteinBootstrap: Sendable {
         return sum / Double(Swift.max(total, 1))
     }
 
-    static func sortedProjections(_ points: [Double], dimension d: Int, directions: [Double]) -> [(values: [Double], order: [Int])] {
+    static func sortedProjections(_ points: [Double], dimension d: Int, directions: [Double]) -> [SortedProjection] {
         parallelMap(directions.count / d) { l in
             let projected = SlicedWasserstein.project(points, directions[l * d ..< (l + 1) * d])
-            let order = projected.indices.sorted { projected[$0] < projected[$1] }
-            return (order.map { projected[$0] }, order)
+            let order = RadixSort.order(projected)
+            return SortedProjection(values: order.map { projected[Int($0)] }, order: order)
         }
     }
 }
