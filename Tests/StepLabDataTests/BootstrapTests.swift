@@ -72,6 +72,18 @@ import Testing
                 }
             }
             #expect(merged.bitPattern == SlicedWassersteinBootstrap.weightedSquaredW2(a, wa, b, wb).bitPattern, "n = \(n)")
+            // Two replicates merged in one loop give each one's value alone, whichever runs out first.
+            let (wc, wd) = (weights(), weights())
+            let (cc, cd) = (cumulative(wc), cumulative(wd))
+            let paired = a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    ca.withUnsafeBufferPointer { ca in cb.withUnsafeBufferPointer { cb in
+                        cc.withUnsafeBufferPointer { cc in cd.withUnsafeBufferPointer { cd in
+                            SlicedWassersteinBootstrap.cumulativeSquaredW2(a, b, (ca, cb), (cc, cd)) } } } }
+                }
+            }
+            #expect(paired.0.bitPattern == merged.bitPattern, "n = \(n)")
+            #expect(paired.1.bitPattern == SlicedWassersteinBootstrap.weightedSquaredW2(a, wc, b, wd).bitPattern, "n = \(n)")
         }
     }
 
