@@ -5,6 +5,7 @@ import PackageDescription
 let kernelFiles = [
     "activations.cl",
     "attention.cl",
+    "attention_wg.cl",
     "batch.cl",
     "channels.cl",
     "consistency.cl",

@@ -10,6 +10,7 @@ public enum KernelLibrary {
     public static let embedded: [String: String] = [
         "activations.cl": String(decoding: PackageResources.activations_cl, as: UTF8.self),
         "attention.cl": String(decoding: PackageResources.attention_cl, as: UTF8.self),
+        "attention_wg.cl": String(decoding: PackageResources.attention_wg_cl, as: UTF8.self),
         "batch.cl": String(decoding: PackageResources.batch_cl, as: UTF8.self),
         "channels.cl": String(decoding: PackageResources.channels_cl, as: UTF8.self),
         "consistency.cl": String(decoding: PackageResources.consistency_cl, as: UTF8.self),

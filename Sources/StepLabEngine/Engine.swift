@@ -18,6 +18,9 @@ public final class Engine {
     /// How GroupNorm and LayerNorm spread a sample over work-items: a work-group per sample on GPUs, one work-item on
     /// the others.
     public var groupNormVariant: GroupNormVariant
+    /// How the attention forward spreads a head over work-items: a work-group per tile of query rows on GPUs, a
+    /// work-item per row of the probabilities on the others.
+    public var attentionVariant: AttentionVariant
 
     struct KernelKey: Hashable {
         let files: [String]
@@ -27,7 +30,8 @@ public final class Engine {
 
     /// An engine on `context`. Its matmul tuning is the device's entry in the tuning database (`TuningDatabase`),
     /// else the default for its type, overridden by `STEPLAB_MATMUL` when set; its GroupNorm variant follows the device
-    /// type unless `STEPLAB_GROUPNORM` names one (`perSample`, `workGroup`).
+    /// type unless `STEPLAB_GROUPNORM` names one (`perSample`, `workGroup`), and its attention variant likewise unless
+    /// `STEPLAB_ATTENTION` names one (`perRow`, `workGroup`).
     public init(context: Context, environment: [String: String] = currentEnvironment()) throws(OpenCLError) {
         self.context = context
         var tuning = try TuningDatabase.embedded().tuning(for: context.device.info) ?? MatmulTuning.defaults(for: context.device.info)
@@ -40,6 +44,13 @@ public final class Engine {
                 throw .invalidRequest("STEPLAB_GROUPNORM must be perSample or workGroup, got '\(name)'")
             }
             groupNormVariant = variant
+        }
+        attentionVariant = context.device.info.kind == .gpu ? .workGroup : .perRow
+        if let name = environment["STEPLAB_ATTENTION"] {
+            guard let variant = AttentionVariant(rawValue: name) else {
+                throw .invalidRequest("STEPLAB_ATTENTION must be perRow or workGroup, got '\(name)'")
+            }
+            attentionVariant = variant
         }
     }
 

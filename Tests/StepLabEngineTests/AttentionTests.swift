@@ -3,14 +3,19 @@ import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 
-/// Self-attention against its float64 twin on awkward shapes, and its backward against central differences of
-/// the twin.
+/// Self-attention against its float64 twin on awkward shapes in both forward variants, and its backward (which reads
+/// the forward's probabilities) against central differences of the twin.
 @Suite struct AttentionTests {
-    @Test(arguments: [(1, 1, 4, 1), (2, 5, 6, 3), (3, 7, 4, 2), (2, 49, 64, 2), (1, 9, 5, 1)])
-    func attentionMatchesItsReferenceAndFiniteDifferences(samples: Int, tokens: Int, channels: Int, heads: Int) throws {
-        try Shared.withEngine { engine in
+    /// Shapes (samples, tokens, channels, heads) for the work-group forward's edges: one token, tokens short of a row
+    /// tile (33), more tokens than a work-group (196, 300) over several key tiles, heads 1 to 64 wide.
+    @Test(arguments: AttentionVariant.allCases,
+          [(1, 1, 4, 1), (2, 5, 6, 3), (3, 7, 4, 2), (2, 49, 64, 2), (1, 9, 5, 1), (2, 33, 6, 3), (1, 20, 128, 2),
+           (1, 196, 8, 2), (1, 300, 3, 3)])
+    func attentionMatchesItsReferenceAndFiniteDifferences(variant: AttentionVariant, shape: (Int, Int, Int, Int)) throws {
+        let (samples, tokens, channels, heads) = shape
+        try Shared.withEngine(attention: variant) { engine in
             var random = TestRandom(seed: UInt64(samples * 1000 + tokens * 10 + channels))
-            let rows = samples * tokens
+            let rows = samples * tokens, width = channels / heads
             let qkvValues = random.array(rows * 3 * channels, -2, 2), probe = random.array(rows * channels)
             let qkv = try engine.tensor(qkvValues, rows: rows, columns: 3 * channels)
             let output = try engine.tensor(rows: rows, columns: channels)
@@ -25,17 +30,39 @@ import Testing
             let scores = try engine.tensor(rows: rows * heads, columns: tokens)
             try engine.attentionBackward(engine.tensor(probe, rows: rows, columns: channels), qkv: qkv, tokens: tokens, heads: heads,
                                          probabilities: probabilities, scoresGradient: scores, into: gradient)
-            func loss(_ values: [Double]) -> Double {
-                zip(Reference.attention(values, tokens: tokens, channels: channels, heads: heads).output, probe)
-                    .reduce(0) { $0 + $1.0 * Double($1.1) }
+            // The loss is sum(probe * o); an entry of qkv moves only its own sample's head, so each difference quotient
+            // runs the twin on that head alone (tokens x 3d).
+            func headLoss(_ values: [Double], sample n: Int, head h: Int) -> Double {
+                let head = (0 ..< tokens).flatMap { t in
+                    (0 ..< 3).flatMap { part in (0 ..< width).map { values[(n * tokens + t) * 3 * channels + part * channels + h * width + $0] } }
+                }
+                let attended = Reference.attention(head, tokens: tokens, channels: width, heads: 1).output
+                return attended.indices.reduce(0) { $0 + attended[$1] * Double(probe[(n * tokens + $1 / width) * channels + h * width + $1 % width]) }
             }
-            // Every entry on small shapes; on the U-Net-sized one, a spread of 40 (q, k and v columns alike).
+            // Every entry on small shapes; on larger ones a spread of 40 (q, k and v columns alike), 12 past 100 tokens.
             let got = try gradient.download()
-            let indices = qkvValues.count <= 1000 ? Array(qkvValues.indices) : stride(from: 7, to: qkvValues.count, by: qkvValues.count / 40).map { $0 }
+            let spread = tokens > 100 ? 12 : 40
+            let indices = qkvValues.count <= 1000 ? Array(qkvValues.indices)
+                : stride(from: 7, to: qkvValues.count, by: qkvValues.count / spread).map { $0 }
             for i in indices {
+                let n = i / (3 * channels * tokens), h = (i % channels) / width
                 var plus = qkvDoubles, minus = qkvDoubles
                 plus[i] += 1e-5; minus[i] -= 1e-5
-                expectClose([got[i]], [Float((loss(plus) - loss(minus)) / 2e-5)], rtol: 2e-3, atol: 2e-5, "dqkv[\(i)]")
+                let difference = (headLoss(plus, sample: n, head: h) - headLoss(minus, sample: n, head: h)) / 2e-5
+                expectClose([got[i]], [Float(difference)], rtol: 2e-3, atol: 2e-5, "dqkv[\(i)]")
+            }
+        }
+    }
+
+    /// The variant follows the device type (this suite's CPU: a work-item per row) unless STEPLAB_ATTENTION names one.
+    @Test func theVariantFollowsTheDeviceUnlessTheEnvironmentNamesOne() throws {
+        try Shared.withEngine { engine in
+            let byDevice = try Engine(context: engine.context, environment: [:]).attentionVariant
+            let named = try Engine(context: engine.context, environment: ["STEPLAB_ATTENTION": "workGroup"]).attentionVariant
+            #expect(byDevice == (engine.device.kind == .gpu ? AttentionVariant.workGroup : .perRow))
+            #expect(named == .workGroup)
+            #expect(throws: OpenCLError.invalidRequest("STEPLAB_ATTENTION must be perRow or workGroup, got 'gpu'")) {
+                _ = try Engine(context: engine.context, environment: ["STEPLAB_ATTENTION": "gpu"])
             }
         }
     }

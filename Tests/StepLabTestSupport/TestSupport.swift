@@ -16,7 +16,6 @@ public enum Shared {
         return try body(engine!)
     }
 
-    /// `withEngine` with the matmul kernel and tunables set to `tuning` for `body`, restored afterwards.
     /// The shared engine with its GroupNorm kernels forced to `variant` for the body.
     public static func withEngine<R>(groupNorm variant: GroupNormVariant, _ body: (Engine) throws -> R) throws -> R {
         try withEngine { engine in
@@ -27,6 +26,17 @@ public enum Shared {
         }
     }
 
+    /// The shared engine with its attention forward forced to `variant` for the body.
+    public static func withEngine<R>(attention variant: AttentionVariant, _ body: (Engine) throws -> R) throws -> R {
+        try withEngine { engine in
+            let saved = engine.attentionVariant
+            defer { engine.attentionVariant = saved }
+            engine.attentionVariant = variant
+            return try body(engine)
+        }
+    }
+
+    /// `withEngine` with the matmul kernel and tunables set to `tuning` for `body`, restored afterwards.
     public static func withEngine<R>(tuning: MatmulTuning, _ body: (Engine) throws -> R) throws -> R {
         try withEngine { engine in
             let saved = engine.matmulTuning
