@@ -381,6 +381,10 @@ run_checks() {
     step bench-profile-unet 90 "$bin/bench" profile --device "$device" --arch unet
     # The same with GroupNorm's CPU-shaped kernels (a work-item per sample), against the default work-group per sample.
     STEPLAB_GROUPNORM=perSample step bench-profile-unet-gn-per-sample 90 "$bin/bench" profile --device "$device" --arch unet
+    # Self-attention at the 7x7 level: the work-group forward (the default on GPUs) against the per-row kernels.
+    step bench-profile-unet-attention 90 "$bin/bench" profile --device "$device" --arch unet --attention-heads 4 --by-size
+    STEPLAB_ATTENTION=perRow step bench-profile-unet-attention-per-row 90 \
+        "$bin/bench" profile --device "$device" --arch unet --attention-heads 4 --by-size
 
     # Data parallelism across the first two GPUs, when there are two: the U-Net step on one GPU, then on both
     # (`--devices`), each reporting its wall time and the reduction's share of the step.

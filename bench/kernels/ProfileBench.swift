@@ -19,6 +19,7 @@ struct ProfileBench: ParsableCommand {
     @Option(help: "Steps to profile (after 5 warm-up steps).") var steps = 20
     @Option(help: "Activation: identity, relu, silu, gelu or tanh.") var activation = "silu"
     @Flag(help: "Report each kernel per global size and build options.") var bySize = false
+    @Option(help: "unet only: self-attention with this many heads at its lowest resolution (7x7; default none).") var attentionHeads: Int?
 
     func run() throws {
         do {
@@ -29,6 +30,12 @@ struct ProfileBench: ParsableCommand {
             guard let architecture = NetworkArchitecture(rawValue: arch) else { throw ValidationError("--arch must be mlp, resmlp or unet") }
             var config = TrainStepBench.denoiser(architecture, width: width)
             config.activation = act
+            if let attentionHeads {
+                guard architecture == .unet, var shape = config.unet else { throw ValidationError("--attention-heads needs --arch unet") }
+                shape.attentionHeads = attentionHeads
+                if let problem = shape.problem { throw ValidationError("--attention-heads \(attentionHeads): \(problem)") }
+                config.unet = shape
+            }
             let batch = self.batch ?? (architecture == .unet ? 64 : 4096)
             let model = try Denoiser(engine: engine, config: config, seed: 0)
             let objective = try DiffusionObjective(model: model, batch: batch, seed: 0)
