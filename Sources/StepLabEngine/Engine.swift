@@ -75,18 +75,19 @@ public final class Engine {
         return kernel
     }
 
-    /// Launches `function` of the program built from `files` over `global` work-items.
+    /// Launches `function` of the program built from `files` over `global` work-items. Package-wide, not public: a kernel
+    /// reaches users through a typed op (a method that checks shapes, with a float64 twin in `Reference`).
     @discardableResult
-    public func launch(files: [String], _ function: String, global: [Int], local: [Int]? = nil,
+    package func launch(files: [String], _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
         try enqueue(kernel(files: files, function, options: options), options: options, global: global, local: local,
                     arguments: arguments)
     }
 
     /// Launches `function` of `file` (built after the files it depends on, `KernelLibrary.dependencies`) over
-    /// `global` work-items.
+    /// `global` work-items (package-wide, as `launch(files:)`).
     @discardableResult
-    public func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
+    package func launch(_ file: String, _ function: String, global: [Int], local: [Int]? = nil,
                        options: String = "", _ arguments: any KernelArgument...) throws(OpenCLError) -> Event? {
         try enqueue(kernel(files: KernelLibrary.program(file), function, options: options), options: options, global: global, local: local,
                     arguments: arguments)

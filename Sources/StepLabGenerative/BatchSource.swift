@@ -36,11 +36,6 @@ public final class DeviceDataset: BatchSource {
         guard batch.columns == dimension else {
             throw .invalidRequest("batch has \(batch.columns) columns, data set has \(dimension)")
         }
-        // Row i draws Philox block i.
-        let k = key.at(counter: UInt64(step)).starting(atBlock: firstRow)
-        let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
-        try engine.launch("batch.cl", "gather_random_rows", global: [batch.rows],
-                          Int32(data.rows), Int32(dimension), data.storage, data.kernelOffset,
-                          batch.storage, batch.kernelOffset, counter[0], counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
+        try engine.gatherRandomRows(data, key: key.at(counter: UInt64(step)).starting(atBlock: firstRow), into: batch)
     }
 }

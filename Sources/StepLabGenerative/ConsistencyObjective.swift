@@ -103,11 +103,9 @@ public final class ConsistencyObjective: TrainingObjective {
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
         let buffers = try grid(at: step)
-        let pairsKey = shard.rowKey(RandomKey(seed: key.seed, stream: .consistencyPairs, counter: counter))
-        let (c, k) = (pairsKey.philoxCounter, pairsKey.philoxKey)
-        try engine.launch("edm.cl", "ict_pairs", global: [x0.rows], Int32(buffers.size - 1),
-                          buffers.cdf, buffers.grid, c[0], c[1], c[2], c[3], k[0], k[1], sigmaHi.storage, sigmaHi.kernelOffset,
-                          sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
+        try engine.ictPairs(cdf: buffers.cdf, grid: buffers.grid, key: shard.rowKey(RandomKey(seed: key.seed, stream: .consistencyPairs,
+                                                                                           counter: counter)),
+                            sigmaHi: sigmaHi, sigmaLo: sigmaLo, weight: weight)
         try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .consistencyNoise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
         if let teacher {
@@ -125,5 +123,31 @@ public final class ConsistencyObjective: TrainingObjective {
                         gradient: gradient)
         try edm.backward(gradient, tape: tape)
         return perSample
+    }
+}
+
+extension Engine {
+    /// iCT's pairs, one per row from its Philox block (`ict_pairs`): the pair (grid[i], grid[i + 1]) of the ascending
+    /// Karras `grid` whose cumulative probability `cdf[i]` (`ConsistencyConfig.pairCDF`) first reaches a uniform draw,
+    /// and its weight 1 / (grid[i + 1] - grid[i]).
+    public func ictPairs(cdf: Buffer<Float>, grid: Buffer<Float>, key: RandomKey, sigmaHi: Tensor, sigmaLo: Tensor,
+                         weight: Tensor) throws(OpenCLError) {
+        guard grid.count >= 2, cdf.count == grid.count - 1 else {
+            throw .invalidRequest("ictPairs: a grid of \(grid.count) levels needs \(grid.count - 1) cumulative probabilities (got \(cdf.count))")
+        }
+        try requireColumn("ictPairs", sigmaHi, sigmaLo, weight, rows: sigmaHi.rows)
+        let (c, k) = (key.philoxCounter, key.philoxKey)
+        try launch("edm.cl", "ict_pairs", global: [sigmaHi.rows], Int32(cdf.count), cdf, grid, c[0], c[1], c[2], c[3], k[0], k[1],
+                   sigmaHi.storage, sigmaHi.kernelOffset, sigmaLo.storage, sigmaLo.kernelOffset, weight.storage, weight.kernelOffset)
+    }
+}
+
+extension Reference {
+    /// `ict_pairs` in float64 from one row's first Philox word: (sigma_hi, sigma_lo, weight).
+    public static func ictPair(_ word: UInt32, cdf: [Float], grid: [Float]) -> (hi: Double, lo: Double, weight: Double) {
+        let u = unitOpen(word)
+        let index = cdf.firstIndex { $0 >= u } ?? cdf.count - 1
+        let (lo, hi) = (Double(grid[index]), Double(grid[index + 1]))
+        return (hi, lo, 1 / (hi - lo))
     }
 }

@@ -22,11 +22,6 @@ public final class LabelledDataset {
         guard batch.columns == images.columns, batchLabels.count >= batch.rows else {
             throw .invalidRequest("labelled batch of \(batch.rows)x\(batch.columns) does not fit images of \(images.columns) pixels")
         }
-        let k = key.at(counter: UInt64(step))
-        let (counter, philoxKey) = (k.philoxCounter, k.philoxKey)
-        try engine.launch("batch.cl", "gather_random_labelled_rows", global: [batch.rows],
-                          Int32(images.rows), Int32(images.columns), images.storage, images.kernelOffset, labels, Int32(0),
-                          batch.storage, batch.kernelOffset, batchLabels, Int32(0),
-                          counter[0], counter[1], counter[2], counter[3], philoxKey[0], philoxKey[1])
+        try engine.gatherRandomRows(images, labels: labels, key: key.at(counter: UInt64(step)), into: batch, labels: batchLabels)
     }
 }

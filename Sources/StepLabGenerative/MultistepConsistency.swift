@@ -85,11 +85,9 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         let engine = model.engine
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
-        let times = shard.rowKey(RandomKey(seed: key.seed, stream: .multistepTimes, counter: counter))
-        let (c, k) = (times.philoxCounter, times.philoxKey)
-        try engine.launch("consistency.cl", "mcm_times", global: [x0.rows],
-                          Int32(config.segments), Int32(config.stepsPerSegment(at: iteration)), c[0], c[1], c[2], c[3], k[0], k[1],
-                          t.storage, t.kernelOffset, s.storage, s.kernelOffset, tStep.storage, tStep.kernelOffset)
+        try engine.multistepTimes(segments: config.segments, stepsPerSegment: config.stepsPerSegment(at: iteration),
+                                  key: shard.rowKey(RandomKey(seed: key.seed, stream: .multistepTimes, counter: counter)),
+                                  t: t, s: s, segmentStart: tStep)
         try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .multistepNoise, counter: counter), columns: eps.columns))
         try engine.addNoise(x0, eps, t: t, into: zt)
         if let teacher, let teacherTape {
@@ -109,5 +107,30 @@ public final class MultistepConsistencyObjective: TrainingObjective {
         try engine.predictionGradient(model.config.prediction, t: t, xGradient: xGradient, into: outputGradient)
         try model.backward(outputGradient: outputGradient, tape: tape)
         return perSample
+    }
+}
+
+extension Engine {
+    /// MCM's training times, one per row from its Philox block (`mcm_times`): a segment and a step n in 1 ... N of it,
+    /// t = segment start + n / (segments N), s = t - 1 / (segments N) one step earlier, and the segment's start.
+    public func multistepTimes(segments: Int, stepsPerSegment: Int, key: RandomKey, t: Tensor, s: Tensor,
+                               segmentStart: Tensor) throws(OpenCLError) {
+        guard segments >= 1, stepsPerSegment >= 1 else {
+            throw .invalidRequest("multistepTimes: \(segments) segments of \(stepsPerSegment) steps")
+        }
+        try requireColumn("multistepTimes", t, s, segmentStart, rows: t.rows)
+        let (c, k) = (key.philoxCounter, key.philoxKey)
+        try launch("consistency.cl", "mcm_times", global: [t.rows], Int32(segments), Int32(stepsPerSegment), c[0], c[1], c[2], c[3],
+                   k[0], k[1], t.storage, t.kernelOffset, s.storage, s.kernelOffset, segmentStart.storage, segmentStart.kernelOffset)
+    }
+}
+
+extension Reference {
+    /// `mcm_times` in float64 from one row's first two Philox words: (t, s, the segment's start).
+    public static func multistepTimes(_ words: (UInt32, UInt32), segments: Int, stepsPerSegment: Int) -> (t: Double, s: Double, start: Double) {
+        let segment = Int(words.0 % UInt32(segments)), step = 1 + Int(words.1 % UInt32(stepsPerSegment))
+        let total = Double(segments * stepsPerSegment), start = Double(segment) / Double(segments)
+        let t = start + Double(step) / total
+        return (t, t - 1 / total, start)
     }
 }

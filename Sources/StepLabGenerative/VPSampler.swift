@@ -88,9 +88,8 @@ public final class VPSampler {
             try model.predictX(z, t: t, tape: tape, parameters: parameters, recording: false, into: xhat)
             batchSteps += 1
             let progress = Double(steps - i) / Double(steps)
-            try engine.launch("sampling.cl", "early_exit_update", global: [n], Int32(d), Float(threshold(progress)),
-                              Int32(i == 1 ? 1 : 0), xhat.storage, xhat.kernelOffset, previous.storage, previous.kernelOffset,
-                              result.storage, result.kernelOffset, done.storage, done.kernelOffset, evals.storage, evals.kernelOffset)
+            try engine.earlyExitUpdate(xhat: xhat, previous: previous, result: result, done: done, evaluations: evals,
+                                       threshold: Float(threshold(progress)), finalStep: i == 1)
             if i == 1 { break }
             // Check every few steps whether all samples stopped (a host read, so not every step).
             if batchSteps % 4 == 0 {
@@ -102,5 +101,35 @@ public final class VPSampler {
         }
         try engine.sum(evals, alpha: 1 / Float(n), into: total)
         return EarlyExit(samples: result, meanEvaluations: Double(try total.download()[0]), batchSteps: batchSteps)
+    }
+}
+
+extension Engine {
+    /// The early-exit sampler's bookkeeping after a step (`early_exit_update`), for each row not yet `done`: count the
+    /// evaluation, keep `xhat` in `result` and `previous`, and mark the row done at the final step or once
+    /// |xhat - previous| < threshold (|previous| + 1e-6) after its first evaluation. Rows done are left alone.
+    public func earlyExitUpdate(xhat: Tensor, previous: Tensor, result: Tensor, done: Tensor, evaluations: Tensor,
+                                threshold: Float, finalStep: Bool) throws(OpenCLError) {
+        try requireSameShape("earlyExitUpdate", xhat, previous, result)
+        try requireColumn("earlyExitUpdate", done, evaluations, rows: xhat.rows)
+        try launch("sampling.cl", "early_exit_update", global: [xhat.rows], Int32(xhat.columns), threshold, Int32(finalStep ? 1 : 0),
+                   xhat.storage, xhat.kernelOffset, previous.storage, previous.kernelOffset, result.storage, result.kernelOffset,
+                   done.storage, done.kernelOffset, evaluations.storage, evaluations.kernelOffset)
+    }
+}
+
+extension Reference {
+    /// `earlyExitUpdate` in float64 on row-major rows of `dimension` values (the state arrays updated in place).
+    public static func earlyExitUpdate(xhat: [Double], previous: inout [Double], result: inout [Double], done: inout [Double],
+                                       evaluations: inout [Double], dimension d: Int, threshold: Double, finalStep: Bool) {
+        for r in done.indices where done[r] == 0 {
+            let row = r * d ..< (r + 1) * d
+            let change = zip(xhat[row], previous[row]).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            let norm = previous[row].reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            let first = evaluations[r] == 0
+            evaluations[r] += 1
+            for j in row { result[j] = xhat[j]; previous[j] = xhat[j] }
+            if finalStep || (!first && change < threshold * (norm + 1e-6)) { done[r] = 1 }
+        }
     }
 }
