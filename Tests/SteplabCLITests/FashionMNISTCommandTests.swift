@@ -51,6 +51,10 @@ import Testing
                                               "--log-every", "10", "--device", "0"])
         #expect(train.status == 0, "\(train.err)")
         #expect(train.out.contains("(d = 784)") && train.out.contains("unet 8x[1,2]"))
+        // Images default to the U-Net recipe's optimisation: lr 1e-3 (diffusion's 2e-3 elsewhere) and gradient clipping at 1.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        #expect((config?["learningRate"] as? Double).map { abs($0 - 1e-3) < 1e-9 } == true)
+        #expect((config?["maxGradientNorm"] as? Double) == 1)
         let grid = folder.appendingPathComponent("grid.png")
         let sample = try CommandLineTests.run(["sample", "--run", run.path, "--count", "12", "--steps", "4", "--out",
                                                folder.appendingPathComponent("s.npy").path, "--plot", grid.path, "--device", "0"])

@@ -38,6 +38,9 @@ import Testing
         }
         let log = try String(contentsOf: run.appendingPathComponent("metrics.csv"), encoding: .utf8)
         #expect(log.hasPrefix("step,loss,grad_norm,lr,wall_time\n"))
+        // Points keep diffusion's rate and no clipping (images default to 1e-3 and clip 1).
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        #expect((config?["learningRate"] as? Double).map { abs($0 - 2e-3) < 1e-9 } == true && config?["maxGradientNorm"] == nil)
         #expect(log.split(separator: "\n").count == 4)
 
         let samples = folder.appendingPathComponent("samples.npy")
