@@ -1,4 +1,5 @@
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 
 /// The multistep consistency loss of one segment [tStep, tStep + 1/S] of the time axis, measured on a trained

@@ -1,4 +1,5 @@
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 
 /// Optimisation settings shared by every method.

@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 import StepLabEngine
 import StepLabTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 import StepLabGenerative
 

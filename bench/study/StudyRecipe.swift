@@ -1,4 +1,5 @@
 import OpenCLKit
+import StepLabData
 import StepLabEngine
 import StepLabGenerative
 

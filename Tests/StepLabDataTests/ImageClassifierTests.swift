@@ -1,10 +1,9 @@
 import Foundation
 import OpenCLKit
-import StepLabData
+@testable import StepLabData
 import StepLabEngine
 import StepLabTestSupport
 import Testing
-@testable import StepLabGenerative
 
 @Suite struct ImageClassifierTests {
     static let installed = FileManager.default.fileExists(atPath: FashionMNIST.directory.appendingPathComponent("t10k-labels-idx1-ubyte.gz").path)

@@ -1,4 +1,3 @@
-import StepLabData
 import StepLabEngine
 
 /// What image metrics read images through: a feature vector per image and, for a classifier, its predicted class.

@@ -1,6 +1,5 @@
 import Foundation
 import OpenCLKit
-import StepLabData
 import StepLabEngine
 
 /// An MLP image classifier trained by StepLab itself on a labelled data set. Its last hidden layer gives the

@@ -1,5 +1,4 @@
 import OpenCLKit
-import StepLabData
 import StepLabEngine
 
 /// Labelled images uploaded once; each step gathers rows and their labels uniformly at random with replacement,

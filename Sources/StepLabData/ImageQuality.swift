@@ -1,4 +1,3 @@
-import StepLabData
 import StepLabEngine
 
 /// Quality of a set of images on an extractor's features, against a reference set.

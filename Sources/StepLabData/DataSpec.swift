@@ -1,6 +1,5 @@
 import Foundation
 import OpenCLKit
-import StepLabData
 import StepLabEngine
 
 /// A data argument (`--data`, `--reference`): a built-in data set name, `fashion-mnist`, a CSV/NPY file of points,
