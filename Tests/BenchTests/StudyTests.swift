@@ -198,7 +198,7 @@ import Testing
 
 @Suite struct StudyMachineryTests {
     @Test func aTinyStudyProducesACompleteConsistentReport() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let settings = StudyPreset(seeds: 1, iterations: 10, batch: 32, width: 8, depth: 1, samples: 64)
             let spec = try DataSpec.parse("eight-gaussians")
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
@@ -253,7 +253,7 @@ import Testing
     /// The image study end to end on 8x8 grey images and a tiny U-Net: every configuration scored on random
     /// features with a noise floor, DDIM alone, and one sample grid per configuration.
     @Test func aTinyImageStudyTrainsTheUNetAndDrawsAGridPerConfiguration() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var settings = StudyPreset.quickImages
             (settings.iterations, settings.consistencyIterations, settings.samples, settings.batch) = (4, 2, 32, 8)
             settings.unetChannels = 8

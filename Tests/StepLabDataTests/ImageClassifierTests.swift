@@ -10,7 +10,7 @@ import Testing
 
     /// Labelled batches keep each image with its own label: every gathered row is a data row of that label.
     @Test func labelledBatchesKeepImagesWithTheirLabels() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             // Image k is filled with the value k, its label is k % 3.
             let count = 50, pixels = 4
             let set = ImageDataset(images: PointSet(count: count, dimension: pixels, values: (0 ..< count).flatMap { Array(repeating: Float($0), count: pixels) }),
@@ -39,7 +39,7 @@ import Testing
         let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
         var recipe = ImageClassifier.Recipe()
         recipe.width = 64; recipe.depth = 1; recipe.steps = 300; recipe.batch = 128; recipe.learningRate = 3e-3
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let classifier = try ImageClassifier.train(engine: engine, train: train, test: test, recipe: recipe)
             // Measured: 0.84 (chance is 0.10).
             #expect(classifier.testAccuracy > 0.7, "accuracy \(classifier.testAccuracy)")

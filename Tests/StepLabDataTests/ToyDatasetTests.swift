@@ -12,7 +12,7 @@ import StepLabEngine
     static let n = 8000
 
     static func deviceSample(_ set: ToyDataset, count: Int, key: RandomKey) throws -> [Float] {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let points = try engine.tensor(rows: count, columns: 2)
             try engine.sample(set, into: points, key: key)
             return try points.download()
@@ -43,7 +43,7 @@ import StepLabEngine
 
     @Test func samplesIntoAViewAndRefusesOtherShapes() throws {
         let key = RandomKey(seed: 2)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let storage = try engine.tensor(filled: -7, rows: 10, columns: 2)
             try engine.sample(.twoMoons, into: storage.rows(3, count: 5), key: key)
             let values = try storage.download()

@@ -13,7 +13,7 @@ import Testing
            (1, 196, 8, 2), (1, 300, 3, 3)])
     func attentionMatchesItsReferenceAndFiniteDifferences(variant: AttentionVariant, shape: (Int, Int, Int, Int)) throws {
         let (samples, tokens, channels, heads) = shape
-        try Shared.withEngine(attention: variant) { engine in
+        try SharedEngine.withEngine(attention: variant) { engine in
             var random = TestRandom(seed: UInt64(samples * 1000 + tokens * 10 + channels))
             let rows = samples * tokens, width = channels / heads
             let qkvValues = random.array(rows * 3 * channels, -2, 2), probe = random.array(rows * channels)
@@ -56,7 +56,7 @@ import Testing
 
     /// The variant follows the device type (this suite's CPU: a work-item per row) unless STEPLAB_ATTENTION names one.
     @Test func theVariantFollowsTheDeviceUnlessTheEnvironmentNamesOne() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let byDevice = try Engine(context: engine.context, environment: [:]).attentionVariant
             let named = try Engine(context: engine.context, environment: ["STEPLAB_ATTENTION": "workGroup"]).attentionVariant
             #expect(byDevice == (engine.device.kind == .gpu ? AttentionVariant.workGroup : .perRow))
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func mismatchedShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let qkv = try engine.tensor(rows: 6, columns: 12)
             let output = try engine.tensor(rows: 6, columns: 4)
             #expect(throws: OpenCLError.self) {

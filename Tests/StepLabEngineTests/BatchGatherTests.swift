@@ -8,7 +8,7 @@ import Testing
 @Suite struct BatchGatherTests {
     @Test(arguments: [(1, 1, 1), (7, 5, 3), (1000, 33, 2), (3, 64, 1)])
     func gathersTakeTheRowsTheTwinPicks(count: Int, rows: Int, columns: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(count + rows))
             let values = random.array(count * columns), labels = (0 ..< count).map { Int32($0 * 7 % 10) }
             let data = try engine.tensor(values, rows: count, columns: columns)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func aShardDrawsItsRowsOfTheWholeBatch() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let data = try engine.tensor((0 ..< 50).map(Float.init), rows: 50, columns: 1)
             let key = RandomKey(seed: 2, stream: 5, counter: 1)
             let whole = try engine.tensor(rows: 12, columns: 1), shard = try engine.tensor(rows: 4, columns: 1)
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func badShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let data = try engine.tensor(rows: 4, columns: 3)
             #expect(throws: OpenCLError.self) { try engine.gatherRandomRows(data, key: RandomKey(seed: 1), into: engine.tensor(rows: 2, columns: 2)) }
             #expect(throws: OpenCLError.self) {

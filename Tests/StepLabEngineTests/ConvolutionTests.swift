@@ -20,7 +20,7 @@ import Testing
     ]
 
     @Test func im2colAndCol2imMatchTheirReferences() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for (index, (samples, g)) in Self.geometries.enumerated() {
                 var random = TestRandom(seed: UInt64(index + 1))
                 // Rows longer than one image: the patches must read only each row's first H * W * C values.
@@ -45,7 +45,7 @@ import Testing
     /// The CPU variant's implicit products (conv_cpu and its packs) and the GPU variant's im2col, product and col2im.
     @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, bandKilobytes: 1), MatmulTuning(variant: .tiled)])
     func convolutionForwardAndBackwardMatchADirectConvolution(tuning: MatmulTuning) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             for (index, (samples, g)) in Self.geometries.enumerated() {
                 var layout = ParameterLayout()
                 let conv = Conv2d("conv", geometry: g, layout: &layout)
@@ -90,7 +90,7 @@ import Testing
     @Test(arguments: [(1, 3, 5, 1, 1, 0, 1), (2, 4, 6, 3, 7, 2, 2), (3, 2, 2, 5, 9, 4, 2), (2, 7, 3, 4, 4, 0, 1)])
     func channelSlicesMatchTheirReferences(samples: Int, height: Int, width: Int, cs: Int, cd: Int, column: Int,
                                            upsample: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(samples * 100 + height * 10 + cs))
             let pixels = samples * height * width
             let sv = random.array(pixels / (upsample * upsample) * cs), dv = random.array(pixels * cd)
@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func badConvolutionShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let g = ConvolutionGeometry(height: 4, width: 4, inputChannels: 2, outputChannels: 3)
             let x = try engine.tensor(rows: 2 * 16, columns: 2), cols = try engine.tensor(rows: 2 * 16, columns: 17)
             #expect(throws: OpenCLError.self) { try engine.im2col(x, samples: 2, geometry: g, into: cols) }

@@ -7,7 +7,7 @@ import Testing
     /// Awkward shapes, and logits up to +-80 where a softmax without the max shift overflows float32.
     @Test(arguments: [(1, 2, Float(1)), (37, 10, 4), (129, 3, 80), (5, 17, 0)])
     func softmaxCrossEntropyMatchesTheReference(rows: Int, classes: Int, scale: Float) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 31 + classes))
             var logits = random.array(rows * classes, -scale, scale)
             if scale == 0 { logits = Array(repeating: 0.25, count: rows * classes) }  // ties: the first class wins
@@ -27,7 +27,7 @@ import Testing
 
     /// The kernel's gradient against central differences of the batch-mean loss computed in float64.
     @Test func gradientMatchesFiniteDifferences() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (rows, classes) = (6, 5)
             var random = TestRandom(seed: 5)
             let logits = random.array(rows * classes, -3, 3)
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func labelsAreChecked() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let z = try engine.tensor(rows: 4, columns: 3)
             #expect(throws: OpenCLError.self) {
                 try engine.softmaxCrossEntropy(logits: z, labels: engine.context.buffer([Int32(0), 1]), perSample: engine.tensor(rows: 4, columns: 1),

@@ -13,7 +13,7 @@ import Testing
 
     @Test(arguments: [(1, 2, 2, 1, 1, 0), (3, 4, 6, 2, 2, 5), (2, 3, 9, 1, 3, 1)])
     func patchesMatchTheirReference(samples: Int, height: Int, width: Int, channels: Int, patch: Int, extra: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let g = PatchGeometry(height: height, width: width, channels: channels, patch: patch)
             var random = TestRandom(seed: UInt64(samples * 100 + width))
             let stride = g.imageSize + extra
@@ -37,7 +37,7 @@ import Testing
     /// as a pass with shared times has it (read at row stride 0).
     @Test(arguments: [(1, 1, 3), (2, 3, 5), (3, 4, 2), (1, 7, 4)])
     func tokenNormSharingAModulationRowMatchesTheReference(samples: Int, tokens: Int, channels: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(samples * 10 + tokens))
             let rows = samples * tokens, width = 2 * channels + 3, column = 2
             let xv = random.array(rows * channels, -2, 2), cv = random.array(samples * width), probe = random.array(rows * channels)
@@ -85,7 +85,7 @@ import Testing
     /// JVP along (ẋ, ṫ): through the CPU variant and the GPU variant's matmul.
     @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .tiled)])
     func ditMatchesItsReference(tuning: MatmulTuning) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             let config = Self.config
             let network = try DiT(engine: engine, config: config, seed: 5)
             let pass = try NetworkPass(network, engine: engine, batch: 2, seed: 9, bound: 0.5)
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func aNewDiTOutputsZeroAndRefusesShapesItCannotCut() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try DiT(engine: engine, config: Self.config, seed: 1)
             let output = try network.run(engine.tensor(filled: 0.3, rows: 2, columns: Self.config.inputs),
                                          time: engine.tensor(filled: 0.5, rows: 2, columns: 1), tape: network.makeTape())

@@ -9,7 +9,7 @@ import Testing
     func elementwiseOpsMatchTheirReferences(count: Int) throws {
         var random = TestRandom(seed: UInt64(count))
         let x = random.array(count), y = random.array(count)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             // Views at an offset inside a larger buffer exercise the (pointer, offset) convention.
             let storage = try engine.tensor(rows: 3, columns: count)
             let tx = try storage.rows(0, count: 1), ty = try storage.rows(1, count: 1), tz = try storage.rows(2, count: 1)
@@ -37,7 +37,7 @@ import Testing
         let (rows, columns) = shape
         var random = TestRandom(seed: UInt64(rows * columns))
         let x = random.array(rows * columns), shift = random.array(columns), scale = random.array(columns, 0.5, 2)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let tx = try engine.tensor(x, rows: rows, columns: columns), ty = try engine.tensor(rows: rows, columns: columns)
             try engine.columnAffine(tx, shift: engine.context.buffer(shift), scale: engine.context.buffer(scale), into: ty)
             expectClose(try ty.download(), Reference.columnAffine(x, columns: columns, shift: shift, scale: scale),
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func mismatchedShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let a = try engine.tensor(rows: 2, columns: 3), b = try engine.tensor(rows: 3, columns: 2)
             #expect(throws: (any Error).self) { try engine.axpy(1, a, b) }
         }

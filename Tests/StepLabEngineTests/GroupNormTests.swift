@@ -12,7 +12,7 @@ import Testing
           [(1, 1, 1, 1), (2, 5, 6, 3), (3, 7, 4, 1), (1, 1, 17, 1), (2, 49, 64, 8), (1, 9, 6, 6), (2, 7, 100, 4), (2, 3, 300, 3)])
     func groupNormMatchesItsReference(variant: GroupNormVariant, shape: (Int, Int, Int, Int)) throws {
         let (samples, pixels, channels, groups) = shape
-        try Shared.withEngine(groupNorm: variant) { engine in
+        try SharedEngine.withEngine(groupNorm: variant) { engine in
             for (modulated, activation) in [(false, Activation.identity), (true, .silu)] {
                 var random = TestRandom(seed: UInt64(samples * 1000 + pixels * 10 + channels))
                 let count = samples * pixels * channels
@@ -54,7 +54,7 @@ import Testing
 
     /// The variant follows the device type (this suite's CPU: one work-item per sample) unless STEPLAB_GROUPNORM names one.
     @Test func theVariantFollowsTheDeviceUnlessTheEnvironmentNamesOne() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let byDevice = try Engine(context: engine.context, environment: [:]).groupNormVariant
             let named = try Engine(context: engine.context, environment: ["STEPLAB_GROUPNORM": "workGroup"]).groupNormVariant
             #expect(byDevice == (engine.device.kind == .gpu ? GroupNormVariant.workGroup : .perSample))

@@ -13,7 +13,7 @@ import Testing
     @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, splitKChunk: 16, bandKilobytes: 1),
                       MatmulTuning(variant: .tiled)])
     func residualAndAccumulateEpiloguesMatchTheReference(tuning: MatmulTuning) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             // (37, 2, 19) with A transposed takes the narrow path; (5, 7, 131) split-K with variants[1].
             for (m, n, k) in [(1, 1, 1), (3, 17, 31), (257, 33, 65), (5, 7, 131), (37, 2, 19)] {
                 for transposeA in [false, true] {
@@ -41,7 +41,7 @@ import Testing
 
     @Test(arguments: [(1, 1), (3, 17), (300, 5), (1030, 33)])
     func columnSumsAccumulate(rows: Int, columns: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows + columns))
             let xv = random.array(rows * columns), start = random.array(columns)
             let x = try engine.tensor(xv, rows: rows, columns: columns), out = try engine.tensor(start, rows: 1, columns: columns)
@@ -53,7 +53,7 @@ import Testing
 
     @Test(arguments: [(1, 2), (3, 1), (5, 7), (17, 33), (2, 257)])
     func layerNormMatchesItsReference(rows: Int, columns: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for (modulated, activation) in [(false, Activation.identity), (true, .identity), (true, .silu), (false, .gelu)] {
                 var random = TestRandom(seed: UInt64(rows * 100 + columns) &+ (modulated ? 1 : 0))
                 let xv = random.array(rows * columns, -3, 3), dyv = random.array(rows * columns), dxv = random.array(rows * columns)
@@ -111,7 +111,7 @@ import Testing
     /// With one time, and two (each embedded, side by side into the time MLP).
     @Test(arguments: [1, 2])
     func residualMLPGradientsMatchFiniteDifferences(times: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3, times: times)
             let network = try ResidualMLP(engine: engine, config: config, seed: 5)
             let pass = try NetworkPass(network, engine: engine, batch: 4, times: times, seed: 8, bound: 0.6)
@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func aNewResidualMLPStartsAsItsOuterLayers() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try ResidualMLP(engine: engine, config: ResidualMLPConfig(inputs: 3, width: 8, blocks: 3, outputs: 2), seed: 1)
             let named = Dictionary(uniqueKeysWithValues: try network.parameters.export().map { ($0.name, $0.values) })
             #expect((0 ..< 3).allSatisfy { named["blocks.\($0).fc2.weight"]!.allSatisfy { $0 == 0 } })

@@ -22,7 +22,7 @@ import OpenCLKit
 
     @Test(arguments: Activation.allCases)
     func gradientsMatchFiniteDifferences(activation: Activation) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = MLPConfig(inputs: 3, width: 7, depth: 2, outputs: 2, activation: activation)
             let batch = 5
             let mlp = try MLP(engine: engine, config: config, seed: 11)
@@ -62,7 +62,7 @@ import OpenCLKit
     }
 
     @Test func fitsASineWithAdamW() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = MLPConfig(inputs: 1, width: 32, depth: 2, outputs: 1, activation: .tanh)
             let mlp = try MLP(engine: engine, config: config, seed: 1)
             let batch = 128
@@ -94,7 +94,7 @@ import OpenCLKit
     }
 
     @Test func exportAndLoadRoundTripByName() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = MLPConfig(inputs: 2, width: 4, depth: 1, outputs: 3)
             let a = try MLP(engine: engine, config: config, seed: 1), b = try MLP(engine: engine, config: config, seed: 2)
             #expect(try a.parameters.values.download() != b.parameters.values.download())

@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: variants)
     func everyLayoutMatchesTheReference(tuning: MatmulTuning) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             for (m, n, k) in Self.shapes {
                 for (ta, tb) in Self.layouts {
                     let o = Self.operands(m, n, k, ta, tb, seed: UInt64(m * 1_000_000 + n * 1000 + k))
@@ -48,7 +48,7 @@ import Testing
 
     @Test(arguments: [variants[0], variants[1], variants[2]])
     func fusedEpiloguesMatchTheReference(tuning: MatmulTuning) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             // (5, 7, 131) takes the split-K path with the 16-long chunks of variants[1].
             for (m, n, k) in [(3, 17, 31), (257, 33, 65), (64, 64, 64), (1, 40, 2), (5, 7, 131)] {
                 for activation in Activation.allCases {
@@ -77,7 +77,7 @@ import Testing
 
     /// The cpu variant's narrow path (A transposed, at most 4 columns) with both epilogues, rows off multiples of 16.
     @Test func narrowTransposedProductsWithEpiloguesMatchTheReference() throws {
-        try Shared.withEngine(tuning: MatmulTuning(variant: .cpu)) { engine in
+        try SharedEngine.withEngine(tuning: MatmulTuning(variant: .cpu)) { engine in
             for (m, n, k) in [(37, 2, 19), (16, 4, 3), (5, 1, 40)] {
                 var random = TestRandom(seed: UInt64(m * 100 + n * 10 + k))
                 let av = random.array(k * m), bv = random.array(k * n), biasv = random.array(n), gatev = random.array(m * n, -3, 3)
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func mismatchedShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let a = try engine.tensor(rows: 3, columns: 4), b = try engine.tensor(rows: 5, columns: 2)
             let c = try engine.tensor(rows: 3, columns: 2)
             #expect(throws: OpenCLError.self) { try engine.matmul(a, b, into: c) }
@@ -111,7 +111,7 @@ import Testing
     func forwardAndBackwardMatchTheReference(count: Int) throws {
         var random = TestRandom(seed: UInt64(count) + 7)
         let z = random.array(count, -4, 4), dy = random.array(count)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let tz = try engine.tensor(z, rows: 1, columns: count), tdy = try engine.tensor(dy, rows: 1, columns: count)
             let out = try engine.tensor(rows: 1, columns: count)
             for activation in Activation.allCases {

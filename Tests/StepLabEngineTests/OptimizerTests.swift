@@ -7,7 +7,7 @@ import Testing
     /// tail (`Engine.enqueue`).
     @Test(arguments: [nil, Float(0.5)])
     func adamwStepsMatchTheReferenceFormula(maxNorm: Float?) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let store = try ParameterStore(engine: engine, shapes: [("a", 3, 17), ("b", 1, 31), ("c", 257, 1), ("d", 37, 43)])
             var random = TestRandom(seed: 5)
             var p = random.array(store.count), m = [Float](repeating: 0, count: store.count), v = m
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func emaFollowsTheRecurrence() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             // 1337 weights: a long launch split into a body and a tail.
             let store = try ParameterStore(engine: engine, shapes: [("w", 1, 1337)])
             var random = TestRandom(seed: 8)

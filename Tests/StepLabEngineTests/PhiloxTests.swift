@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: knownAnswers)
     func deviceMatchesRandom123(answer: KnownAnswer) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let buffer = try engine.context.buffer(UInt32.self, count: 4)
             try engine.randomBits(into: buffer, count: 4, counter: answer.counter, key: answer.key)
             let w = try buffer.download()
@@ -41,7 +41,7 @@ import Testing
     @Test(arguments: ElementwiseTests.sizes)
     func deviceWordsEqualReference(count: Int) throws {
         let key = RandomKey(seed: 0x0123_4567_89ab_cdef, stream: 7, counter: 0xffff_fffe_0000_0003)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let buffer = try engine.context.buffer(UInt32.self, count: count + 10)
             try buffer.upload([UInt32](repeating: 0xdead_beef, count: count + 10))
             try engine.randomBits(into: buffer, offset: 5, count: count, key: key)
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func refusesAViewOutsideTheBuffer() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let buffer = try engine.context.buffer(UInt32.self, count: 8)
             #expect(throws: OpenCLError.self) { try engine.randomBits(into: buffer, offset: 5, count: 4, key: RandomKey(seed: 1)) }
         }

@@ -43,7 +43,7 @@ import Testing
     }
 
     private func draw(_ body: (Engine, Tensor) throws -> Void) throws -> [Float] {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let y = try engine.tensor(rows: 1000, columns: Self.n / 1000)
             try body(engine, y)
             return try y.download()

@@ -15,7 +15,7 @@ import Testing
     /// |z| < 5.8, into a relative one, plus exp's 3 ulp: rtol 1e-5 (POCL measured: 7e-7).
     @Test(arguments: ElementwiseTests.sizes)
     func drawsMatchTheirReferences(count: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let storage = try engine.tensor(filled: -7, rows: 3, columns: count)
             let y = try storage.rows(1, count: 1)
 
@@ -38,7 +38,7 @@ import Testing
 
     /// Element i depends on the key and i only: not on the draw's length, the tensor's shape or history.
     @Test func sameKeyGivesTheSameNumbers() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let long = try engine.tensor(rows: 25, columns: 40), short = try engine.tensor(rows: 1, columns: 17)
             try engine.normal(into: long, key: Self.key)
             let first = try long.download()
@@ -61,7 +61,7 @@ import Testing
     ])
     func otherKeysGiveUnrelatedNumbers(other: RandomKey) throws {
         let n = 4096
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let a = try engine.tensor(rows: 1, columns: n), b = try engine.tensor(rows: 1, columns: n)
             try engine.uniform(into: a, key: Self.key)
             try engine.uniform(into: b, key: other)

@@ -6,7 +6,7 @@ import Testing
     static let shapes: [(Int, Int)] = [(1, 1), (3, 17), (17, 3), (31, 64), (257, 31), (1000, 3), (1000, 257), (64, 1)]
 
     @Test func rowColumnAndFlatSumsMatchTheReference() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for (rows, columns) in Self.shapes {
                 var random = TestRandom(seed: UInt64(rows * 7919 + columns))
                 let x = random.array(rows * columns)
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func reductionsAreBitwiseDeterministic() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: 99)
             let x = try engine.tensor(random.array(4099 * 67), rows: 4099, columns: 67)
             let a = try engine.tensor(rows: 1, columns: 67), b = try engine.tensor(rows: 1, columns: 67)
@@ -50,7 +50,7 @@ import Testing
 @Suite struct LossTests {
     @Test(arguments: [1, 3, 17, 31, 64, 257, 1000])
     func lossesAndGradientsMatchTheReference(rows: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for columns in [1, 2, 5] {
                 var random = TestRandom(seed: UInt64(rows * 10 + columns))
                 let p = random.array(rows * columns, -2, 2), y = random.array(rows * columns, -2, 2)

@@ -17,7 +17,7 @@ import Testing
     func floatPathsMatchTheirReferences(count: Int) throws {
         let b = ScheduleBatch(rows: count, columns: 3, seed: UInt64(count))
         let zs = Reference.ddimStep(xhat: b.xhat, zt: b.zt, t: b.t, s: b.s, columns: 3)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let program = try Self.floatOnlyProgram(engine)
             let d = try b.upload(engine), zsTensor = try b.matrix(engine, zs), x = try b.matrix(engine)
             let t = d.t, emb = try engine.tensor(rows: count, columns: 16)

@@ -15,7 +15,7 @@ import Testing
         var random = TestRandom(seed: 11)
         let t = random.array(count, -0.1, 1.1)
         let expected = Reference.cosineSchedule(t)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let tt = try engine.tensor(t, rows: count, columns: 1)
             let alpha = try engine.tensor(rows: count, columns: 1), sigma = try engine.tensor(rows: count, columns: 1)
             let logSNR = try engine.tensor(rows: count, columns: 1)
@@ -33,7 +33,7 @@ import Testing
     @Test func deviceScheduleIsMonotone() throws {
         let n = 1001
         let t = (0..<n).map { Float(Double($0) / Double(n - 1) * NoiseSchedule.tMax) }
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let tt = try engine.tensor(t, rows: n, columns: 1)
             let alpha = try engine.tensor(rows: n, columns: 1), sigma = try engine.tensor(rows: n, columns: 1)
             let logSNR = try engine.tensor(rows: n, columns: 1)
@@ -58,7 +58,7 @@ import Testing
             let b = ScheduleBatch(rows: rows, columns: columns, seed: UInt64(count * 7 + columns))
             let zs = Reference.ddimStep(xhat: b.xhat, zt: b.zt, t: b.t, s: b.s, columns: columns)
             let shape = "\(rows)x\(columns)"
-            try Shared.withEngine { engine in
+            try SharedEngine.withEngine { engine in
                 let d = try b.upload(engine), out = try b.matrix(engine)
 
                 try engine.addNoise(d.x, d.eps, t: d.t, into: out)
@@ -84,7 +84,7 @@ import Testing
     /// sigma_t and multiplied by sigma_s <= sigma_t, stays below 1e-5.
     @Test func ddimWithTheTrueDataKeepsTheNoise() throws {
         let b = ScheduleBatch(rows: 257, columns: 5, seed: 3)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let d = try b.upload(engine), z = try b.matrix(engine)
             try engine.addNoise(d.x, d.eps, t: d.t, into: z)
             try engine.ddimStep(xhat: d.x, zt: z, t: d.t, s: d.s, into: z)
@@ -97,7 +97,7 @@ import Testing
     /// to float between the two, and the inverse multiplies that 2.4e-7 by up to 1 / 0.078 = 13: atol 1e-5.
     @Test func inverseDDIMUndoesDDIM() throws {
         let b = ScheduleBatch(rows: 1000, columns: 4, seed: 5)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let d = try b.upload(engine), zs = try b.matrix(engine)
             try engine.ddimStep(xhat: d.xhat, zt: d.zt, t: d.t, s: d.s, into: zs)
             try engine.inverseDDIM(zs: zs, zt: d.zt, t: d.t, s: d.s, into: zs)
@@ -108,7 +108,7 @@ import Testing
     /// The aDDIM excess term vanishes exactly when x_var = 0, in place as well.
     @Test func aDDIMWithoutVarianceIsDDIM() throws {
         let b = ScheduleBatch(rows: 31, columns: 257, seed: 9)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let d = try b.upload(engine), ddim = try b.matrix(engine)
             let zero = try engine.tensor(filled: 0, rows: b.rows, columns: 1)
             try engine.ddimStep(xhat: d.xhat, zt: d.zt, t: d.t, s: d.s, into: ddim)
@@ -120,7 +120,7 @@ import Testing
     /// aDDIM only lengthens eps_hat (MCM Eq. 10-14: DDIM's iterate has too small a norm).
     @Test func aDDIMAddsNoiseAlongEpsHat() throws {
         let b = ScheduleBatch(rows: 64, columns: 17, seed: 13)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let d = try b.upload(engine), ddim = try b.matrix(engine), addim = try b.matrix(engine)
             try engine.ddimStep(xhat: d.xhat, zt: d.zt, t: d.t, s: d.s, into: ddim)
             try engine.aDDIMStep(xhat: d.xhat, zt: d.zt, xVar: d.xVar, t: d.t, s: d.s, into: addim)
@@ -138,7 +138,7 @@ import Testing
     /// t = s gives a finite answer (zero for consistent inputs) instead of a division by zero.
     @Test func inverseDDIMAtEqualTimesIsFinite() throws {
         let b = ScheduleBatch(rows: 17, columns: 3, seed: 17)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let d = try b.upload(engine), x = try b.matrix(engine)
             try engine.inverseDDIM(zs: d.zt, zt: d.zt, t: d.t, s: d.t, into: x)
             #expect(try x.download() == [Float](repeating: 0, count: b.rows * b.columns))
@@ -146,7 +146,7 @@ import Testing
     }
 
     @Test func mismatchedShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let z = try engine.tensor(rows: 4, columns: 3), t = try engine.tensor(rows: 4, columns: 1)
             let wrongT = try engine.tensor(rows: 3, columns: 1), wide = try engine.tensor(rows: 4, columns: 2)
             #expect(throws: (any Error).self) { try engine.addNoise(z, z, t: wrongT, into: z) }

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func sharedTimesGiveThePerSampleOutputAndGradient() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for (name, network) in try Self.networks(engine) {
                 let batch = 5, times = name == "resmlp" ? 2 : 1
                 var random = TestRandom(seed: 11)
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aTangentPassRefusesSharedTimes() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (_, network) = try Self.networks(engine)[0]
             let tape = network.makeTape()
             tape.timesShared = true

@@ -12,7 +12,7 @@ import Testing
     @Test(arguments: GroupNormVariant.allCases, [(1, 1, 2, 1), (2, 3, 6, 3), (3, 5, 7, 1), (2, 4, 4, 2), (1, 2, 300, 2)])
     func groupNormTangentMatchesCentralDifferences(variant: GroupNormVariant, shape: (Int, Int, Int, Int)) throws {
         let (samples, pixels, channels, groups) = shape
-        try Shared.withEngine(groupNorm: variant) { engine in
+        try SharedEngine.withEngine(groupNorm: variant) { engine in
             let cases: [(modulated: Bool, activation: Activation, inputTangent: Bool, modulationTangent: Bool)] =
                 [(false, .identity, true, false), (true, .silu, true, true), (true, .gelu, false, true), (true, .identity, true, false)]
             for (index, c) in cases.enumerated() {
@@ -54,7 +54,7 @@ import Testing
     /// One time per row, and two (each time's embedding side by side).
     @Test(arguments: [(1, 1, 1, Float(3)), (5, 3, 1, 3), (7, 8, 1, 1000), (3, 3, 2, 3)])
     func timeEmbeddingTangentMatchesTheDerivative(rows: Int, frequencies: Int, times: Int, scale: Float) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + frequencies))
             let t = random.array(rows * times, 0, 1), dt = random.array(rows * times)
             let width = 2 * frequencies * times
@@ -74,7 +74,7 @@ import Testing
 
     @Test(arguments: [(1, 1, 2, 1), (2, 3, 4, 2), (2, 5, 6, 3)])
     func attentionTangentMatchesCentralDifferences(samples: Int, tokens: Int, channels: Int, heads: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(samples * 100 + tokens * 10 + channels))
             let rows = samples * tokens
             let qv = random.array(rows * 3 * channels, -2, 2), tqv = random.array(rows * 3 * channels)
@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func mlpJVPMatchesCentralDifferences() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = MLPConfig(inputs: 3, width: 5, depth: 2, outputs: 2, activation: .gelu)
             try Self.checkJVP(MLP(engine: engine, config: config, seed: 1), engine: engine, batch: 3, times: 0, seed: 2) { p, x, _ in
                 Reference.mlpForward(config, parameters: p, input: x, batch: 3)
@@ -138,7 +138,7 @@ import Testing
     /// One time, and two (MeanFlow's (r, t)): each time's embedding and its tangent side by side.
     @Test(arguments: [1, 2])
     func residualMLPJVPMatchesCentralDifferences(times: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = ResidualMLPConfig(inputs: 5, width: 6, blocks: 2, outputs: 3, frequencies: 2, timeScale: 3, times: times)
             try Self.checkJVP(ResidualMLP(engine: engine, config: config, seed: 1), engine: engine, batch: 4, times: times, seed: 3) { p, x, t in
                 Reference.residualMLPForward(config, parameters: p, input: x, t: t, batch: 4)
@@ -150,7 +150,7 @@ import Testing
     /// Two times on the GPU variant, so both paths and both conditionings are covered without a third case.
     @Test(arguments: [(MatmulTuning(variant: .cpu), 1), (MatmulTuning(variant: .tiled), 2)])
     func unetJVPMatchesCentralDifferences(tuning: MatmulTuning, times: Int) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             var config = UNetTests.attentionConfig
             config.times = times
             try Self.checkJVP(UNet(engine: engine, config: config, seed: 1), engine: engine, batch: 2, times: times, seed: 4) { p, x, t in
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func badTangentsAreRefusedInOneLine() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try ResidualMLP(engine: engine, config: ResidualMLPConfig(inputs: 3, width: 4, blocks: 1, outputs: 2), seed: 1)
             let x = try engine.tensor(filled: 0.5, rows: 2, columns: 3), t = try engine.tensor(filled: 0.5, rows: 2, columns: 1)
             let tape = network.makeTape()

@@ -13,7 +13,7 @@ import Testing
     func embeddingMatchesReference(count: Int) throws {
         var random = TestRandom(seed: UInt64(count))
         let t = random.array(count, 0, 1)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             // K times per row (K = 2: MeanFlow's (r, t)) share the count: rows of K times side by side.
             for (frequencies, times) in [(1, 1), (3, 1), (8, 1), (3, 2)] where count % times == 0 {
                 let rows = count / times
@@ -28,7 +28,7 @@ import Testing
     @Test(arguments: ElementwiseTests.sizes)
     func networkInputMatchesReference(count: Int) throws {
         var random = TestRandom(seed: UInt64(count) + 100)
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for (rows, columns) in [(count, 2), (3, count)] {
                 let t = random.array(rows, 0, 1), z = random.array(rows * columns, -3, 3)
                 let tt = try engine.tensor(t, rows: rows, columns: 1), zz = try engine.tensor(z, rows: rows, columns: columns)
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func badShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let z = try engine.tensor(rows: 4, columns: 2), t = try engine.tensor(rows: 4, columns: 1)
             #expect(throws: (any Error).self) { try engine.networkInput(z, t: t, into: engine.tensor(rows: 4, columns: 5)) }
             #expect(throws: (any Error).self) { try engine.networkInput(z, t: t, into: engine.tensor(rows: 3, columns: 18)) }

@@ -8,7 +8,7 @@ import Testing
     @Test func theEmbeddedDatabaseParsesAndEntriesMatchByNamePlatformAndDriver() throws {
         let database = try TuningDatabase.embedded()
         #expect(database.format == "steplab-tuning-1")
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let info = engine.device
             let tuned = MatmulTuning(variant: .cpu, mr: 6, splitKChunk: 1024)
             let entry = TuningDatabase.Entry(device: info, matmul: tuned, gflops: 2, defaultGflops: 1, date: "d")

@@ -19,7 +19,7 @@ import Testing
 
     @Test(arguments: [(MatmulTuning(variant: .cpu), false), (MatmulTuning(variant: .tiled), false), (MatmulTuning(variant: .cpu), true)])
     func unetGradientsMatchFiniteDifferences(tuning: MatmulTuning, attention: Bool) throws {
-        try Shared.withEngine(tuning: tuning) { engine in
+        try SharedEngine.withEngine(tuning: tuning) { engine in
             let config = attention ? Self.attentionConfig : Self.config
             let network = try UNet(engine: engine, config: config, seed: 5)
             let pass = try NetworkPass(network, engine: engine, batch: 2, seed: 9, bound: 0.5)
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func aNewUNetOutputsZeroAndNamesItsTensorsByLayer() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try UNet(engine: engine, config: Self.attentionConfig, seed: 1)
             let names = Set(network.parameters.entries.map(\.name))
             for name in ["time.2.weight", "input.weight", "down.0.0.conv1.weight", "down.0.downsample.bias", "down.1.0.skip.weight",

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func boundaryScalingsMakeTheModelTheIdentityAtSigmaMin() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 3, width: 16, depth: 1), seed: 1)
             let model = EDMModel(network: network, config: EDMConfig(), boundary: true)
             var random = TestRandom(seed: 2)
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func oneStepConsistencyTrainingLearns() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2), seed: 5)
             let objective = try ConsistencyObjective(model: network, config: ConsistencyConfig(totalIterations: 2000), batch: 512, seed: 6)
             let sampler = EDMSampler(model: objective.edm)
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func edmDiffusionLearnsAndHeunSamples() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let network = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2), seed: 7)
             let objective = try EDMDiffusionObjective(model: network, batch: 512, seed: 8)
             let sampler = EDMSampler(model: objective.edm)

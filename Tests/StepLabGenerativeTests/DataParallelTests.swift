@@ -13,7 +13,7 @@ import Testing
     static func rows(_ values: [Float], _ range: Range<Int>, d: Int) -> [Float] { Array(values[(range.lowerBound * d) ..< (range.upperBound * d)]) }
 
     @Test func aShardDrawsExactlyTheGlobalBatchsRows() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let batch = 24, d = 2, tail = 8 ..< 24
             let model = try Denoiser(engine: engine, config: Self.network, seed: 3)
             let x = TestData.eightGaussians(count: batch, seed: 1)
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func sourcesFillAShardWithTheGlobalBatchsRows() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let sources: [any BatchSource] = [
                 try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 100, seed: 2), count: 100, dimension: 2, seed: 4),
                 try DataSpec.parse("checkerboard").source(engine: engine, normalization: Normalization(mean: [0, 0], std: [1, 1]), seed: 4),
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func replicasComputeTheOneDeviceStepAndRepeatToTheByte() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let single = try Self.train(replicas: 1, steps: 20, engine: engine)
             let two = try Self.train(replicas: 2, steps: 20, engine: engine), again = try Self.train(replicas: 2, steps: 20, engine: engine)
             let four = try Self.train(replicas: 4, steps: 20, engine: engine)
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func replicasMustHoldConsecutiveShards() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let source = try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 64, seed: 2), count: 64, dimension: 2, seed: 4)
             let trainers = try [8, 0].map { firstRow in
                 try Trainer(objective: DiffusionObjective(model: Denoiser(engine: engine, config: Self.network, seed: 3), batch: 8, seed: 1, firstRow: firstRow),
@@ -128,7 +128,7 @@ import Testing
     /// must read them there, or a sample would mix raw and averaged weights.
     @Test(arguments: [NetworkArchitecture.mlp, .resmlp, .unet])
     func weightsPassedThroughTheTapeEqualACopyHoldingThem(architecture: NetworkArchitecture) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = architecture == .unet
                 ? DenoiserConfig(dimension: 64, architecture: .unet, prediction: .v,
                                  unet: UNetShape(height: 8, width: 8, imageChannels: 1, channels: 8, channelMult: [1, 2], groups: 4))

@@ -8,7 +8,7 @@ import Testing
 @Suite struct DiffusionTests {
     @Test(arguments: Prediction.allCases)
     func targetOfTheTruthConvertsBackToX(prediction: Prediction) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let rows = 257, d = 3
             var random = TestRandom(seed: 4)
             let x = random.array(rows * d, -2, 2), eps = random.array(rows * d, -2, 2)
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func diffusionOnAGaussianApproachesTheIdealDenoiser() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let mu = 1.5, s = 0.5, count = 8192
             var random = HostRandom(seed: 3)
             var data: [Float] = []
@@ -86,7 +86,7 @@ import Testing
     /// Philox blocks (d = 3, 5) and row counts that are not multiples of 4.
     @Test(arguments: [(37, 2), (19, 3), (10, 5), (6, 784)])
     func fusedBatchMatchesTheUnfusedLaunches(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * d))
             let x = try engine.tensor(random.array(rows * d), rows: rows, columns: d)
             let timeKey = RandomKey(seed: 99, stream: 1, counter: 12), noiseKey = RandomKey(seed: 99, stream: 2, counter: 12)

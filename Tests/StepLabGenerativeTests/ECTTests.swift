@@ -11,7 +11,7 @@ import Testing
 @Suite struct ECTTests {
     @Test(arguments: [0, 450, 999])
     func pairsMatchTheirTwinAndShrinkByStage(step: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (rows, config) = (37, ECTConfig(totalIterations: 1000))
             let key = RandomKey(seed: 5, stream: 61, counter: 7)
             let hi = try engine.tensor(rows: rows, columns: 1), lo = try engine.tensor(rows: rows, columns: 1)
@@ -34,7 +34,7 @@ import Testing
     /// An EDM diffusion model's one and two consistency jumps from sigma_max land near the data's mean; tuned by ECT they
     /// move onto the modes.
     @Test func tuningMakesFewStepSamplesOfADiffusionModel() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let data = TestData.eightGaussians(count: 8192, seed: 2)
             let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: .resmlp, width: 64, blocks: 2), seed: 5)

@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: [1, 3, 17], [1, 2, 5])
     func noisePreconditionAndLossWeightMatchTheReference(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d))
             let xv = random.array(rows * d, -3, 3), ev = random.array(rows * d, -3, 3), sv = Self.sigmas(&random, rows: rows)
             let x = try Self.view(engine, xv, rows: rows, columns: d), eps = try Self.view(engine, ev, rows: rows, columns: d)
@@ -53,7 +53,7 @@ import Testing
 
     @Test(arguments: [1, 3, 17], [1, 2, 5])
     func outputAndItsGradientMatchTheReference(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for boundary in [false, true] {
                 for sd: Float in [1, 0.5] {
                     var random = TestRandom(seed: UInt64(rows * 10 + d) &+ (boundary ? 1000 : 0))
@@ -88,7 +88,7 @@ import Testing
     /// in each network output.
     @Test(arguments: [(1, 1), (3, 2), (17, 5)])
     func outputGradientIsTheDerivativeOfTheOutput(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             for boundary in [false, true] {
                 var random = TestRandom(seed: UInt64(rows * 10 + d) &+ 77)
                 let xv = random.array(rows * d, -3, 3), nv = random.array(rows * d, -3, 3), probe = random.array(rows * d)
@@ -110,7 +110,7 @@ import Testing
 
     @Test(arguments: [1, 3, 17], [1, 2, 5])
     func toVPAndODEStepsMatchTheReference(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d) &+ 500)
             let xv = random.array(rows * d, -3, 3), dv = random.array(rows * d, -3, 3), sv = Self.sigmas(&random, rows: rows)
             // Sampler-like steps: from > to > 0.
@@ -145,7 +145,7 @@ import Testing
 
     @Test(arguments: [1, 3, 17], [1, 2, 5])
     func mcmTargetAndRowVarianceMatchTheReference(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d) &+ 900)
             // Times as mcm_times draws them: S = 4 segments of 8 steps, row 0 at n_rel = 1 (s = tStep, the
             // anchor case) and row 1 at the top of the last segment (t = 1, clamped to tMax).
@@ -177,7 +177,7 @@ import Testing
     }
 
     @Test func mismatchedShapesAreRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let x = try engine.tensor(filled: 0, rows: 3, columns: 2), wide = try engine.tensor(filled: 0, rows: 3, columns: 3)
             let column = try engine.tensor(filled: 1, rows: 3, columns: 1), short = try engine.tensor(filled: 1, rows: 2, columns: 1)
             #expect(throws: OpenCLError.invalidRequest("edmNoise: shape 3x3 does not match 3x2")) {

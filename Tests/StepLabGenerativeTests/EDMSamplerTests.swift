@@ -10,7 +10,7 @@ import Testing
 @Suite struct EDMSamplerTests {
     @Test(arguments: [(1, 1), (3, 5), (17, 2)])
     func flowStepsMatchTheirTwin(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d))
             let xv = random.array(rows * d, -3, 3), netv = random.array(rows * d), net2v = random.array(rows * d)
             let fromv = random.array(rows, 0.5, 80), tov = random.array(rows, 0.002, 0.4)
@@ -38,7 +38,7 @@ import Testing
     /// the 2-step result was off by 2.95e-3.
     @Test(arguments: [2, 3])
     func heunMatchesItsFloat64Twin(steps: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = DenoiserConfig(dimension: 2, architecture: .resmlp, frequencies: 2, width: 8, blocks: 1, timeScale: 3)
             let model = try Denoiser(engine: engine, config: config, seed: 3)
             var random = TestRandom(seed: 4)

@@ -10,7 +10,7 @@ import Testing
 @Suite struct MeanFlowTests {
     @Test(arguments: [(1, 1, 1), (5, 3, 2), (9, 2, 4)])
     func batchMatchesItsTwin(rows: Int, d: Int, frequencies: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d))
             var config = MeanFlowConfig()
             config.ratio = 0.5
@@ -46,7 +46,7 @@ import Testing
 
     @Test(arguments: [(1, 1), (4, 3), (7, 5)])
     func lossMatchesItsTwinAndItsGradient(rows: Int, d: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 7 + d))
             let config = MeanFlowConfig()
             let u = random.array(rows * d), dudt = random.array(rows * d), v = random.array(rows * d)
@@ -74,7 +74,7 @@ import Testing
     /// the twin along the batch's tangent (v, d emb/dt; dt = d(t - r) = 1), the target v - (t - r) du/dt held fixed,
     /// and the adaptively weighted loss differentiated by central differences in every parameter.
     @Test func gradientsAreThoseOfTheMeanFlowLossOfTheTwin() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = DenoiserConfig(dimension: 2, architecture: .resmlp, frequencies: 2, width: 6, blocks: 1, timeScale: 3, timeInputs: 2)
             let model = try Denoiser(engine: engine, config: config, seed: 3)
             var random = TestRandom(seed: 4)
@@ -111,7 +111,7 @@ import Testing
 
     /// One-step samples from noise land on the eight Gaussians after training.
     @Test func meanFlowLearnsEightGaussiansInOneStep() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (before, oneStep, twoSteps) = try TestData.trainFlowJumps(engine) { try MeanFlowObjective(model: $0, batch: 512, seed: 6) }
             print("MeanFlow SWD to eight Gaussians: untrained \(before), 1 step \(oneStep), 2 steps \(twoSteps)")
             // Measured: 0.62 untrained, 0.24 at one and two steps (true samples: about 0.09). Plain flow matching conditioned
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func aNetworkOnOneTimeIsRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: .resmlp, width: 8, blocks: 1), seed: 1)
             #expect(throws: OpenCLError.invalidRequest("meanflow needs a network conditioned on two times, (t, t - r) (got 1)")) {
                 _ = try MeanFlowObjective(model: model, batch: 4, seed: 1)

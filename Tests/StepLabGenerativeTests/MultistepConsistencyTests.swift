@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct MultistepConsistencyTests {
     @Test func targetIsTheDataWhenTheTeacherStepLandsOnTheSegmentBoundary() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let rows = 31, d = 3
             var random = TestRandom(seed: 12)
             let x = random.array(rows * d, -2, 2), eps = random.array(rows * d, -2, 2), junk = random.array(rows * d, -5, 5)
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func oneSegmentIsTheConsistencyLossBetweenTheJumpsToZero() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let batch = 64
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 32, depth: 2), seed: 3)
             let objective = try MultistepConsistencyObjective(
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func lossBySegmentBinsEachDrawByItsSegment() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let batch = 64, batches = 3, segments = 4, firstStep = 5
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 32, depth: 2), seed: 3)
             let objective = try MultistepConsistencyObjective(
@@ -105,7 +105,7 @@ import Testing
     }
 
     @Test func multistepTrainingLearnsEightGaussians() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let data = TestData.eightGaussians(count: 8192, seed: 2)
             let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, width: 64, depth: 2, prediction: .v), seed: 5)

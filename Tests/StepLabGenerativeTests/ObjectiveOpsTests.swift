@@ -10,7 +10,7 @@ import Testing
 @Suite struct ObjectiveOpsTests {
     @Test(arguments: [(1, 1, 1), (4, 3, 7), (2, 64, 33)])
     func multistepTimesMatchTheTwin(segments: Int, stepsPerSegment: Int, rows: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let key = RandomKey(seed: 3, stream: 21, counter: 5)
             let t = try engine.tensor(rows: rows, columns: 1), s = try engine.tensor(rows: rows, columns: 1)
             let start = try engine.tensor(rows: rows, columns: 1)
@@ -25,7 +25,7 @@ import Testing
             // t lies in its segment, one step above s, never below the segment's start.
             #expect(twin.allSatisfy { $0.t > $0.start && $0.s >= $0.start - 1e-12 && $0.t <= $0.start + 1 / Double(segments) + 1e-12 })
         }
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let column = try engine.tensor(rows: 3, columns: 1)
             #expect(throws: OpenCLError.self) {
                 try engine.multistepTimes(segments: 0, stepsPerSegment: 2, key: RandomKey(seed: 1), t: column, s: column, segmentStart: column)
@@ -35,7 +35,7 @@ import Testing
 
     @Test(arguments: [2, 11, 1281])
     func ictPairsMatchTheTwin(levels: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = ConsistencyConfig(totalIterations: 100)
             let grid = config.edm.karrasGrid(count: levels), cdf = config.pairCDF(grid: grid), rows = 37
             let key = RandomKey(seed: 8, stream: 4, counter: 2)
@@ -59,7 +59,7 @@ import Testing
     /// Four steps of the bookkeeping on rows that settle at different steps (one never moves, one keeps moving), then
     /// the final step, which marks every row done.
     @Test func earlyExitUpdatesMatchTheTwin() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (rows, d) = (5, 3)
             var random = TestRandom(seed: 12)
             let xhat = try engine.tensor(rows: rows, columns: d)

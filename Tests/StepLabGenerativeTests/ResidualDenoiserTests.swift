@@ -9,7 +9,7 @@ import Testing
     /// A small resmlp diffusion model puts its samples on the eight blobs: the mean distance to the nearest centre
     /// falls from that of the untrained network's samples to near the data's own 0.13.
     @Test func aResidualDiffusionModelLearnsEightGaussians() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let data = ConsistencyTests.unitData(count: 8192, seed: 2)
             let source = try DeviceDataset(engine: engine, values: data, count: 8192, dimension: 2, seed: 4)
             let config = DenoiserConfig(dimension: 2, architecture: .resmlp, width: 64, blocks: 2, prediction: .v)

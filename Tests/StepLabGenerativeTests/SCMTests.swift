@@ -25,7 +25,7 @@ import Testing
 
     @Test(arguments: [(1, 1, 1), (5, 3, 2), (9, 2, 4)])
     func batchMatchesItsTwin(rows: Int, d: Int, frequencies: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 10 + d))
             let config = SCMConfig(totalIterations: 100)
             let xv = random.array(rows * d, -2, 2), scale: Float = 3, sd = Double(config.edm.sigmaData)
@@ -82,7 +82,7 @@ import Testing
     /// mean_r e^w_r ||N' - N + g_r||^2 / d - w_r at N' = N, with N and the normalised g held.
     @Test(arguments: [(1, 1, Float(0)), (4, 3, 1), (7, 5, 0.5)])
     func lossMatchesItsTwinAndItsGradients(rows: Int, d: Int, warm: Float) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = TestRandom(seed: UInt64(rows * 7 + d))
             let config = SCMConfig(totalIterations: 100)
             let n = random.array(rows * d), j = random.array(rows * d), noisy = random.array(rows * d, -3, 3), v = random.array(rows * d)
@@ -117,7 +117,7 @@ import Testing
     /// of the twin along the batch's tangent, the normalised g from the loss twin, the network's parameters by central
     /// differences of the stated loss, and the weighting's by its closed form dL/da = features^T dL/dw.
     @Test func gradientsAreThoseOfTheSCMLossOfTheTwin() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = DenoiserConfig(dimension: 2, architecture: .resmlp, frequencies: 2, width: 6, blocks: 1, timeScale: 1,
                                         weighting: SCMConfig.weightingFeatures)
             let model = try Denoiser(engine: engine, config: config, seed: 3)
@@ -166,7 +166,7 @@ import Testing
 
     /// sCT from scratch: one- and two-step samples land on the eight Gaussians.
     @Test func sctLearnsEightGaussiansInOneStep() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let source = try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 8192, seed: 2), count: 8192, dimension: 2, seed: 4)
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: .resmlp, width: 64, blocks: 2, timeScale: 1,
                                                                             weighting: SCMConfig.weightingFeatures), seed: 5)
@@ -198,7 +198,7 @@ import Testing
     }
 
     @Test func aNetworkWithoutTheWeightingIsRefused() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let model = try Denoiser(engine: engine, config: DenoiserConfig(dimension: 2, architecture: .resmlp, width: 8, blocks: 1), seed: 1)
             #expect(throws: OpenCLError.invalidRequest("scm needs a network on one time that carries the 8-feature loss weighting "
                                                        + "(DenoiserConfig.weighting)")) {

@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func samplersAreDeterministicAndEarlyExitSavesEvaluations() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (teacher, _) = try Self.trainTeacher(engine, steps: 1500)
             let sampler = VPSampler(model: teacher)
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 5)
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func distillationLearnsFromADiffusionTeacher() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (teacher, source) = try Self.trainTeacher(engine, steps: 1500)
             let noise = try TestData.noise(engine, rows: 1024, columns: 2, seed: 6)
             let teacherDistance = ConsistencyTests.distance(try VPSampler(model: teacher).sample(noise: noise, steps: 64).download())
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func oneStepConsistencyMapApproachesTheExactODEMapOnAGaussian() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             // x ~ N(mu, s^2): z_t ~ N(alpha_t mu, alpha_t^2 s^2 + sigma_t^2) and the probability-flow ODE keeps the
             // standardised coordinate, so the exact map from z_1 to data is x = mu + s (z_1 - alpha_1 mu) / sd_1.
             let mu = 1.5, s = 0.5

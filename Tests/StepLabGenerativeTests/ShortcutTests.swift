@@ -12,7 +12,7 @@ import Testing
     /// A shard whose first rows are self-consistency rows and whose others are flow matching.
     @Test(arguments: [(0, 9), (4, 6), (12, 5)])
     func batchMatchesItsTwin(firstRow: Int, rows: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (d, frequencies, scale, bootstrapRows, config) = (3, 2, Float(3), 7, ShortcutConfig())
             var random = TestRandom(seed: UInt64(firstRow * 10 + rows))
             let xv = random.array(rows * d, -2, 2)
@@ -46,7 +46,7 @@ import Testing
     /// The self-consistency rows' targets are the clipped mean of s(z, t, d/2) and s(z', t - d/2, d/2) with
     /// z' = z - (d/2) s(z, t, d/2), recomputed here from the batch the objective drew.
     @Test func selfConsistencyTargetsAreTwoHalfJumps() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = DenoiserConfig(dimension: 2, architecture: .resmlp, frequencies: 2, width: 8, blocks: 1, timeScale: 3, timeInputs: 2)
             let model = try Denoiser(engine: engine, config: config, seed: 3)
             var random = TestRandom(seed: 4)
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func shortcutLearnsEightGaussiansInOneAndTwoSteps() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let (before, oneStep, twoSteps) = try TestData.trainFlowJumps(engine) { try ShortcutObjective(model: $0, batch: 512, seed: 6) }
             print("shortcut SWD to eight Gaussians: untrained \(before), 1 step \(oneStep), 2 steps \(twoSteps)")
             // Measured: 0.62 untrained, 0.19 and 0.17 at one and two steps (true samples: about 0.09).

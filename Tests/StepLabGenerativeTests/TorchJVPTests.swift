@@ -44,7 +44,7 @@ import Testing
     @Test(.enabled(if: available, "needs python3 with torch, safetensors and numpy"),
           arguments: [(NetworkArchitecture.resmlp, 1), (.resmlp, 2), (.unet, 1), (.dit, 1)])
     func torchFuncJVPAgrees(architecture: NetworkArchitecture, times: Int) throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             let config = Self.config(architecture, times: times)
             let model = try Denoiser(engine: engine, config: config.denoiser, seed: 3)
             var random = TestRandom(seed: 17)

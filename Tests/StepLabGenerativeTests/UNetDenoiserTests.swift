@@ -32,7 +32,7 @@ import Testing
     /// A tiny U-Net diffusion model puts its samples on the four modes: the distance to the nearest mode falls from
     /// that of the untrained network's samples (about 1) to a small fraction of it.
     @Test func aUNetDiffusionModelLearnsFourImages() throws {
-        try Shared.withEngine { engine in
+        try SharedEngine.withEngine { engine in
             var random = HostRandom(seed: 3)
             let count = 1024
             let data = (0 ..< count).flatMap { _ in Self.modes[Int(random.next() % 4)].map { $0 + random.uniform(-0.05, 0.05) } }

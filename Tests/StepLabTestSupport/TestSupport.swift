@@ -5,7 +5,7 @@ import StepLabEngine
 
 /// One engine for the whole test process. OpenCL kernel objects carry argument state, so every test that
 /// uses it runs under one lock; POCL already spreads each kernel over all cores.
-public enum Shared {
+public enum SharedEngine {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var engine: Engine?
 
