@@ -24,15 +24,6 @@ extension Buffer: KernelArgument {
     }
 }
 
-/// A `__local` scratch buffer of `bytes` bytes, allocated per work-group by the driver.
-public struct LocalMemory: KernelArgument {
-    public let bytes: Int
-    public init(bytes: Int) { self.bytes = bytes }
-    public func bind(to kernel: cl_kernel, index: cl_uint) -> cl_int {
-        clSetKernelArg(kernel, index, bytes, nil)
-    }
-}
-
 /// One kernel function of a built program. Not thread-safe: arguments are kernel state.
 public final class Kernel {
     let handle: cl_kernel

@@ -54,11 +54,6 @@ public struct SampleMetrics: Sendable {
         try pairwise(a, b).mmd
     }
 
-    /// Energy distance `2 E|X - Y| - E|X - X'| - E|Y - Y'|`, unbiased.
-    public func energyDistance(_ a: PointSet, _ b: PointSet) throws(DataError) -> Double {
-        try pairwise(a, b).energy
-    }
-
     /// Keeps the directions' generator apart from the subsets' one (SplitMix64 seeds that differ by a multiple
     /// of its increment would give shifted copies of one sequence).
     static let directionSeed: UInt64 = 0xD1B5_4A32_D192_ED03
