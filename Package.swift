@@ -10,6 +10,7 @@ let kernelFiles = [
     "channels.cl",
     "consistency.cl",
     "conv.cl",
+    "conv_tiled.cl",
     "datasets.cl",
     "diffusion.cl",
     "diffusion_batch.cl",

@@ -9,6 +9,9 @@
 // fastest at. NCHW would need a batched product, or the (Cout x K*K*C) . (K*K*C x N*H*W) shape whose wide, short
 // output the CPU kernel tiles worse (`bench kernels` times both products for the U-Net's convolutions; the
 // measurements: docs/kernel-development.md).
+// The layers read the patches in place instead (conv_cpu below for the CPU variant, conv_tiled.cl for the tiled
+// one); im2col remains for the CPU variant's weight gradient at channel counts off a multiple of 32, col2im for the
+// input gradient of a stride-2 convolution on both.
 // CPU twins: Reference.im2col / col2im (ConvolutionOps.swift).
 
 // Range: [K * K, N * Ho * Wo]. Sample n starts `sample_stride` floats after sample n - 1 (H * W * C for activations;

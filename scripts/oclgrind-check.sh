@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the kernel tests on tiny, awkward shapes on Oclgrind's simulated GPU (Debian's `oclgrind`), with its checks of
 # every work-item's memory accesses and of data races in local and global memory, and fails on any report. Oclgrind
-# shows itself as a GPU with OpenCL C 1.2, so the engine takes its GPU paths there (the tiled matmul, im2col and
-# col2im, the work-group kernels); the suites that force a variant (MatmulTuning) run the CPU kernels too.
+# shows itself as a GPU with OpenCL C 1.2, so the engine takes its GPU paths there (the tiled matmul and the tiled
+# implicit convolutions, col2im, the work-group kernels); the suites that force a variant (MatmulTuning) run the CPU
+# kernels too.
 # Usage: scripts/oclgrind-check.sh   (after `swift build --build-tests`; it builds them when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +16,12 @@ binary="$(swift build --show-bin-path)/StepLabPackageTests.xctest"
 # Suites whose shapes are small enough for the simulator (each kernel file is exercised by at least one):
 # elementwise, activations, attention (and its tangent), GroupNorm (backward, tangent, per-token FiLM), time embeddings,
 # schedules and diffusion batches, reductions and losses, AdamW and the EMA, Philox draws, EDM ops and samplers, the
-# ECT, MeanFlow, sCM and shortcut batches, im2col/col2im and channel copies, patches, and whole tiny U-Nets and DiTs
-# forward, backward and JVP through both matmul variants.
+# ECT, MeanFlow, sCM and shortcut batches, im2col/col2im, the tiled implicit convolutions and channel copies, patches,
+# and whole tiny U-Nets and DiTs forward, backward and JVP through both matmul variants.
 filter='ElementwiseTests|ActivationTests|AttentionTests|GroupNormTests|TimeEmbeddingTests|ScheduleOpsTests|ReductionAndLossTests'
 filter+='|CrossEntropyTests|OptimizerTests|RandomTests|PhiloxTests|EDMOpsTests|EDMSamplerTests|ECTTests/pairs'
 filter+='|MeanFlowTests/(batch|loss)|SCMTests/(batch|loss)|ShortcutTests/(batch|selfConsistency)|DiTTests|UNetTests'
-filter+='|TangentTests/(groupNorm|timeEmbedding|attention)|ConvolutionTests/(im2col|channelSlices)'
+filter+='|TangentTests/(groupNorm|timeEmbedding|attention)|ConvolutionTests/(im2col|channelSlices)|TiledConvolutionTests'
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)

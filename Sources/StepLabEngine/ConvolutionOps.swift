@@ -2,7 +2,8 @@ import OpenCLKit
 
 /// The data movement of a convolution as a product (`Kernels/conv.cl`): `im2col` lays each output pixel's
 /// receptive field out as a row, so `cols . W` is the convolution and `cols^T . dy` its weight gradient; `col2im`
-/// is its adjoint, which turns `dy . W^T` into the input gradient.
+/// is its adjoint, which turns `dy . W^T` into the input gradient. The layers use the implicit products below, which
+/// read the same patches in place, and these only where those do not serve (`Conv2d`).
 extension Engine {
     /// Writes the patches of `samples` images into `cols` ((samples * Ho * Wo) x patchSize). Each image is the first
     /// H * W * Cin values of its sample's share of `x` (`x.count / samples` values: NHWC activations, or a network
@@ -33,12 +34,12 @@ extension Engine {
     }
 }
 
-/// The implicit products of the CPU variant (`Kernels/conv.cl`'s conv_cpu and packs): the patches are read in place
-/// and never stored. Other variants run the convolution as `im2col` and a product (`Conv2d` picks).
+/// The implicit products: the patches are read in place and never stored. The CPU variant runs `Kernels/conv.cl`'s
+/// conv_cpu (matmul_cpu's register blocks over packed weight panels) and, for the weight gradient, packs the patches
+/// straight into the panel matmul's operand; the tiled (GPU) variant runs `Kernels/conv_tiled.cl`'s conv_tiled
+/// (matmul_tiled with its A slabs gathered from the image) for all three products. `im2col` remains for the CPU
+/// variant's weight gradient at channel counts off a multiple of 32, `col2im` for stride-2 input gradients.
 extension Engine {
-    /// Whether the implicit products serve this engine (the CPU matmul variant).
-    public var convolvesInPlace: Bool { matmulTuning.variant == .cpu }
-
     /// y = epilogue(patches(x) . W) for `samples` images in `x` (as `im2col` reads them); W is patchSize x Cout.
     public func convolve(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, weight: Tensor, into y: Tensor,
                          epilogue: MatmulEpilogue) throws(OpenCLError) {
@@ -46,6 +47,9 @@ extension Engine {
         guard weight.rows == g.patchSize, weight.columns == g.outputChannels,
               y.rows == samples * g.outputHeight * g.outputWidth, y.columns == g.outputChannels else {
             throw .invalidRequest("convolve \(g): weight \(weight.rows)x\(weight.columns) or output \(y.rows)x\(y.columns) does not fit")
+        }
+        if matmulTuning.variant == .tiled {
+            return try launchTiledConvolution(.forward, x, stride: stride, geometry: g, weight, into: y, epilogue: epilogue)
         }
         let panels = (g.outputChannels + 31) / 32
         let packed = try scratch(count: panels * 32 * g.patchSize)
@@ -55,7 +59,8 @@ extension Engine {
     }
 
     /// dL/dx of a stride-1 convolution from dL/dy, as the transposed convolution of dy (conv_cpu with the flipped
-    /// weight): written to `dx` ((samples * H * W) x Cin), or added to it when `accumulate`.
+    /// weight packed, or conv_tiled reading it flipped in place): written to `dx` ((samples * H * W) x Cin), or added
+    /// to it when `accumulate`.
     public func convolveTransposed(_ dy: Tensor, geometry g: ConvolutionGeometry, weight: Tensor, accumulate: Bool,
                                    into dx: Tensor) throws(OpenCLError) {
         guard g.stride == 1 else { throw .invalidRequest("convolveTransposed: stride \(g.stride); use col2im") }
@@ -66,27 +71,38 @@ extension Engine {
               weight.rows == g.patchSize, weight.columns == g.outputChannels else {
             throw .invalidRequest("convolveTransposed \(g): dy \(dy.rows)x\(dy.columns) or dx \(dx.rows)x\(dx.columns) does not fit")
         }
+        // With padding K / 2 on both sides the transposed convolution's padding K - 1 - K / 2 is K / 2 again.
+        if matmulTuning.variant == .tiled {
+            return try launchTiledConvolution(.transposed, dy, stride: dy.count / samples, geometry: transposed, weight, into: dx,
+                                              epilogue: accumulate ? .accumulate : .none)
+        }
         let panels = (g.inputChannels + 31) / 32
         let packed = try scratch(count: panels * 32 * transposed.patchSize)
         try launch("conv.cl", "pack_flipped_weight", global: [transposed.patchSize, panels], Int32(g.kernel * g.kernel),
                    Int32(g.inputChannels), Int32(g.outputChannels), weight.storage, weight.kernelOffset, packed, Int32(0))
-        // With padding K / 2 on both sides the transposed convolution's padding K - 1 - K / 2 is K / 2 again.
         try launchConv(dy, stride: dy.count / samples, geometry: transposed, panels: packed, into: dx,
                        epilogue: accumulate ? .accumulate : .none)
     }
 
-    /// Whether `convolutionWeightGradient` serves this geometry (the CPU variant, input channels a multiple of 32).
-    public func packsPatches(_ g: ConvolutionGeometry) -> Bool { convolvesInPlace && g.inputChannels % 32 == 0 }
+    /// Whether `convolutionWeightGradient` serves this geometry: always on the tiled variant; on the CPU variant when
+    /// the input channels are a multiple of 32 (its packer copies 32 adjacent channels of one tap at a time).
+    public func convolvesWeightGradientInPlace(_ g: ConvolutionGeometry) -> Bool {
+        matmulTuning.variant == .tiled || g.inputChannels % 32 == 0
+    }
 
-    /// dW += patches(x)^T . dy on the CPU panel kernel, the patches packed straight from x (`packsPatches`).
+    /// dW += patches(x)^T . dy without the patches stored: conv_tiled reading them as its transposed A, or the CPU
+    /// panel kernel with them packed straight from x (`convolvesWeightGradientInPlace`).
     public func convolutionWeightGradient(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, outputGradient dy: Tensor,
                                           accumulatingInto dw: Tensor) throws(OpenCLError) {
         let stride = try imageStride(x, samples: samples, geometry: g)
         let pixels = samples * g.outputHeight * g.outputWidth
-        guard packsPatches(g), dy.rows == pixels, dy.columns == g.outputChannels, dw.rows == g.patchSize,
+        guard convolvesWeightGradientInPlace(g), dy.rows == pixels, dy.columns == g.outputChannels, dw.rows == g.patchSize,
               dw.columns == g.outputChannels else {
             throw .invalidRequest("convolutionWeightGradient \(g): dy \(dy.rows)x\(dy.columns), dW \(dw.rows)x\(dw.columns) "
-                                  + "(needs the CPU variant and channels a multiple of 32)")
+                                  + "(the CPU variant needs channels a multiple of 32)")
+        }
+        if matmulTuning.variant == .tiled {
+            return try launchTiledConvolution(.weightGradient, x, stride: stride, geometry: g, dy, into: dw, epilogue: .accumulate)
         }
         try matmul(m: g.patchSize, k: pixels, packer: { buffer, offset throws(OpenCLError) in
             try self.launch("conv.cl", "pack_patches", global: [pixels, g.patchSize / 32], Int32(g.height), Int32(g.width),
@@ -109,6 +125,23 @@ extension Engine {
                    e.gate.storage, e.gate.kernelOffset, e.activation.rawValue)
     }
 
+    /// conv_tiled's `product` of the patches of `x` (`stride` values per image) with `b` into `c` (`Kernels/conv_tiled.cl`).
+    private func launchTiledConvolution(_ product: TiledConvolution, _ x: Tensor, stride: Int, geometry g: ConvolutionGeometry,
+                                        _ b: Tensor, into c: Tensor, epilogue: MatmulEpilogue) throws(OpenCLError) {
+        let e = try EpilogueArguments(epilogue, output: c)
+        let tuning = matmulTuning
+        let (m, n, k) = product == .weightGradient ? (g.patchSize, c.columns, b.rows) : (c.rows, c.columns, g.patchSize)
+        let options = "-D TRANS_A=\(product == .weightGradient ? 1 : 0) -D FLIP_B=\(product == .transposed ? 1 : 0) "
+            + "-D EPI=\(e.mode) \(tuning.defines)"
+        let local = tuning.tiledLocal
+        let global = [(n + tuning.tn - 1) / tuning.tn * local[0], (m + tuning.tm - 1) / tuning.tm * local[1]]
+        try launch("conv_tiled.cl", "conv_tiled", global: global, local: local, options: options, Int32(m), Int32(n), Int32(k),
+                   Int32(g.height), Int32(g.width), Int32(g.inputChannels), Int32(stride), Int32(g.kernel), Int32(g.stride),
+                   Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth), x.storage, x.kernelOffset,
+                   b.storage, b.kernelOffset, c.storage, c.kernelOffset, e.bias.storage, e.bias.kernelOffset,
+                   e.pre.storage, e.pre.kernelOffset, e.storePre, e.gate.storage, e.gate.kernelOffset, e.activation.rawValue)
+    }
+
     /// Values per image in `x` (`x.count / samples`), checked to hold an image of the geometry's input.
     private func imageStride(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry) throws(OpenCLError) -> Int {
         try g.validate()
@@ -117,6 +150,16 @@ extension Engine {
         }
         return x.count / samples
     }
+}
+
+/// Which product conv_tiled computes (its TRANS_A and FLIP_B switches).
+enum TiledConvolution {
+    /// patches(x) . W: the forward.
+    case forward
+    /// patches(dy) . flip(W) in the transposed convolution's geometry: a stride-1 convolution's input gradient.
+    case transposed
+    /// patches(x)^T . dy: the weight gradient.
+    case weightGradient
 }
 
 extension Reference {

@@ -3,8 +3,9 @@ import StepLabTestSupport
 import Testing
 @testable import StepLabEngine
 
-/// im2col, col2im and the channel-slice copies against their CPU twins on awkward shapes, and the convolution
-/// layer's forward and backward against a direct float64 convolution and its central differences.
+/// im2col, col2im and the channel-slice copies against their CPU twins on awkward shapes, the tiled variant's implicit
+/// products against direct float64 sums, and the convolution layer's forward and backward against a direct float64
+/// convolution and its central differences.
 @Suite struct ConvolutionTests {
     /// Odd sizes, one channel, one sample, a 1x1 image, channel counts that fit no tile, both strides and kernels.
     static let geometries: [(samples: Int, geometry: ConvolutionGeometry)] = [
@@ -42,8 +43,10 @@ import Testing
         }
     }
 
-    /// The CPU variant's implicit products (conv_cpu and its packs) and the GPU variant's im2col, product and col2im.
-    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, bandKilobytes: 1), MatmulTuning(variant: .tiled)])
+    /// The CPU variant's implicit products (conv_cpu and its packs), the tiled variant's (conv_tiled), and col2im for
+    /// stride 2 on both.
+    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3, bandKilobytes: 1), MatmulTuning(variant: .tiled),
+                      MatmulTuning(variant: .tiled, tm: 8, tn: 8, tk: 4, wm: 2, wn: 2)])
     func convolutionForwardAndBackwardMatchADirectConvolution(tuning: MatmulTuning) throws {
         try SharedEngine.withEngine(tuning: tuning) { engine in
             for (index, (samples, g)) in Self.geometries.enumerated() {

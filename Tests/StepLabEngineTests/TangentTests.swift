@@ -146,7 +146,7 @@ import Testing
         }
     }
 
-    /// The U-Net with attention, through the CPU variant's in-place convolutions and the GPU variant's im2col.
+    /// The U-Net with attention, through the in-place convolutions of both matmul variants (conv_cpu, conv_tiled).
     /// Two times on the GPU variant, so both paths and both conditionings are covered without a third case.
     @Test(arguments: [(MatmulTuning(variant: .cpu), 1), (MatmulTuning(variant: .tiled), 2)])
     func unetJVPMatchesCentralDifferences(tuning: MatmulTuning, times: Int) throws {

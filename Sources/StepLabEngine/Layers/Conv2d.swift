@@ -1,11 +1,14 @@
 import OpenCLKit
 
 /// A 2-D convolution over NHWC activations, `y = conv(x, W) + b` (`ConvolutionGeometry`: 1x1 or 3x3, stride 1 or 2,
-/// zero padding K / 2), computed as the product `patches(x) . W` with the bias (and a residual add) in its epilogue:
-/// on CPUs with the patches read in place (`Engine.convolve`, and the transposed convolution for the input gradient),
-/// elsewhere through `im2col` and the tuned matmul (and `col2im`); a 1x1 stride-1 convolution is the product on the
-/// activations as they lie. W is stored `(K * K * Cin) x Cout`, rows
-/// ordered (kh, kw, cin), as `NAME.weight` (torch's `Conv2d.weight.permute(2, 3, 1, 0)`), b as `NAME.bias` (1 x Cout).
+/// zero padding K / 2), computed as the product `patches(x) . W` with the bias (and a residual add) in its epilogue,
+/// the patches read in place and never stored (`Engine.convolve`: conv_cpu on the CPU matmul variant, conv_tiled on
+/// the tiled one); a 1x1 stride-1 convolution is the product on the activations as they lie. The backward stores no
+/// patches either where it can: a stride-1 convolution's input gradient is the transposed convolution of dy (a
+/// stride-2 one's is `col2im(dy . W^T)`), and the weight gradient reads the patches in place
+/// (`Engine.convolutionWeightGradient`) except on the CPU variant at channel counts off a multiple of 32, which forms
+/// them with `im2col` for it. W is stored `(K * K * Cin) x Cout`, rows ordered (kh, kw, cin), as `NAME.weight`
+/// (torch's `Conv2d.weight.permute(2, 3, 1, 0)`), b as `NAME.bias` (1 x Cout).
 ///
 /// Its input is `samples` images: `(samples * H * W) x Cin` activations, or any tensor whose rows hold one image
 /// each in their first H * W * Cin values (a denoiser's network input); the output is `(samples * Ho * Wo) x Cout`.
@@ -33,30 +36,15 @@ public final class Conv2d: Layer {
     }
 
     private func forward(_ x: Tensor, residual: Tensor?, tape: Tape) throws(OpenCLError) -> Tensor {
-        let (g, engine) = (geometry, tape.engine)
-        let rows = tape.batch * g.outputHeight * g.outputWidth
-        let y = try tape.allocate(rows: rows, columns: g.outputChannels)
+        let g = geometry
+        let y = try tape.allocate(rows: tape.batch * g.outputHeight * g.outputWidth, columns: g.outputChannels)
         let b = try tape.value(bias), w = try tape.value(weight)
         let epilogue: MatmulEpilogue = residual.map { .biasResidual(bias: b, residual: $0) }
             ?? .biasActivation(bias: b, activation: .identity, preActivation: nil)
-        var patches: Tensor?
-        if !usesPatches(x, engine) {
-            try product(x, weight: w, tape: tape, into: y, epilogue: epilogue)
-        } else {
-            let columns = try tape.allocate(rows: rows, columns: g.patchSize)
-            try engine.im2col(x, samples: tape.batch, geometry: g, into: columns)
-            try engine.matmul(columns, w, into: y, epilogue: epilogue)
-            patches = columns
-        }
-        try tape.record(Convolution(layer: self, x: x, patches: patches, residual: residual),
+        try product(x, weight: w, tape: tape, into: y, epilogue: epilogue)
+        try tape.record(Convolution(layer: self, x: x, residual: residual),
                         inputs: [x] + (residual.map { [$0] } ?? []), output: y, parameterized: true)
         return y
-    }
-
-    /// Whether the forward forms the patches (im2col) rather than reading x as it lies (a 1x1 convolution of
-    /// activations) or in place (the CPU variant's conv_cpu).
-    private func usesPatches(_ x: Tensor, _ engine: Engine) -> Bool {
-        !isPlainProduct(x) && !engine.convolvesInPlace
     }
 
     private func isPlainProduct(_ x: Tensor) -> Bool { geometry.isPointwise && x.columns == geometry.inputChannels }
@@ -71,17 +59,16 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// The recorded convolution: its input (and the patches when the forward formed them), and the residual.
+    /// The recorded convolution: its input and the residual.
     struct Convolution: TapeOp {
         let layer: Conv2d
         let x: Tensor
-        let patches: Tensor?
         let residual: Tensor?
 
         /// dW += patchesᵀ dy, db += Σ dy, dx by the transposed convolution; the residual's gradient is dy itself.
         func backward(_ dy: Tensor, pass: BackwardPass) throws(OpenCLError) {
             let (g, tape) = (layer.geometry, pass.tape)
-            try layer.accumulateParameterGradients(dy, x: x, patches: patches, tape: tape)
+            try layer.accumulateParameterGradients(dy, x: x, tape: tape)
             let sink = try pass.sink(for: x, rows: tape.batch * g.height * g.width, columns: g.inputChannels)
             if let dx = sink.tensor {
                 try layer.inputGradient(dy, tape: tape, into: dx, accumulate: sink.accumulates)
@@ -98,27 +85,18 @@ public final class Conv2d: Layer {
             let dy = try tape.allocate(rows: tape.batch * g.outputHeight * g.outputWidth, columns: g.outputChannels)
             var epilogue = MatmulEpilogue.none
             if let dr { epilogue = .biasResidual(bias: try tape.zeroRow(columns: g.outputChannels), residual: dr) }
-            if patches == nil {
-                try layer.product(dx, weight: w, tape: tape, into: dy, epilogue: epilogue)
-            } else {
-                let columns = try tape.allocate(rows: dy.rows, columns: g.patchSize)
-                try tape.engine.im2col(dx, samples: tape.batch, geometry: g, into: columns)
-                try tape.engine.matmul(columns, w, into: dy, epilogue: epilogue)
-            }
+            try layer.product(dx, weight: w, tape: tape, into: dy, epilogue: epilogue)
             return dy
         }
     }
 
-    /// The weight gradient `patches^T . dy` from what the forward kept: the patches, or for a 1x1 convolution of
-    /// activations the input itself; else the input of the in-place forward, whose patches are packed straight into
-    /// the product's panels where the channels allow, or formed now.
-    private func accumulateParameterGradients(_ dy: Tensor, x: Tensor, patches: Tensor?, tape: Tape) throws(OpenCLError) {
+    /// The weight gradient `patches^T . dy`: for a 1x1 convolution of activations the product on the input itself;
+    /// else with the patches read in place where the engine can (`convolvesWeightGradientInPlace`), or formed now.
+    private func accumulateParameterGradients(_ dy: Tensor, x: Tensor, tape: Tape) throws(OpenCLError) {
         let engine = tape.engine, dw = try tape.gradient(weight)
-        if let patches {
-            try engine.matmul(patches, transposeA: true, dy, into: dw, epilogue: .accumulate)
-        } else if isPlainProduct(x) {
+        if isPlainProduct(x) {
             try engine.matmul(x, transposeA: true, dy, into: dw, epilogue: .accumulate)
-        } else if engine.packsPatches(geometry) {
+        } else if engine.convolvesWeightGradientInPlace(geometry) {
             try engine.convolutionWeightGradient(x, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
         } else {
             let columns = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
@@ -132,7 +110,7 @@ public final class Conv2d: Layer {
         let (w, engine) = (try tape.value(weight), tape.engine)
         if geometry.isPointwise {
             try engine.matmul(dy, w, transposeB: true, into: dx, epilogue: accumulate ? .accumulate : .none)
-        } else if geometry.stride == 1 && engine.convolvesInPlace {
+        } else if geometry.stride == 1 {
             try engine.convolveTransposed(dy, geometry: geometry, weight: w, accumulate: accumulate, into: dx)
         } else {
             let dpatches = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
