@@ -144,21 +144,8 @@ void conv_tiled(const int M, const int N, const int K, const int H, const int W,
             Bs[kk][nn] = (n < N && k < K) ? b_value(weight, g, k, n, N) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < TK; kk++) {
-            float ar[WM], br[WN];
-            for (int i = 0; i < WM; i++) ar[i] = As[kk][ty + i * (TM / WM)];
-            for (int j = 0; j < WN; j++) br[j] = Bs[kk][tx + j * (TN / WN)];
-            for (int i = 0; i < WM; i++) for (int j = 0; j < WN; j++) acc[i][j] = fma(ar[i], br[j], acc[i][j]);
-        }
+        TILE_PRODUCTS(As, Bs, acc, tx, ty);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-
-    for (int i = 0; i < WM; i++) {
-        const int m = m0 + ty + i * (TM / WM);
-        if (m >= M) continue;
-        for (int j = 0; j < WN; j++) {
-            const int n = n0 + tx + j * (TN / WN);
-            if (n < N) EPILOGUE_SCALAR(acc[i][j], m, n);
-        }
-    }
+    TILE_STORE(acc, m0, n0, tx, ty);
 }

@@ -282,6 +282,29 @@ __kernel void splitk_finish(const int M, const int N, const int chunks,
     EPILOGUE_SCALAR(acc, m, n);
 }
 
+// The tiled kernels' common steps (matmul_tiled here, conv_tiled in conv_tiled.cl), for work-item (tx, ty) of a
+// TM x TN tile: the register tile's products over one TK-deep slab staged in local memory (As[k][m], Bs[k][n]), and
+// the store of its WM x WN outputs (rows TM / WM apart, columns TN / WN apart) through the epilogue.
+#define TILE_PRODUCTS(As, Bs, acc, tx, ty) do {                                                   \
+    for (int kk_ = 0; kk_ < TK; kk_++) {                                                          \
+        float ar_[WM], br_[WN];                                                                   \
+        for (int i_ = 0; i_ < WM; i_++) ar_[i_] = As[kk_][(ty) + i_ * (TM / WM)];                 \
+        for (int j_ = 0; j_ < WN; j_++) br_[j_] = Bs[kk_][(tx) + j_ * (TN / WN)];                 \
+        for (int i_ = 0; i_ < WM; i_++)                                                           \
+            for (int j_ = 0; j_ < WN; j_++) acc[i_][j_] = fma(ar_[i_], br_[j_], acc[i_][j_]);     \
+    }                                                                                             \
+} while (0)
+#define TILE_STORE(acc, m0, n0, tx, ty) do {                                                      \
+    for (int i_ = 0; i_ < WM; i_++) {                                                             \
+        const int m_ = (m0) + (ty) + i_ * (TM / WM);                                              \
+        if (m_ >= M) continue;                                                                    \
+        for (int j_ = 0; j_ < WN; j_++) {                                                         \
+            const int n_ = (n0) + (tx) + j_ * (TN / WN);                                          \
+            if (n_ < N) EPILOGUE_SCALAR(acc[i_][j_], m_, n_);                                     \
+        }                                                                                         \
+    }                                                                                             \
+} while (0)
+
 // TM x TN tile of C per work-group of (TN / WN) x (TM / WM) work-items; out-of-range loads read 0.
 // Range: [ceil(N / TN) * TN / WN, ceil(M / TM) * TM / WM], local [TN / WN, TM / WM].
 __kernel __attribute__((reqd_work_group_size(TN / WN, TM / WM, 1)))
@@ -320,21 +343,8 @@ void matmul_tiled(const int M, const int N, const int K,
             Bs[kk][nn] = (n < N && k < K) ? B_AT(k, n) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < TK; kk++) {
-            float ar[WM], br[WN];
-            for (int i = 0; i < WM; i++) ar[i] = As[kk][ty + i * (TM / WM)];
-            for (int j = 0; j < WN; j++) br[j] = Bs[kk][tx + j * (TN / WN)];
-            for (int i = 0; i < WM; i++) for (int j = 0; j < WN; j++) acc[i][j] = fma(ar[i], br[j], acc[i][j]);
-        }
+        TILE_PRODUCTS(As, Bs, acc, tx, ty);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-
-    for (int i = 0; i < WM; i++) {
-        const int m = m0 + ty + i * (TM / WM);
-        if (m >= M) continue;
-        for (int j = 0; j < WN; j++) {
-            const int n = n0 + tx + j * (TN / WN);
-            if (n < N) EPILOGUE_SCALAR(acc[i][j], m, n);
-        }
-    }
+    TILE_STORE(acc, m0, n0, tx, ty);
 }
