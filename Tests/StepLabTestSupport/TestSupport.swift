@@ -18,30 +18,26 @@ public enum SharedEngine {
 
     /// The shared engine with its GroupNorm kernels forced to `variant` for the body.
     public static func withEngine<R>(groupNorm variant: GroupNormVariant, _ body: (Engine) throws -> R) throws -> R {
-        try withEngine { engine in
-            let saved = engine.groupNormVariant
-            defer { engine.groupNormVariant = saved }
-            engine.groupNormVariant = variant
-            return try body(engine)
-        }
+        try withEngine(setting: \.groupNormVariant, to: variant, body)
     }
 
     /// The shared engine with its attention forward forced to `variant` for the body.
     public static func withEngine<R>(attention variant: AttentionVariant, _ body: (Engine) throws -> R) throws -> R {
-        try withEngine { engine in
-            let saved = engine.attentionVariant
-            defer { engine.attentionVariant = saved }
-            engine.attentionVariant = variant
-            return try body(engine)
-        }
+        try withEngine(setting: \.attentionVariant, to: variant, body)
     }
 
     /// `withEngine` with the matmul kernel and tunables set to `tuning` for `body`, restored afterwards.
     public static func withEngine<R>(tuning: MatmulTuning, _ body: (Engine) throws -> R) throws -> R {
+        try withEngine(setting: \.matmulTuning, to: tuning, body)
+    }
+
+    /// The shared engine with one of its settings set to `value` for the body, and restored after it.
+    private static func withEngine<V, R>(setting keyPath: ReferenceWritableKeyPath<Engine, V>, to value: V,
+                                         _ body: (Engine) throws -> R) throws -> R {
         try withEngine { engine in
-            let saved = engine.matmulTuning
-            defer { engine.matmulTuning = saved }
-            engine.matmulTuning = tuning
+            let saved = engine[keyPath: keyPath]
+            defer { engine[keyPath: keyPath] = saved }
+            engine[keyPath: keyPath] = value
             return try body(engine)
         }
     }
