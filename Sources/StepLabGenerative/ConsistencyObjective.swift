@@ -103,9 +103,8 @@ public final class ConsistencyObjective: TrainingObjective {
         let counter = UInt64(step)
         try model.parameters.zeroGradients(engine: engine)
         let buffers = try grid(at: step)
-        try engine.ictPairs(cdf: buffers.cdf, grid: buffers.grid, key: shard.rowKey(RandomKey(seed: key.seed, stream: .consistencyPairs,
-                                                                                           counter: counter)),
-                            sigmaHi: sigmaHi, sigmaLo: sigmaLo, weight: weight)
+        let pairsKey = shard.rowKey(RandomKey(seed: key.seed, stream: .consistencyPairs, counter: counter))
+        try engine.ictPairs(cdf: buffers.cdf, grid: buffers.grid, key: pairsKey, sigmaHi: sigmaHi, sigmaLo: sigmaLo, weight: weight)
         try engine.normal(into: eps, key: shard.elementKey(RandomKey(seed: key.seed, stream: .consistencyNoise, counter: counter), columns: eps.columns))
         try engine.edmNoise(x0, eps, sigma: sigmaHi, into: xHi)
         if let teacher {

@@ -79,7 +79,7 @@ public struct SlicedWassersteinBootstrap: Sendable {
                 }
                 sample.values.withUnsafeBufferPointer { sv in
                     other.values.withUnsafeBufferPointer { rv in
-                        let c = (0 ..< 4).map { UnsafeBufferPointer(part(Swift.min($0, 2 * weights.count - 1))) }
+                        let c = (0 ..< 2 * weights.count).map { UnsafeBufferPointer(part($0)) }
                         if weights.count == 1 {
                             totals[0] += Self.cumulativeSquaredW2(sv, c[0], rv, c[1])
                         } else {
@@ -113,12 +113,12 @@ public struct SlicedWassersteinBootstrap: Sendable {
                                     _ first: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>),
                                     _ second: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>)) -> (Double, Double) {
         var m1 = Merge(), m2 = Merge()
-        while m1.i < a.count && m1.j < b.count && m2.i < a.count && m2.j < b.count {
+        while m1.hasMass(a, b) && m2.hasMass(a, b) {
             m1.step(a, first.0, b, first.1)
             m2.step(a, second.0, b, second.1)
         }
-        while m1.i < a.count && m1.j < b.count { m1.step(a, first.0, b, first.1) }
-        while m2.i < a.count && m2.j < b.count { m2.step(a, second.0, b, second.1) }
+        while m1.hasMass(a, b) { m1.step(a, first.0, b, first.1) }
+        while m2.hasMass(a, b) { m2.step(a, second.0, b, second.1) }
         return (m1.value, m2.value)
     }
 
@@ -126,6 +126,10 @@ public struct SlicedWassersteinBootstrap: Sendable {
     struct Merge {
         var i = 0, j = 0
         var position = Int32(0), sum = 0.0
+
+        /// Whether both sides still have points to match.
+        @inline(__always)
+        func hasMass(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> Bool { i < a.count && j < b.count }
 
         @inline(__always)
         mutating func step(_ a: UnsafeBufferPointer<Double>, _ ca: UnsafeBufferPointer<Int32>, _ b: UnsafeBufferPointer<Double>,
@@ -147,7 +151,7 @@ public struct SlicedWassersteinBootstrap: Sendable {
     static func cumulativeSquaredW2(_ a: UnsafeBufferPointer<Double>, _ ca: UnsafeBufferPointer<Int32>, _ b: UnsafeBufferPointer<Double>,
                                     _ cb: UnsafeBufferPointer<Int32>) -> Double {
         var merge = Merge()
-        while merge.i < a.count && merge.j < b.count { merge.step(a, ca, b, cb) }
+        while merge.hasMass(a, b) { merge.step(a, ca, b, cb) }
         return merge.value
     }
 
