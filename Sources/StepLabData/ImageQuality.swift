@@ -22,8 +22,9 @@ public struct ImageQualityReport: Codable, Sendable, Equatable {
 /// features and moments are computed once.
 public final class ImageQuality {
     public let extractor: any ImageFeatureExtractor
-    let referenceFeatures: PointSet
-    let referenceMoments: FrechetReference
+    /// The reference images' features, and their moments with the covariance's square root.
+    public let referenceFeatures: PointSet
+    public let referenceMoments: FrechetReference
 
     public init(extractor: any ImageFeatureExtractor, reference: PointSet) throws {
         self.extractor = extractor
@@ -31,17 +32,31 @@ public final class ImageQuality {
         referenceMoments = try FrechetReference(FeatureStatistics.Moments(referenceFeatures))
     }
 
-    /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets. Pixels outside
-    /// [-1, 1] are clipped first, as saving the images would clip them: FID is computed on 8-bit images
-    /// (Heusel et al. 2017), and a few saturated pixels of a model's samples would otherwise drive the
-    /// classifier's features, and FD with them, arbitrarily far.
+    /// The report of `images` (pixels in [-1, 1], as the data); `seed` picks KID's subsets.
     public func report(_ images: PointSet, seed: UInt64 = 0) throws -> ImageQualityReport {
+        let (features, predictions) = try features(images)
+        return try report(features: features, predictions: predictions, seed: seed)
+    }
+
+    /// The features (and predicted classes) of `images`, whose pixels outside [-1, 1] are clipped first, as saving
+    /// the images would clip them: FID is computed on 8-bit images (Heusel et al. 2017), and a few saturated pixels
+    /// of a model's samples would otherwise drive the classifier's features, and FD with them, arbitrarily far.
+    public func features(_ images: PointSet) throws -> (features: PointSet, predictions: [Int]?) {
         let clipped = PointSet(count: images.count, dimension: images.dimension, values: images.values.map { Swift.min(1, Swift.max(-1, $0)) })
-        let (features, predictions) = try extractor.imageFeatures(clipped)
-        let kid = try KernelInceptionDistance(features, referenceFeatures, seed: seed)
-        return ImageQualityReport(count: images.count,
+        return try extractor.imageFeatures(clipped)
+    }
+
+    /// The report of images already mapped by `features(_:)`. `kernelDistance`: an unbiased MMD^2 against the
+    /// whole reference computed elsewhere (a `KernelDistanceBootstrap`'s estimate) to report as the KID, with no
+    /// subset spread; nil computes KID's mean over subsets.
+    public func report(features: PointSet, predictions: [Int]?, seed: UInt64 = 0, kernelDistance: Double? = nil) throws -> ImageQualityReport {
+        let kid = try kernelDistance.map { ($0, 0.0) } ?? {
+            let subsets = try KernelInceptionDistance(features, referenceFeatures, seed: seed)
+            return (subsets.mean, subsets.standardDeviation)
+        }()
+        return ImageQualityReport(count: features.count,
                                   frechetDistance: try referenceMoments.distance(to: FeatureStatistics.Moments(features)),
-                                  kid: kid.mean, kidStandardDeviation: kid.standardDeviation,
+                                  kid: kid.0, kidStandardDeviation: kid.1,
                                   coverage: try predictions.flatMap { labels in try extractor.classCount.map { try ClassCoverage(labels: labels, classes: $0) } })
     }
 }

@@ -74,13 +74,17 @@ public struct KernelInceptionDistance: Codable, Sendable, Equatable {
 
     /// `size` rows of `points` drawn without replacement (a partial Fisher-Yates shuffle of the indices).
     static func paddedSubset(_ points: PointSet, size: Int, random: inout HostRandom) -> Rows {
-        let n = points.count, d = points.dimension
+        var order = Array(0 ..< points.count)
+        for i in 0 ..< size { order.swapAt(i, i + random.index(below: points.count - i)) }
+        return padded(points, rows: order[..<size])
+    }
+
+    /// The rows `rows` of `points`, in that order, padded.
+    static func padded(_ points: PointSet, rows: some Collection<Int>) -> Rows {
+        let d = points.dimension
         let width = (d + lanes - 1) / lanes * (lanes / 4)
-        var order = Array(0 ..< n)
-        var values = [SIMD4<Double>](repeating: .zero, count: size * width)
-        for i in 0 ..< size {
-            order.swapAt(i, i + random.index(below: n - i))
-            let row = order[i]
+        var values = [SIMD4<Double>](repeating: .zero, count: rows.count * width)
+        for (i, row) in rows.enumerated() {
             for t in 0 ..< d { values[i * width + t / 4][t % 4] = Double(points.values[row * d + t]) }
         }
         return Rows(values: values, width: width)
@@ -103,20 +107,25 @@ public struct KernelInceptionDistance: Codable, Sendable, Equatable {
                     let u = xs.baseAddress! + i * width
                     var sum = 0.0
                     for j in (pairs == .upperTriangle ? i + 1 : 0) ..< yCount {
-                        let v = ys.baseAddress! + j * width
-                        // Two accumulators halve the add chain's latency.
-                        var even = SIMD4<Double>.zero, odd = SIMD4<Double>.zero
-                        for k in stride(from: 0, to: width, by: 2) {
-                            even += u[k] * v[k]
-                            odd += u[k + 1] * v[k + 1]
-                        }
-                        let base = (even + odd).sum() * inverseD + 1
-                        sum += base * base * base
+                        sum += kernel(u, ys.baseAddress! + j * width, width: width, inverseD: inverseD)
                     }
                     return sum
                 }
             }
         }
         return rowSums.reduce(0, +)
+    }
+
+    /// `k(u, v) = (u^T v / d + 1)^3` of two padded rows of `width` SIMD vectors.
+    @inline(__always)
+    static func kernel(_ u: UnsafePointer<SIMD4<Double>>, _ v: UnsafePointer<SIMD4<Double>>, width: Int, inverseD: Double) -> Double {
+        // Two accumulators halve the add chain's latency.
+        var even = SIMD4<Double>.zero, odd = SIMD4<Double>.zero
+        for k in stride(from: 0, to: width, by: 2) {
+            even += u[k] * v[k]
+            odd += u[k + 1] * v[k + 1]
+        }
+        let base = (even + odd).sum() * inverseD + 1
+        return base * base * base
     }
 }

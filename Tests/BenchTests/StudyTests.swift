@@ -72,7 +72,23 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("MCT with S = 8 (FD 21.1000) is within the seed spread of 64-step diffusion") }, "\(lines)")
         #expect(lines.contains("MCT: going from 1 to 2 steps changes FD by -50%."))
         let report = StudyReport.markdown(results)
-        #expect(report.contains("| mct | 2 | ddim | 2 | 40.100 ± 0.141 | 0.4000 | 10.0 |"), "\(report)")
+        #expect(report.contains("| mct | 2 | ddim | 2 | 40.100 ± 0.141 | – | 0.4000 | – | 10.0 |"), "\(report)")
+        // With FD and KID intervals: the image table shows them, the pixel-space table none, and the paired FD
+        // differences carry the verdicts.
+        let interval = { (e: Double, lo: Double, hi: Double) in ConfidenceInterval(estimate: e, lower: lo, upper: hi, confidence: 0.95) }
+        results.intervals = ["mct S=2 ddim-2": interval(40, 38, 43), "noise floor": interval(2, 1.5, 2.6)]
+        results.kidIntervals = ["mct S=2 ddim-2": interval(0.4, 0.35, 0.45)]
+        results.comparisons = [StudyComparison(a: "mct S=8 ddim-8", b: "diffusion S=64 ddim-64", difference: interval(1, 0.2, 1.9))]
+        results.teacherGate = TeacherGate(metric: "FD", teacherDistance: 20.1, noiseFloor: 2, excess: interval(18, 16, 20), intervalFloor: 2)
+        let withIntervals = StudyReport.markdown(results)
+        #expect(withIntervals.contains("| mct | 2 | ddim | 2 | 40.100 ± 0.141 | 40.000 [38.000, 43.000] | 0.4000 | 0.4000 [0.3500, 0.4500] | 10.0 |"),
+                "\(withIntervals)")
+        #expect(withIntervals.contains("The FD noise floor on them: 2.000 [1.500, 2.600]"))
+        #expect(withIntervals.contains("64-step diffusion's FD exceeds the noise floor by 18.0000 [16.0000, 20.0000]"), "\(withIntervals)")
+        #expect(withIntervals.contains("mct S=8 ddim-8 against diffusion S=64 ddim-64: FD difference 1.0000 [0.2000, 1.9000] (no verdict"))
+        #expect(!withIntervals.contains("| 0.5000 ± 0.0000 | 40.000"), "the SWD table must not show FD intervals")
+        results.teacherGate = TeacherGate(metric: "FD", teacherDistance: 3, noiseFloor: 2, excess: interval(1, 0.5, 1.5), intervalFloor: 2)
+        #expect(StudyReport.conclusions(results).contains("mct S=8 ddim-8 is worse than diffusion S=64 ddim-64: FD difference 1.0000 [0.2000, 1.9000]."))
     }
 
     /// With intervals, verdicts follow them; a teacher far above the noise floor withholds every verdict.
@@ -256,6 +272,7 @@ import Testing
         try SharedEngine.withEngine { engine in
             var settings = StudyPreset.quickImages
             (settings.iterations, settings.consistencyIterations, settings.samples, settings.batch) = (4, 2, 32, 8)
+            settings.bootstrapReplicates = 4
             settings.unetChannels = 8
             settings.unetChannelMult = [1, 2]
             let shape = ImageShape(height: 8, width: 8, channels: 1)
@@ -271,6 +288,12 @@ import Testing
             #expect(results.study.count == 19 && !results.study.contains { $0.sampler == "addim" })
             #expect(results.study.allSatisfy { $0.fd != nil || $0.diverged })
             #expect(results.imageNoiseFloor != nil && results.imageNoiseFloor?.coverage == nil)
+            // Paired FD and KID intervals for every scored configuration; an image file's floor has its own reference
+            // (the other half of the file), so it has no interval and the gate falls back to the ratio of means.
+            let scored = Set(results.study.filter { $0.fd != nil }.map(\.configuration))
+            #expect(Set(results.intervals.keys) == scored && Set(results.kidIntervals.keys) == scored, "\(results.intervals.keys)")
+            #expect(results.intervals.allSatisfy { $0.value.lower <= $0.value.upper } && !results.comparisons.isEmpty)
+            #expect(results.teacherGate?.metric == "FD" && results.teacherGate?.excess == nil)
             #expect(results.config["image_features"]?.contains("random convolutional") == true)
             #expect(results.config["consistency_iterations"] == "2")
             #expect(study.extras.grids.count == 19 && study.extras.grids.allSatisfy { $0.images.count == 32 })

@@ -16,8 +16,11 @@ final class Study {
     let imageQuality: ImageQuality?
     /// What the figures need beyond results.json (filled by `run`).
     var extras = StudyPlots.Extras()
-    /// 2-D data: every configuration's SWD on the actual samples and on bootstrap resamples (filled by `run`).
+    /// Every configuration's distance the rules compare (SWD, or FD for images) on the actual samples and on
+    /// bootstrap resamples (filled by `run`).
     var intervals = StudyIntervals()
+    /// Images: every configuration's KID on the actual samples and on the resamples.
+    var kidIntervals = StudyIntervals()
     /// What `run` has gathered so far: rows, floors, the models the diagnostics read.
     var ledger = StudyLedger(total: 0)
     static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
@@ -58,9 +61,19 @@ final class Study {
                            adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
     }
 
-    /// Image metrics of samples in the data's units (nil for non-image data).
-    func imageReport(_ points: PointSet, seed: Int) throws -> ImageQualityReport? {
-        try imageQuality?.report(points, seed: UInt64(seed))
+    /// Image metrics of samples in the data's units (nil for non-image data); with `bootstrap`, their FD and KID
+    /// replicates are recorded under `configuration`, and the KID is the bootstrap's, against the whole reference.
+    func imageReport(_ points: PointSet, seed: Int, configuration: String, bootstrap: StudyImageBootstrap?) throws -> ImageQualityReport? {
+        guard let imageQuality else { return nil }
+        let (features, predictions) = try imageQuality.features(points)
+        var kernelDistance: Double? = nil
+        if let bootstrap {
+            intervals.record(configuration, seed: seed, try bootstrap.frechet.distances(features))
+            let kid = try bootstrap.kernel.distances(features)
+            kidIntervals.record(configuration, seed: seed, kid)
+            kernelDistance = kid.estimate
+        }
+        return try imageQuality.report(features: features, predictions: predictions, seed: UInt64(seed), kernelDistance: kernelDistance)
     }
 
     func reference(seed: Int) -> PointSet { spec.referencePoints(count: settings.samples, seed: UInt64(10_000 + seed)) }
@@ -214,12 +227,16 @@ final class Study {
                                    divergenceBound: ledger.bound, diagnostics: nil, sampling: [], kernels: nil)
         results.imageNoiseFloor = ledger.imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
+        for configuration in kidIntervals.measured.keys { results.kidIntervals[configuration] = kidIntervals.interval(configuration) }
         results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts, recipes: settings.recipes))
         let teacherName = StudyRow.configuration("diffusion", segments: 64)
         if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
+            // 2-D data average the gate over several noise draws (`recordGateDraws`); images, whose 64-step samples
+            // cost minutes, gate on the table's draw.
+            let (gateTeacher, gateFloor, draws) = spec.imageShape == nil ? (Self.gateTeacher, Self.gateFloor, Self.gateDraws) : (teacherName, "noise floor", 1)
             results.teacherGate = TeacherGate(metric: results.metricName, teacherDistance: teacher.primaryMean, noiseFloor: results.primaryFloor,
-                                              excess: intervals.difference(Self.gateTeacher, Self.gateFloor),
-                                              intervalFloor: intervals.interval(Self.gateFloor)?.estimate, draws: Self.gateDraws)
+                                              excess: intervals.difference(gateTeacher, gateFloor),
+                                              intervalFloor: intervals.interval(gateFloor)?.estimate, draws: draws)
         }
         return results
     }
@@ -237,7 +254,7 @@ final class Study {
                       "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant" : "warm-up 100, cosine to zero at the budget",
                       "budget": "iterations + consistency_iterations for every model",
                       "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound",
-                      "prediction": settings.prediction.description]
+                      "prediction": settings.prediction.description, "bootstrap_replicates": String(settings.bootstrapReplicates)]
         if let imageQuality { config["image_features"] = imageQuality.extractor.featureDescription }
         return config
     }

@@ -18,7 +18,7 @@ enum StudyAnswer {
         guard gate.passes else {
             // The same two cases as the gate's own rule: the excess's interval where there is one, the ratio otherwise.
             let measured = if let excess = gate.excess, let allowance = gate.allowance {
-                "its SWD exceeds the noise floor by \(excess.formatted()), more than the \(String(format: "%.4f", allowance)) allowed"
+                "its \(gate.metric) exceeds the noise floor by \(excess.formatted()), more than the \(String(format: "%.4f", allowance)) allowed"
             } else {
                 String(format: "it scores %.2fx the noise floor", gate.ratio)
             }

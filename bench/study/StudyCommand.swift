@@ -39,6 +39,8 @@ struct StudyPreset {
     /// brought the checkerboard's teacher closer to the floor than a constant rate (bench/results/README.md, "The
     /// study's settings"). Images keep the constant rate their results were measured with.
     var diffusionDecay: LearningRateSchedule.Decay = .cosine
+    /// Bootstrap resamples per seed behind every interval (tests take a few).
+    var bootstrapReplicates = 200
     var diffusionSchedule: LearningRateSchedule {
         LearningRateSchedule(decay: diffusionDecay, warmupSteps: diffusionDecay == .constant ? 0 : 100, totalSteps: budget)
     }

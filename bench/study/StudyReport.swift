@@ -41,9 +41,15 @@ enum StudyReport {
         }
         if let floor = r.intervals["noise floor"] {
             out.append("")
-            out.append("Intervals: 95% bootstrap intervals over seeds and samples (seeds drawn with replacement, then the points of a drawn "
-                       + "seed's samples and reference resampled, the same resample for every model: differences are paired), on SWD "
-                       + "over 16 directions per dimension (at most 64). The noise floor on them: \(floor.formatted()).")
+            out.append(r.imageNoiseFloor == nil
+                       ? "Intervals: 95% bootstrap intervals over seeds and samples (seeds drawn with replacement, then the points of a drawn "
+                         + "seed's samples and reference resampled, the same resample for every model: differences are paired), on SWD "
+                         + "over 16 directions per dimension (at most 64). The noise floor on them: \(floor.formatted())."
+                       : "Intervals: 95% bootstrap intervals over seeds and samples (seeds drawn with replacement, then a drawn seed's "
+                         + "\(r.config["bootstrap_replicates"] ?? "200") resamples of its images, the same resample for every model: differences are paired; "
+                         + "the reference images are held fixed), bias-corrected, of FD and of KID (here the unbiased MMD² against the whole "
+                         + "reference, not a mean over subsets of it). The FD noise floor on them: "
+                         + "\(floor.formatted(3)).")
         }
         if let gate = r.teacherGate {
             out.append("")
@@ -63,7 +69,7 @@ enum StudyReport {
         for s in r.summary {
             out.append(String(format: "| %@ | %d | %@ | %.0f | %.4f ± %.4f | %@ | %.5f ± %.5f | %.5f ± %.5f | %d/%d | %@ | %@ | %@ |",
                               s.method, s.segments, s.sampler, s.evaluationsPerSample, s.swdMean, s.swdStd,
-                              r.intervals[s.configuration]?.formatted() ?? "–", s.mmdMean, s.mmdStd,
+                              r.imageNoiseFloor == nil ? r.intervals[s.configuration]?.formatted() ?? "–" : "–", s.mmdMean, s.mmdStd,
                               s.energyMean, s.energyStd, s.diverged, s.seeds,
                               s.lossNoiseMean.map { String(format: "%.3f", $0) } ?? "–",
                               s.gradSpikesTotal.map(String.init) ?? "–",
@@ -71,11 +77,12 @@ enum StudyReport {
         }
         if r.imageNoiseFloor != nil {
             out.append("")
-            out.append("| method | S | sampler | evals | FD | KID | classes covered |")
-            out.append("|---|---|---|---|---|---|---|")
+            out.append("| method | S | sampler | evals | FD | FD (bootstrap) 95% interval | KID | KID (bootstrap) 95% interval | classes covered |")
+            out.append("|---|---|---|---|---|---|---|---|---|")
             for s in r.summary {
-                out.append(String(format: "| %@ | %d | %@ | %.0f | %.3f ± %.3f | %@ | %@ |", s.method, s.segments, s.sampler, s.evaluationsPerSample,
-                                  s.primaryMean, s.primaryStd, s.kidMean.map { String(format: "%.4f", $0) } ?? "–",
+                out.append(String(format: "| %@ | %d | %@ | %.0f | %.3f ± %.3f | %@ | %@ | %@ | %@ |", s.method, s.segments, s.sampler,
+                                  s.evaluationsPerSample, s.primaryMean, s.primaryStd, r.intervals[s.configuration]?.formatted(3) ?? "–",
+                                  s.kidMean.map { String(format: "%.4f", $0) } ?? "–", r.kidIntervals[s.configuration]?.formatted(4) ?? "–",
                                   s.classesCoveredMean.map { String(format: "%.1f", $0) } ?? "–"))
             }
         }
@@ -168,14 +175,14 @@ enum StudyReport {
         return out
     }
 
-    /// With intervals (2-D data): each pair's paired difference and its interval; "better" or "worse" only when the
+    /// With intervals: each pair's paired difference and its interval; "better" or "worse" only when the
     /// interval excludes zero, and no verdict at all when the teacher gate fails.
     static func verdicts(_ r: StudyResults) -> [String] {
         var lines: [String] = []
         let judged = r.teacherGate?.passes ?? true
         if let gate = r.teacherGate, !gate.passes { lines.append(gate.sentence) }
         for c in r.comparisons {
-            let difference = "SWD difference " + c.difference.formatted()
+            let difference = "\(r.metricName) difference " + c.difference.formatted()
             if !judged {
                 lines.append("\(c.a) against \(c.b): \(difference) (no verdict: the teacher gate failed).")
             } else if c.verdict == "not separable" {
@@ -187,7 +194,7 @@ enum StudyReport {
         return lines + divergenceAndCurvature(r)
     }
 
-    /// Rules (images, which have no intervals yet): two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
+    /// Rules without intervals (points whose reference holds another number of points than the samples): two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
     /// by less than the sum of their standard deviations (or the noise floor, if larger); "better" otherwise, in the
     /// direction of the lower mean.
     static func conclusions(_ r: StudyResults) -> [String] {
@@ -256,7 +263,7 @@ enum StudyReport {
         let pairs = sets.first?.results.comparisons.map { ($0.a, $0.b) } ?? []
         if !pairs.isEmpty {
             out.append("")
-            out.append("## Paired differences (SWD of the first minus the second, 95% bootstrap interval) and verdicts")
+            out.append("## Paired differences (\(sets[0].results.metricName) of the first minus the second, 95% bootstrap interval) and verdicts")
             out.append("")
             out.append("| first | second | " + sets.map(\.data).joined(separator: " | ") + " |")
             out.append("|---|---|" + sets.map { _ in "---|" }.joined())

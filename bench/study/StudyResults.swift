@@ -112,14 +112,17 @@ struct StudyResults: Codable {
     var kernels: KernelsReport?
     /// Image data: the same image metrics for as many training images as samples (mean over seeds).
     var imageNoiseFloor: ImageQualityReport? = nil
-    /// 2-D data: bootstrap intervals of each configuration's SWD (and of the noise floor, "noise floor"), and of the
-    /// paired differences the verdicts rest on.
+    /// Bootstrap intervals of each configuration's distance the rules compare (SWD, or FD for images; and of the
+    /// noise floor, "noise floor"), and of the paired differences the verdicts rest on.
     var intervals: [String: ConfidenceInterval] = [:]
+    /// Images: bootstrap intervals of each configuration's KID (against the whole reference).
+    var kidIntervals: [String: ConfidenceInterval] = [:]
     var comparisons: [StudyComparison] = []
     var teacherGate: TeacherGate? = nil
 
     enum CodingKeys: String, CodingKey {
         case device, commit, date, config, study, summary, diagnostics, sampling, kernels, intervals, comparisons
+        case kidIntervals = "kid_intervals"
         case noiseFloor = "noise_floor", divergenceBound = "divergence_bound", imageNoiseFloor = "image_noise_floor"
         case teacherGate = "teacher_gate"
     }

@@ -9,6 +9,8 @@ struct StudySeed {
     let reference: PointSet
     /// Points against a reference of as many points: paired resamples for the verdicts' intervals (nil for images).
     let bootstrap: SlicedWassersteinBootstrap?
+    /// Images scored against the data set's reference: paired FD and KID resamples.
+    let imageBootstrap: StudyImageBootstrap?
     /// Every model of the seed samples from this noise, so its rows are paired.
     let noise: Tensor
     let source: any BatchSource
@@ -25,14 +27,22 @@ extension Study {
         let floorSample = spec.referencePoints(count: settings.samples, seed: UInt64(20_000 + seed))
         ledger.floors.append(try metrics.report(sample: floorSample, reference: reference))
         let bootstrap = spec.imageShape == nil && reference.count == settings.samples
-            ? SlicedWassersteinBootstrap(reference: reference, projections: Swift.min(64, 16 * spec.dimension), seed: UInt64(30_000 + seed))
+            ? SlicedWassersteinBootstrap(reference: reference, projections: Swift.min(64, 16 * spec.dimension),
+                                         replicates: settings.bootstrapReplicates, seed: UInt64(30_000 + seed))
             : nil
         if let bootstrap { intervals.record("noise floor", seed: seed, bootstrap.distances(floorSample)) }
         if seed == 0 { ledger.bound = try divergenceBound(reference: reference) }
-        // The image noise floor: as many other data images scored the same way (`DataSpec.imageFloor`).
+        let imageBootstrap = try imageQuality.map { try StudyImageBootstrap(quality: $0, count: settings.samples, replicates: settings.bootstrapReplicates,
+                                                                              seed: UInt64(30_000 + seed)) }
+        // The image noise floor: as many other data images scored the same way (`DataSpec.imageFloor`), with intervals
+        // where it is scored against the models' own reference.
         if let imageQuality, let floor = spec.imageFloor(count: settings.samples, seed: UInt64(20_000 + seed)) {
-            let floorQuality = try floor.reference.map { try ImageQuality(extractor: imageQuality.extractor, reference: $0) } ?? imageQuality
-            ledger.imageFloors.append(try floorQuality.report(floor.sample, seed: UInt64(seed)))
+            if let floorReference = floor.reference {
+                let floorQuality = try ImageQuality(extractor: imageQuality.extractor, reference: floorReference)
+                ledger.imageFloors.append(try floorQuality.report(floor.sample, seed: UInt64(seed)))
+            } else if let report = try imageReport(floor.sample, seed: seed, configuration: "noise floor", bootstrap: imageBootstrap) {
+                ledger.imageFloors.append(report)
+            }
         }
         let source = try spec.source(engine: engine, normalization: normalization, seed: UInt64(seed))
         let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser, iterations: settings.iterations,
@@ -42,7 +52,7 @@ extension Study {
         let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)
         try engine.normal(into: noise, key: RandomKey(seed: UInt64(seed), stream: .studyNoise))
         if seed == 0 { extras.reference = reference.dimension == 2 ? reference.values : [] }
-        return StudySeed(seed: seed, reference: reference, bootstrap: bootstrap, noise: noise, source: source, trainer: trainer,
+        return StudySeed(seed: seed, reference: reference, bootstrap: bootstrap, imageBootstrap: imageBootstrap, noise: noise, source: source, trainer: trainer,
                          consistencyTrainer: consistencyTrainer, clip: spec.sampleClip)
     }
 
@@ -53,11 +63,9 @@ extension Study {
         let seed = run.seed
         let points = try dataUnits(samples)
         let (report, finite) = try score(points, reference: run.reference)
-        let image = finite ? try imageReport(points, seed: seed) : nil
-        if finite, let bootstrap = run.bootstrap {
-            intervals.record(StudyRow.configuration(method, segments: segments, sampler: sampler, steps: steps), seed: seed,
-                             bootstrap.distances(points))
-        }
+        let configuration = StudyRow.configuration(method, segments: segments, sampler: sampler, steps: steps)
+        let image = finite ? try imageReport(points, seed: seed, configuration: configuration, bootstrap: run.imageBootstrap) : nil
+        if finite, let bootstrap = run.bootstrap { intervals.record(configuration, seed: seed, bootstrap.distances(points)) }
         ledger.completed += 1
         if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
             extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))

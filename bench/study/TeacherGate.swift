@@ -2,21 +2,22 @@ import StepLabData
 
 /// Whether the diffusion teacher has learned the data well enough to judge S.
 ///
-/// 2-D data (with intervals): the teacher's excess over the noise floor, its 64-step SWD minus the floor's, each the
-/// mean over `draws` noise and floor draws per seed, paired by seed and resample and bias-corrected, must be at most
-/// `threshold - 1` times the floor at the interval's upper end: the teacher is within `threshold` times the floor
-/// with 95% confidence. A ratio of two single draws would not do: on the checkerboard the floor alone moves 1.5x
-/// between reference draws, and one noise draw's mean can sit 3 standard errors off. Images (no intervals yet): the
-/// mean FD within `threshold` times the floor's.
+/// With intervals: the teacher's excess over the noise floor, its 64-step distance (SWD, or FD for images) minus the
+/// floor's, each the mean over `draws` noise and floor draws per seed (2-D data; images take one), paired by seed and
+/// resample and bias-corrected, must be at most `threshold - 1` times the floor at the interval's upper end: the
+/// teacher is within `threshold` times the floor with 95% confidence. A ratio of two single draws would not do: on
+/// the checkerboard the floor alone moves 1.5x between reference draws, and one noise draw's mean can sit 3 standard
+/// errors off. Without intervals (an image file, whose floor has its own reference): the mean distance within
+/// `threshold` times the floor's.
 struct TeacherGate: Codable {
     var metric: String
     /// The table's mean over seeds (256 directions for SWD).
     var teacherDistance: Double
     var noiseFloor: Double
     var threshold: Double = 2
-    /// The teacher's excess over the floor on the intervals' SWD, with its interval (nil for images).
+    /// The teacher's excess over the floor on the intervals' distance, with its interval (nil without intervals).
     var excess: ConfidenceInterval? = nil
-    /// The floor on the intervals' SWD, the unit of the allowance.
+    /// The floor on the intervals' distance, the unit of the allowance.
     var intervalFloor: Double? = nil
     /// Noise draws (and floor draws) per seed that the excess averages.
     var draws: Int? = nil
@@ -71,10 +72,10 @@ struct TeacherGate: Codable {
                 + (passes ? String(format: "within %.0fx, ", threshold) : String(format: "more than %.0fx, ", threshold)) + verdict
         }
         let averaged = draws.map { $0 > 1 ? "each the mean over \($0) noise and floor draws per seed, " : "" } ?? ""
-        return String(format: "Teacher gate: 64-step diffusion's SWD exceeds the noise floor by %@ (%@95%% interval paired by seed and resample, "
-                      + "bias-corrected; table SWD %.4f against a floor of %.4f). Rule: the teacher must be within %.0fx the floor with 95%% "
-                      + "confidence, so the interval's upper end at most %.0f x the floor on the intervals' SWD (%.4f) = %.4f. It is %@, ",
-                      excess.formatted(), averaged, teacherDistance, noiseFloor, threshold, threshold - 1, intervalFloor, allowance,
-                      passes ? "within" : "not") + verdict
+        return String(format: "Teacher gate: 64-step diffusion's %@ exceeds the noise floor by %@ (%@95%% interval paired by seed and resample, "
+                      + "bias-corrected; table %@ %.4f against a floor of %.4f). Rule: the teacher must be within %.0fx the floor with 95%% "
+                      + "confidence, so the interval's upper end at most %.0f x the floor on the intervals' %@ (%.4f) = %.4f. It is %@, ",
+                      metric, excess.formatted(), averaged, metric, teacherDistance, noiseFloor, threshold, threshold - 1, metric, intervalFloor,
+                      allowance, passes ? "within" : "not") + verdict
     }
 }

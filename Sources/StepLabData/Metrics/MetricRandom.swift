@@ -15,6 +15,16 @@ extension HostRandom {
     }
 }
 
+/// `replicates` bootstrap resamples of `count` indices drawn with replacement, each as how often every index was
+/// drawn: a resample changes only how much each point counts, so the metrics weight points instead of copying them.
+func resampleCounts(count: Int, replicates: Int, random: inout HostRandom) -> [[Int32]] {
+    (0 ..< replicates).map { _ in
+        var counts = [Int32](repeating: 0, count: count)
+        for _ in 0 ..< count { counts[random.index(below: count)] += 1 }
+        return counts
+    }
+}
+
 /// Up to `cap` points of `points`, as Double row-major, in a random order that depends only on the count, `cap`
 /// and `seed` (a partial Fisher-Yates shuffle of the indices). Two sets of the same size are therefore shuffled
 /// alike, which keeps the metrics symmetric and exactly zero on identical sets; and any prefix of the result is

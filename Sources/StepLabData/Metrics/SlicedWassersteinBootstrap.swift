@@ -34,14 +34,8 @@ public struct SlicedWassersteinBootstrap: Sendable {
         self.projections = projections
         directions = SlicedWasserstein.directions(dimension: points.dimension, projections: projections, seed: seed ^ 0x5EED_B007)
         var random = HostRandom(seed: seed)
-        func weights(_ n: Int) -> [Int32] {
-            var w = [Int32](repeating: 0, count: n)
-            for _ in 0 ..< n { w[random.index(below: n)] += 1 }
-            return w
-        }
-        let n = points.count
-        sampleWeights = (0 ..< replicates).map { _ in weights(n) }
-        referenceWeights = (0 ..< replicates).map { _ in weights(n) }
+        sampleWeights = resampleCounts(count: points.count, replicates: replicates, random: &random)
+        referenceWeights = resampleCounts(count: points.count, replicates: replicates, random: &random)
         reference = Self.sortedProjections(points.values.map(Double.init), dimension: points.dimension, directions: directions)
     }
 
