@@ -85,7 +85,7 @@ enum StudyAnswer {
         items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
     }
 
-    /// Images without intervals: the means the table shows, one step, S = 2, 4, 8 and 64-step diffusion.
+    /// A run without intervals: the means the table shows, one step, S = 2, 4, 8 and 64-step diffusion.
     static func means(_ r: StudyResults) -> String {
         func mean(_ method: String, _ s: Int) -> Double? {
             r.summary.first { $0.configuration == StudyRow.configuration(method, segments: s) }?.primaryMean
