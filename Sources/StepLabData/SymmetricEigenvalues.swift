@@ -36,7 +36,8 @@ public enum SymmetricEigenvalues {
     /// last entry 0).
     static func tridiagonalise(_ a: inout [Double], _ d: Int) -> (diagonal: [Double], offDiagonal: [Double]) {
         var diagonal = [Double](repeating: 0, count: d), offDiagonal = [Double](repeating: 0, count: d)
-        var v = [Double](repeating: 0, count: d), q = [Double](repeating: 0, count: d)
+        let v = UnsafeMutablePointer<Double>.allocate(capacity: d), q = UnsafeMutablePointer<Double>.allocate(capacity: d)
+        defer { v.deallocate(); q.deallocate() }
         a.withUnsafeMutableBufferPointer { a in
             let a = a.baseAddress!
             for k in 0 ..< d {

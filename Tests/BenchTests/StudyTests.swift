@@ -272,7 +272,8 @@ import Testing
         try SharedEngine.withEngine { engine in
             var settings = StudyPreset.quickImages
             (settings.iterations, settings.consistencyIterations, settings.samples, settings.batch) = (4, 2, 32, 8)
-            settings.bootstrapReplicates = 4
+            settings.bootstrapReplicates = 2
+            settings.recipes = StudyRecipe.all
             settings.unetChannels = 8
             settings.unetChannelMult = [1, 2]
             let shape = ImageShape(height: 8, width: 8, channels: 1)
@@ -284,8 +285,16 @@ import Testing
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             #expect(study.denoiser.architecture == .unet && study.denoiser.unet?.channels == 8)
             let results = try study.run(diagnostics: false)
-            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S.
-            #expect(results.study.count == 19 && !results.study.contains { $0.sampler == "addim" })
+            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the three newer recipes
+            // at 1, 2 and 4 steps, which train and sample the U-Net as they do the resmlp.
+            #expect(results.study.count == 28 && !results.study.contains { $0.sampler == "addim" })
+            for recipe in StudyRecipe.all {
+                for steps in recipe.steps {
+                    let name = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
+                    #expect(results.study.contains { $0.configuration == name }, "\(name) missing")
+                    #expect(results.comparisons.between(name, "diffusion S=64 ddim-64") != nil || results.study.contains { $0.configuration == name && $0.diverged })
+                }
+            }
             #expect(results.study.allSatisfy { $0.fd != nil || $0.diverged })
             #expect(results.imageNoiseFloor != nil && results.imageNoiseFloor?.coverage == nil)
             // Paired FD and KID intervals for every scored configuration; an image file's floor has its own reference
@@ -296,11 +305,11 @@ import Testing
             #expect(results.teacherGate?.metric == "FD" && results.teacherGate?.excess == nil)
             #expect(results.config["image_features"]?.contains("random convolutional") == true)
             #expect(results.config["consistency_iterations"] == "2")
-            #expect(study.extras.grids.count == 19 && study.extras.grids.allSatisfy { $0.images.count == 32 })
+            #expect(study.extras.grids.count == 28 && study.extras.grids.allSatisfy { $0.images.count == 32 })
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("steplab-image-study-\(UUID())")
             defer { try? FileManager.default.removeItem(at: folder) }
             let grids = try StudyPlots.writeGrids(study.extras, shape: shape, to: folder)
-            #expect(grids.count == 19 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
+            #expect(grids.count == 28 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
             #expect(StudyReport.markdown(results, grids: grids).contains("[mct-s8](samples/mct-s8.png)"))
         }
     }

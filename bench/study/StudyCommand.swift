@@ -68,7 +68,7 @@ struct StudyPreset {
                                          emaDecay: 0.999, clip: 1, addim: false, recipes: [], unetChannels: 16, diffusionDecay: .constant)
     static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
-                                        emaDecay: 0.999, clip: 1, addim: true, recipes: [], unetChannels: 32, diffusionDecay: .constant)
+                                        emaDecay: 0.999, clip: 1, addim: true, recipes: StudyRecipe.all, unetChannels: 32, diffusionDecay: .constant)
 
     /// The 2-D data sets a preset studies when `--data` names none: two geometries (separated modes, and a
     /// checkerboard's sharp-edged squares), so no conclusion rests on one toy; `full` adds the thin curved arms of
@@ -97,7 +97,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
-    @Option(help: "Newer recipes trained from scratch beside the multistep models on the one-step seeds, comma-separated from scm, meanflow, shortcut, or all or none (default: scm for quick, all for full, none for images).") var recipes: String?
+    @Option(help: "Newer recipes trained from scratch beside the multistep models on the one-step seeds, comma-separated from scm, meanflow, shortcut, or all or none (default: scm for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
 
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
