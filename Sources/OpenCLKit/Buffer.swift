@@ -68,6 +68,26 @@ public final class Buffer<T: DeviceScalar>: @unchecked Sendable {
         return values
     }
 
+    /// Starts reading `destination.count` elements from element `offset` into `destination` after all queued work,
+    /// without waiting: the returned event completes when they have arrived, and `destination` must stay allocated
+    /// and untouched until then (a gradient bucket read while the device keeps computing).
+    public func read(into destination: UnsafeMutableBufferPointer<T>, offset: Int = 0) throws(OpenCLError) -> Event {
+        try checkRange(offset: offset, length: destination.count, "read")
+        guard let base = destination.baseAddress, !destination.isEmpty else { throw .invalidRequest("a read into no elements") }
+        var event: cl_event?
+        try check(clEnqueueReadBuffer(context.queue.handle, handle, cl_bool(CL_FALSE), offset * MemoryLayout<T>.stride,
+                                      destination.count * MemoryLayout<T>.stride, base, 0, nil, &event), "clEnqueueReadBuffer")
+        return Event(event!)
+    }
+
+    /// Copies `source` into the buffer from element `offset`, blocking (the host memory form of `upload`).
+    public func upload(_ source: UnsafeBufferPointer<T>, offset: Int = 0) throws(OpenCLError) {
+        try checkRange(offset: offset, length: source.count, "upload")
+        guard let base = source.baseAddress, !source.isEmpty else { return }
+        try check(clEnqueueWriteBuffer(context.queue.handle, handle, cl_bool(CL_TRUE), offset * MemoryLayout<T>.stride,
+                                       source.count * MemoryLayout<T>.stride, base, 0, nil, nil), "clEnqueueWriteBuffer")
+    }
+
     /// Sets `length` elements from `offset` (default: all) to `value`, asynchronously.
     public func fill(_ value: T, offset: Int = 0, length: Int? = nil) throws(OpenCLError) {
         let length = length ?? (count - offset)

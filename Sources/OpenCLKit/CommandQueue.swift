@@ -25,6 +25,13 @@ public final class CommandQueue: @unchecked Sendable {
         try check(clFinish(handle), "clFinish")
     }
 
+    /// An event that completes when every command enqueued so far has (clEnqueueMarkerWithWaitList).
+    public func marker() throws(OpenCLError) -> Event {
+        var event: cl_event?
+        try check(clEnqueueMarkerWithWaitList(handle, 0, nil, &event), "clEnqueueMarkerWithWaitList")
+        return Event(event!)
+    }
+
     /// Submits enqueued commands to the device without waiting.
     public func flush() throws(OpenCLError) {
         try check(clFlush(handle), "clFlush")
@@ -42,6 +49,27 @@ public final class Event: @unchecked Sendable {
     public func wait() throws(OpenCLError) {
         var event: cl_event? = handle
         try check(clWaitForEvents(1, &event), "clWaitForEvents")
+    }
+
+    /// Whether the command has completed (does not wait).
+    public func isComplete() throws(OpenCLError) -> Bool {
+        var status: cl_int = 0
+        try check(clGetEventInfo(handle, cl_event_info(CL_EVENT_COMMAND_EXECUTION_STATUS), MemoryLayout<cl_int>.size, &status, nil),
+                  "clGetEventInfo")
+        return status == CL_COMPLETE
+    }
+
+    /// Calls `body` on an OpenCL thread once the command completes (at once if it has): a completion time taken
+    /// there is the device's, not the moment a busy host got round to asking.
+    public func onCompletion(_ body: @escaping @Sendable () -> Void) throws(OpenCLError) {
+        let context = Unmanaged.passRetained(CompletionCallback(body)).toOpaque()
+        let status = clSetEventCallback(handle, CL_COMPLETE, { _, _, data in
+            Unmanaged<CompletionCallback>.fromOpaque(data!).takeRetainedValue().body()
+        }, context)
+        guard status == CL_SUCCESS else {
+            Unmanaged<CompletionCallback>.fromOpaque(context).release()
+            throw .call("clSetEventCallback", status: status)
+        }
     }
 
     /// Device time from start to end of the command, in seconds (waits for completion). Needs a profiling queue.

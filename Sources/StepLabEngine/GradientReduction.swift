@@ -8,4 +8,15 @@ public protocol GradientReduction {
     var replicaCount: Int { get }
     /// Replaces each of `gradients` (this process's replicas, in order, equal lengths) with the job's mean.
     func averageInPlace(_ gradients: [Tensor]) throws
+    /// The same mean from buckets that `watches` (this process's replicas, in order, after `finishStep`) read
+    /// during the backward, bucket by bucket in their shared order; the same bytes as `averageInPlace(_:)`, since
+    /// each value is summed in the same order whichever bucket carries it.
+    func averageInPlace(_ watches: [GradientWatch]) throws
+}
+
+extension GradientReduction {
+    /// Without a bucketed form: the whole vectors, after the step.
+    public func averageInPlace(_ watches: [GradientWatch]) throws {
+        try averageInPlace(watches.map(\.gradients))
+    }
 }

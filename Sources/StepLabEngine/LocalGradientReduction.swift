@@ -19,6 +19,18 @@ public struct LocalGradientReduction: GradientReduction {
         for gradient in gradients { try gradient.upload(mean) }
     }
 
+    /// Bucket by bucket as the watches read them: summed in replica order, scaled, written back.
+    public func averageInPlace(_ watches: [GradientWatch]) throws {
+        guard let order = GradientBucketSum.order(of: watches), watches.count == replicaCount else {
+            return try averageInPlace(watches.map(\.gradients))
+        }
+        guard replicaCount > 1 else { return }
+        for bucket in order {
+            GradientBucketSum.scale(try GradientBucketSum.localSum(watches, bucket: bucket), by: replicaCount)
+        }
+        try GradientBucketSum.uploadMean(watches)
+    }
+
     /// The replicas' gradients read back and summed in replica order (`orderedSum` of the values).
     public static func orderedSum(_ gradients: [Tensor]) throws -> [Float] {
         try orderedSum(gradients.map { try $0.download() })

@@ -18,6 +18,8 @@ public final class ParameterStore {
     public let values: Tensor
     /// Every gradient, flat, same layout.
     public let gradients: Tensor
+    /// Told by backward passes when gradients are final, so a data-parallel step can start reducing them early.
+    public var watch: GradientWatch?
 
     /// Lays out `shapes` in order and allocates values and gradients.
     public init(engine: Engine, shapes: [(name: String, rows: Int, columns: Int)]) throws(OpenCLError) {

@@ -10,10 +10,17 @@ public final class DataParallelTrainer {
     /// This process's replicas, in shard order.
     public let replicas: [Trainer]
     public let reduction: any GradientReduction
+    /// Each replica's gradients followed through the backward, so the reduction overlaps it (empty: after the step).
+    public let watches: [GradientWatch]
+    /// Values a gradient bucket gathers by default: 128 Ki floats (512 KB), about seven buckets for a 32-channel U-Net,
+    /// so the first ones are reduced while most of the backward is still to run.
+    public static let defaultBucketFloats = 1 << 17
 
     /// `replicas` must hold consecutive equal shards (replica r's first row = r x its rows, offset by `firstShard`
-    /// shards for a process that holds a later part of the job), and equal parameter counts.
-    public init(replicas: [Trainer], reduction: (any GradientReduction)? = nil, firstShard: Int = 0) throws(OpenCLError) {
+    /// shards for a process that holds a later part of the job), and equal parameter counts. `bucketFloats` sizes the
+    /// buckets reduced during the backward; nil reduces the whole gradients after it (the same bytes either way).
+    public init(replicas: [Trainer], reduction: (any GradientReduction)? = nil, firstShard: Int = 0,
+                bucketFloats: Int? = DataParallelTrainer.defaultBucketFloats) throws(OpenCLError) {
         guard let first = replicas.first else { throw .invalidRequest("data-parallel training needs at least one replica") }
         let rows = first.objective.shard.rows
         for (index, replica) in replicas.enumerated() {
@@ -26,10 +33,16 @@ public final class DataParallelTrainer {
             }
         }
         self.replicas = replicas
-        self.reduction = reduction ?? LocalGradientReduction(replicaCount: replicas.count)
+        let reduction = reduction ?? LocalGradientReduction(replicaCount: replicas.count)
+        self.reduction = reduction
+        watches = try bucketFloats.map { floats throws(OpenCLError) in
+            guard reduction.replicaCount > 1 else { return [] }
+            return try replicas.map { replica throws(OpenCLError) in try GradientWatch(store: replica.model.parameters, engine: replica.engine, bucketFloats: floats) }
+        } ?? []
     }
 
-    /// Wall seconds spent averaging gradients (after every replica's gradients were done), and in whole steps.
+    /// Wall seconds spent averaging gradients after every replica's gradients were done (what the backward did not
+    /// hide), and in whole steps.
     public private(set) var reductionSeconds = 0.0, stepSeconds = 0.0
 
     public var step: Int { replicas[0].step }
@@ -39,6 +52,7 @@ public final class DataParallelTrainer {
     /// One step: every replica's gradients, their average, every replica's update.
     public func trainStep() throws {
         let start = DispatchTime.now().uptimeNanoseconds
+        if !watches.isEmpty { return try overlappedStep(start: start) }
         for replica in replicas { try replica.computeGradients() }
         if reduction.replicaCount > 1 {
             // Wait for the gradients first, so the timer counts the reduction alone.
@@ -49,6 +63,23 @@ public final class DataParallelTrainer {
         }
         for replica in replicas { try replica.applyUpdate() }
         if reduction.replicaCount > 1 { try primary.engine.synchronize() }
+        stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// A step whose reduction starts during the backward: each replica's gradients enqueued with their bucket reads,
+    /// then the buckets reduced as they arrive; the timer counts from the moment the last device finished.
+    private func overlappedStep(start: UInt64) throws {
+        for (replica, watch) in zip(replicas, watches) {
+            watch.beginStep()
+            try replica.computeGradients()
+            try watch.finishStep()
+        }
+        try reduction.averageInPlace(watches)
+        let end = DispatchTime.now().uptimeNanoseconds
+        let gradientsDone = try watches.map { try $0.finishedAt() }.max()!
+        reductionSeconds += Double(end - Swift.min(end, gradientsDone)) / 1e9
+        for replica in replicas { try replica.applyUpdate() }
+        try primary.engine.synchronize()
         stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 

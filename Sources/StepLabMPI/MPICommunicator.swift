@@ -51,6 +51,26 @@ public final class MPICommunicator: @unchecked Sendable {
         return (0 ..< size).map { Array(received[($0 * count) ..< (($0 + 1) * count)]) }
     }
 
+    /// `send` from every rank, in rank order, into `receive` on `root` (`size` times send's count there; ignored
+    /// elsewhere). The form without copies, for gradient buckets.
+    public func gather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
+        let count = send.count
+        guard rank != root || receive.count >= count * size else {
+            throw MPIError("rank \(rank): a gather of \(count) floats from \(size) ranks into \(receive.count)")
+        }
+        try collective("MPI_Gather") {
+            MPI_Gather(send.baseAddress, Int32(count), steplab_mpi_float(), receive.baseAddress, Int32(count), steplab_mpi_float(),
+                       Int32(root), steplab_mpi_comm_world())
+        }
+    }
+
+    /// Replaces `values` on every rank with `root`'s, in place (same count everywhere).
+    public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
+        try collective("MPI_Bcast") {
+            MPI_Bcast(values.baseAddress, Int32(values.count), steplab_mpi_float(), Int32(root), steplab_mpi_comm_world())
+        }
+    }
+
     /// Replaces `values` on every rank with `root`'s (same count everywhere).
     public func broadcast(_ values: inout [Float], root: Int = 0) throws {
         let count = values.count

@@ -27,4 +27,28 @@ public struct MPIGradientReduction: GradientReduction {
         try communicator.broadcast(&sum)
         for gradient in gradients { try gradient.upload(sum) }
     }
+
+    /// The same sums bucket by bucket as the watches read them, each bucket's gather, sum and broadcast running
+    /// while the device differentiates the layers before it. Every rank takes the buckets in the same order.
+    public func averageInPlace(_ watches: [GradientWatch]) throws {
+        guard let order = GradientBucketSum.order(of: watches) else { return try averageInPlace(watches.map(\.gradients)) }
+        let root = communicator.rank == 0
+        let largest = watches[0].buckets.largest
+        var parts = [Float](repeating: 0, count: root ? communicator.size * largest : 0)
+        try parts.withUnsafeMutableBufferPointer { parts in
+            for bucket in order {
+                let sum = try GradientBucketSum.localSum(watches, bucket: bucket)
+                try communicator.gather(UnsafeBufferPointer(sum), into: parts)
+                if root {
+                    // Rank 0's own part is already in `sum`; the others follow in rank order.
+                    for other in 1 ..< communicator.size {
+                        GradientBucketSum.add(UnsafeBufferPointer(rebasing: parts[(other * sum.count) ..< ((other + 1) * sum.count)]), into: sum)
+                    }
+                    GradientBucketSum.scale(sum, by: replicaCount)
+                }
+                try communicator.broadcast(sum)
+            }
+        }
+        try GradientBucketSum.uploadMean(watches)
+    }
 }

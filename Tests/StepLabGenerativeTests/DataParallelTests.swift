@@ -77,8 +77,12 @@ import Testing
 
     /// Trains multistep CT on `replicas` data-parallel replicas (one engine, as POCL's single CPU device opened
     /// twice would be) and returns the first step's reduced gradient and the final raw and EMA weights.
-    static func train(replicas: Int, steps: Int, engine: Engine) throws -> (gradient: [Float], weights: [Float]) {
-        let source = try DeviceDataset(engine: engine, values: TestData.eightGaussians(count: 512, seed: 2), count: 512, dimension: 2, seed: 4)
+    static func train(replicas: Int, steps: Int, engine: Engine, network: DenoiserConfig = network,
+                      bucketFloats: Int? = DataParallelTrainer.defaultBucketFloats) throws -> (gradient: [Float], weights: [Float]) {
+        let d = network.dimension
+        var random = TestRandom(seed: 2)
+        let values = d == 2 ? TestData.eightGaussians(count: 512, seed: 2) : random.array(512 * d)
+        let source = try DeviceDataset(engine: engine, values: values, count: 512, dimension: d, seed: 4)
         let trainers = try (0 ..< replicas).map { index in
             let shard = try BatchShard.split(batch: 32, count: replicas, index: index)
             let model = try Denoiser(engine: engine, config: network, seed: 3)
@@ -87,10 +91,15 @@ import Testing
             return try Trainer(objective: objective, source: source,
                                config: OptimizationConfig(learningRate: 1e-3, adam: AdamW.Hyperparameters(maxGradientNorm: 1), emaDecay: 0.9))
         }
-        let parallel = try DataParallelTrainer(replicas: trainers)
+        let parallel = try DataParallelTrainer(replicas: trainers, bucketFloats: bucketFloats)
         var gradient: [Float] = []
         for step in 0 ..< steps {
             try parallel.trainStep()
+            for watch in parallel.watches {
+                #expect(watch.valid, "the bucket plan failed, so nothing overlapped")
+                // The backward finishes the last layers first, so with a bucket per parameter their reads come first.
+                #expect(bucketFloats != 1 || watch.order != watch.order.sorted())
+            }
             if step == 0 { gradient = try parallel.primary.model.parameters.gradients.download() }
         }
         let weights = try trainers.map { try $0.model.parameters.values.download() + $0.ema!.values.download() }
@@ -111,6 +120,49 @@ import Testing
             expectClose(two.weights, single.weights, rtol: 0, atol: 2e-3, "2-replica weights")
             #expect(two.gradient.contains { $0 != 0 })
         }
+    }
+
+    /// Buckets reduced during the backward sum every value in the same order as the whole vector after it: the same
+    /// bytes, on an MLP and on a U-Net (skip joins, FiLM), with buckets of a few parameters so the order is exercised.
+    @Test func bucketsReducedDuringTheBackwardGiveTheWholeVectorsBytes() throws {
+        let unet = DenoiserConfig(dimension: 64, architecture: .unet, prediction: .v,
+                                  unet: UNetShape(height: 8, width: 8, imageChannels: 1, channels: 8, channelMult: [1, 2], groups: 4))
+        try SharedEngine.withEngine { engine in
+            for network in [Self.network, unet] {
+                let whole = try Self.train(replicas: 2, steps: 3, engine: engine, network: network, bucketFloats: nil)
+                for floats in [1, 300, DataParallelTrainer.defaultBucketFloats] {
+                    let bucketed = try Self.train(replicas: 2, steps: 3, engine: engine, network: network, bucketFloats: floats)
+                    #expect(bucketed.gradient == whole.gradient && bucketed.weights == whole.weights, "\(network.architecture), buckets of \(floats)")
+                }
+            }
+        }
+    }
+
+    /// The plan holds for one backward per step; a second one adds into buckets already read, so the watch says so
+    /// and the reduction takes the whole vectors after the step instead.
+    @Test func aSecondBackwardInAStepFallsBackToTheWholeVectors() throws {
+        try SharedEngine.withEngine { engine in
+            let model = try Denoiser(engine: engine, config: Self.network, seed: 3)
+            let watch = try GradientWatch(store: model.parameters, engine: engine, bucketFloats: 64)
+            let objective = try DiffusionObjective(model: model, batch: 8, seed: 1)
+            let x = try engine.tensor(TestData.eightGaussians(count: 8, seed: 1), rows: 8, columns: 2)
+            watch.beginStep()
+            _ = try objective.computeGradients(x0: x, step: 0)
+            #expect(watch.valid)
+            _ = try objective.computeGradients(x0: x, step: 1)
+            try watch.finishStep()
+            #expect(!watch.valid)
+            #expect(GradientBucketSum.order(of: [watch]) == nil)
+        }
+    }
+
+    @Test func bucketsHoldWholeParametersInLayoutOrder() throws {
+        let entries = try SharedEngine.withEngine { engine in
+            try ParameterStore(engine: engine, shapes: [("a", 2, 5), ("b", 1, 5), ("c", 4, 5), ("d", 1, 1)]).entries
+        }
+        #expect(try GradientBuckets(entries: entries, floats: 16).ranges == [0 ..< 15, 15 ..< 35, 35 ..< 36])
+        #expect(try GradientBuckets(entries: entries, floats: 1000).ranges == [0 ..< 36])
+        #expect(throws: OpenCLError.self) { try GradientBuckets(entries: entries, floats: 0) }
     }
 
     @Test func replicasMustHoldConsecutiveShards() throws {

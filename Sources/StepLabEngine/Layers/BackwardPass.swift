@@ -19,6 +19,9 @@ public final class BackwardPass {
     private var gated: Set<Int> = []
     /// The output of the op whose backward is running.
     private var current = 0
+    /// For each record, the parameters (by offset) whose gradients are final once its backward has run: those it is
+    /// the first reader of in the forward. Empty unless the store has a `GradientWatch`.
+    private var finalAfter: [Int: [Int]] = [:]
 
     init(tape: Tape, requested: Set<Int>) {
         self.tape = tape
@@ -28,20 +31,34 @@ public final class BackwardPass {
             needed[record.output] = true
         }
         self.needed = needed
+        guard let watch = tape.store.watch else { return }
+        watch.beginBackward()
+        var firstReader: [Int: Int] = [:]
+        for (index, record) in tape.records.enumerated() {
+            for offset in record.parameterOffsets where firstReader[offset] == nil { firstReader[offset] = index }
+        }
+        for (offset, index) in firstReader { finalAfter[index, default: []].append(offset) }
     }
 
     /// Walks the record in reverse from dL/d(`output`) = `seed`.
     func run(seed: Tensor, output: Int) throws(OpenCLError) {
         gradients[output] = seed
-        for record in tape.records.reversed() {
-            guard needed[record.output], var dy = gradients[record.output] else { continue }
-            current = record.output
-            if let gate = tape.values[record.output].gate, !gated.contains(record.output) {
-                dy = try own(record.output)
-                try engine.activationBackward(preActivation: gate.preActivation, gradient: dy, gate.activation, into: dy)
-            }
-            try record.op.backward(dy, pass: self)
+        for (index, record) in tape.records.enumerated().reversed() {
+            try backward(record)
+            // Sorted, so the watch sees the same order on every replica and rank.
+            if let offsets = finalAfter[index] { try tape.store.watch?.final(offsets: offsets.sorted()) }
         }
+    }
+
+    /// One record's backward, when a gradient reached its output.
+    private func backward(_ record: TapeRecord) throws(OpenCLError) {
+        guard needed[record.output], var dy = gradients[record.output] else { return }
+        current = record.output
+        if let gate = tape.values[record.output].gate, !gated.contains(record.output) {
+            dy = try own(record.output)
+            try engine.activationBackward(preActivation: gate.preActivation, gradient: dy, gate.activation, into: dy)
+        }
+        try record.op.backward(dy, pass: self)
     }
 
     /// dL/d(`value`) after the walk (nil when none reached it).

@@ -41,6 +41,8 @@ public final class Tape {
     private(set) var values: [TapeValue] = []
     private var valueIndex: [TapeValue.Key: Int] = [:]
     private var tangentOf: [Int: Tensor] = [:]
+    /// Offsets of the parameters read since the last record: the next op recorded is the one that read them.
+    private var reads: [Int] = []
 
     public init(engine: Engine, store: ParameterStore) {
         self.engine = engine
@@ -71,6 +73,7 @@ public final class Tape {
         values = []
         valueIndex = [:]
         tangentOf = [:]
+        reads = []
     }
 
     /// The next tensor of this pass (uninitialised): the same one as in the previous pass at this batch size.
@@ -103,10 +106,16 @@ public final class Tape {
     }
 
     /// The parameter `entry` in this pass's values.
-    public func value(_ entry: ParameterStore.Entry) throws(OpenCLError) -> Tensor { try store.view(entry, in: parameters) }
+    public func value(_ entry: ParameterStore.Entry) throws(OpenCLError) -> Tensor {
+        if recording { reads.append(entry.offset) }
+        return try store.view(entry, in: parameters)
+    }
 
     /// The gradient of parameter `entry`.
-    public func gradient(_ entry: ParameterStore.Entry) throws(OpenCLError) -> Tensor { try store.view(entry, in: store.gradients) }
+    public func gradient(_ entry: ParameterStore.Entry) throws(OpenCLError) -> Tensor {
+        store.watch?.willWrite(offset: entry.offset)
+        return try store.view(entry, in: store.gradients)
+    }
 
     /// A read-only row of `columns` zeros (a bias that adds nothing, for tangents of biased products).
     func zeroRow(columns: Int) throws(OpenCLError) -> Tensor {
@@ -120,13 +129,14 @@ public final class Tape {
     /// the op: its backward then receives dL/dZ (see `Gate`). `parameterized` says whether the op reads parameters.
     public func record(_ op: any TapeOp, inputs: [Tensor], output: Tensor, gate: Gate? = nil, parameterized: Bool) throws(OpenCLError) {
         guard recording || tangents else { return }
+        defer { reads = [] }
         let inputIndices = inputs.map { valueIndex(of: $0, creating: true)! }
         for index in inputIndices { values[index].consumers += 1 }
         let out = valueIndex(of: output, creating: true)!
         values[out].producer = records.count
         values[out].gate = gate
         values[out].tensor = output
-        records.append(TapeRecord(op: op, inputs: inputIndices, output: out, parameterized: parameterized))
+        records.append(TapeRecord(op: op, inputs: inputIndices, output: out, parameterized: parameterized, parameterOffsets: reads))
         if tangents, let tangent = try op.tangent(self) {
             tangentOf[out] = tangent
         }
@@ -191,4 +201,7 @@ struct TapeRecord {
     let inputs: [Int]
     let output: Int
     let parameterized: Bool
+    /// The parameters (by offset) the op read in the forward: its backward adds their gradients, so a gradient is
+    /// final once the backward has passed the first op that read it (`GradientWatch`).
+    let parameterOffsets: [Int]
 }
