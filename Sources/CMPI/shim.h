@@ -8,4 +8,5 @@ static inline MPI_Datatype steplab_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype steplab_mpi_uint64(void) { return MPI_UINT64_T; }
 static inline MPI_Datatype steplab_mpi_int(void) { return MPI_INT; }
 static inline MPI_Errhandler steplab_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline MPI_Status *steplab_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 #endif

@@ -52,22 +52,38 @@ public final class MPICommunicator: @unchecked Sendable {
     }
 
     /// `send` from every rank, in rank order, into `receive` on `root` (`size` times send's count there; ignored
-    /// elsewhere). The form without copies, for gradient buckets.
+    /// elsewhere). The form without copies for gradient buckets, which waits without spinning (`waitSleeping`).
     public func gather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
         let count = send.count
         guard rank != root || receive.count >= count * size else {
             throw MPIError("rank \(rank): a gather of \(count) floats from \(size) ranks into \(receive.count)")
         }
-        try collective("MPI_Gather") {
-            MPI_Gather(send.baseAddress, Int32(count), steplab_mpi_float(), receive.baseAddress, Int32(count), steplab_mpi_float(),
-                       Int32(root), steplab_mpi_comm_world())
+        try collective("MPI_Igather") {
+            var request: MPI_Request?
+            let code = MPI_Igather(send.baseAddress, Int32(count), steplab_mpi_float(), receive.baseAddress, Int32(count), steplab_mpi_float(),
+                                   Int32(root), steplab_mpi_comm_world(), &request)
+            return code == MPI_SUCCESS ? Self.waitSleeping(&request) : code
         }
     }
 
-    /// Replaces `values` on every rank with `root`'s, in place (same count everywhere).
+    /// Replaces `values` on every rank with `root`'s, in place (same count everywhere); waits without spinning.
     public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
-        try collective("MPI_Bcast") {
-            MPI_Bcast(values.baseAddress, Int32(values.count), steplab_mpi_float(), Int32(root), steplab_mpi_comm_world())
+        try collective("MPI_Ibcast") {
+            var request: MPI_Request?
+            let code = MPI_Ibcast(values.baseAddress, Int32(values.count), steplab_mpi_float(), Int32(root), steplab_mpi_comm_world(), &request)
+            return code == MPI_SUCCESS ? Self.waitSleeping(&request) : code
+        }
+    }
+
+    /// Completes `request`, sleeping 50 us between polls. A blocking collective busy-polls its wait, which during a
+    /// backward takes a core from the device's threads (on a CPU device, one of the cores the ranks compute on);
+    /// bucket collectives wait for the other ranks' backwards, so they poll politely instead.
+    private static func waitSleeping(_ request: inout MPI_Request?) -> Int32 {
+        var done: Int32 = 0
+        while true {
+            let code = MPI_Test(&request, &done, steplab_mpi_status_ignore())
+            if code != MPI_SUCCESS || done != 0 { return code }
+            usleep(50)
         }
     }
 

@@ -59,6 +59,8 @@ struct TrainCommand: ParsableCommand {
     var device: String?
     @Option(help: "Data-parallel training on several devices, comma-separated, each as --device takes it (0,1 or gpu,gpu); one replica per entry, the batch split evenly between them (a multiple of 4 per device). A device may appear twice.")
     var devices: String?
+    @Option(help: "Data-parallel gradients are averaged in buckets of about this many floats while the backward runs (0: the whole vector after it; the same bytes either way).")
+    var gradientBuckets = DataParallelTrainer.defaultBucketFloats
 
     /// `--devices` as selectors, or nil.
     var deviceSelectors: [String]? {
@@ -67,6 +69,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard checkpointEvery > 0, keepCheckpoints > 0 else { throw ValidationError("--checkpoint-every and --keep-checkpoints must be positive") }
+        guard gradientBuckets >= 0 else { throw ValidationError("--gradient-buckets must be 0 or a positive number of floats (got \(gradientBuckets))") }
         if let selectors = deviceSelectors {
             guard device == nil else { throw ValidationError("pass --device or --devices, not both") }
             guard selectors.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--devices must be a comma-separated list like 0,1 (got '\(devices!)')") }
@@ -239,7 +242,8 @@ struct TrainCommand: ParsableCommand {
                 let shard = try BatchShard.split(batch: config.batch, count: replicaCount, index: firstShard + index)
                 replicas.append(try replica(config, spec: spec, engine: engine, shard: shard, initialise: !resuming, copying: replicas.first?.model))
             }
-            let trainer = try DataParallelTrainer(replicas: replicas, reduction: job.reduction(localReplicas: engines.count), firstShard: firstShard)
+            let trainer = try DataParallelTrainer(replicas: replicas, reduction: job.reduction(localReplicas: engines.count), firstShard: firstShard,
+                                                  bucketFloats: gradientBuckets > 0 ? gradientBuckets : nil)
             let model = trainer.primary.model, engine = engines[0]
             var resumedAt: Int?
             if resuming {

@@ -57,6 +57,7 @@ import Testing
         (["--devices", "0,,0"], "--devices must be a comma-separated list"),
         (["--devices", "0,0", "--device", "0"], "pass --device or --devices, not both"),
         (["--devices", "0,0", "--batch", "20"], "a batch of 20 cannot be split over 2 devices: it must be a multiple of 8"),
+        (["--devices", "0,0", "--gradient-buckets=-1"], "--gradient-buckets must be 0 or a positive number of floats (got -1)"),
     ])
     func badDevicesAreOneClearLine(extra: [String], phrase: String) throws {
         let folder = try TrainSampleEvalTests.temporaryFolder()

@@ -47,6 +47,11 @@ import Testing
         #expect(try Self.run(ranks: 2, Self.common + ["--iterations", "40", "--out", a.path]) == 0)
         #expect(try Self.run(ranks: 2, Self.common + ["--iterations", "40", "--out", b.path]) == 0)
         #expect(try Self.weights(a) == Self.weights(b), "two 2-rank runs differ")
+        // Buckets reduced during the backward (the default, with buckets of a few parameters here) and the whole vector after it.
+        let (small, whole) = (folder.appendingPathComponent("small"), folder.appendingPathComponent("whole"))
+        #expect(try Self.run(ranks: 2, Self.common + ["--iterations", "40", "--out", small.path, "--gradient-buckets", "300"]) == 0)
+        #expect(try Self.run(ranks: 2, Self.common + ["--iterations", "40", "--out", whole.path, "--gradient-buckets", "0"]) == 0)
+        #expect(try Self.weights(a) == Self.weights(small) && Self.weights(a) == Self.weights(whole), "bucketed and whole-vector reductions differ")
         let single = try CommandLineTests.run(Self.common.dropLast(2) + ["--iterations", "40", "--out", local.path, "--devices", "0,0"])
         #expect(single.status == 0, "\(single.err)")
         #expect(try Self.weights(a) == Self.weights(local), "2 ranks and 2 devices in one process differ")
