@@ -42,10 +42,16 @@ public final class GradientWatch {
         store.watch = self
     }
 
-    deinit { staging.deallocate() }
+    deinit {
+        // A read still in flight writes into `staging`: it must land before the memory goes.
+        for read in reads { try? read?.wait() }
+        staging.deallocate()
+    }
 
     /// Starts a step: no gradient is final yet.
     public func beginStep() {
+        // A read still in flight (a step that failed before its reduction) must land before this step reuses `staging`.
+        for read in reads { try? read?.wait() }
         remaining = [Int](repeating: 0, count: buckets.ranges.count)
         for bucket in buckets.bucketOfOffset.values { remaining[bucket] += 1 }
         reads = [Event?](repeating: nil, count: buckets.ranges.count)

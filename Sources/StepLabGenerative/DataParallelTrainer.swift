@@ -12,8 +12,8 @@ public final class DataParallelTrainer {
     public let reduction: any GradientReduction
     /// Each replica's gradients followed through the backward, so the reduction overlaps it (empty: after the step).
     public let watches: [GradientWatch]
-    /// Values a gradient bucket gathers by default: 128 Ki floats (512 KB), about seven buckets for a 32-channel U-Net,
-    /// so the first ones are reduced while most of the backward is still to run.
+    /// Values a gradient bucket gathers by default: 128 Ki floats (512 KB), about eight buckets for the 32-channel
+    /// U-Net (0.92 M), so the first ones are reduced while most of the backward is still to run.
     public static let defaultBucketFloats = 1 << 17
 
     /// `replicas` must hold consecutive equal shards (replica r's first row = r x its rows, offset by `firstShard`

@@ -270,14 +270,18 @@ struct TrainCommand: ParsableCommand {
             let run = TrainingLoop(trainer: trainer, config: config, folder: folder, job: job, devices: replicaCount, keep: keepCheckpoints)
             guard try run.train(stopAfter: stopAfter, checkpointEvery: checkpointEvery, logEvery: logEvery, log: log) else { return }
             try run.checkpoint()
+            // Every rank's share: a rank that finished its backward first waits for the others in the averaging, so
+            // rank 0's alone says as much about which rank was slower as about the averaging.
+            let shares = try job.everyRank(trainer.stepSeconds > 0 ? trainer.reductionSeconds / trainer.stepSeconds : 0)
             guard job.writes else { return }
             Progress.finish()
             try folder.saveWeights(model: model, ema: trainer.primary.ema, step: trainer.step, config: config)
             print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(run.start), folder.url.path))
             if replicaCount > 1, trainer.stepSeconds > 0 {
+                let ranks = shares.count > 1 ? " (ranks: " + shares.map { String(format: "%.1f%%", 100 * $0) }.joined(separator: ", ") + ")" : ""
                 print(String(format: "data-parallel: %.2f steps/s; averaging the gradients over %d replicas took %.1f%% of the step (%.2f ms a step, rank 0)",
                              Double(trainer.step - run.firstStep) / trainer.stepSeconds, replicaCount, 100 * trainer.reductionSeconds / trainer.stepSeconds,
-                             1e3 * trainer.reductionSeconds / Double(Swift.max(1, trainer.step - run.firstStep))))
+                             1e3 * trainer.reductionSeconds / Double(Swift.max(1, trainer.step - run.firstStep))) + ranks)
             }
         } catch let error as OpenCLError {
             throw CLIError(error.description)

@@ -67,6 +67,12 @@ struct TrainingJob {
         return result[0]
     }
 
+    /// Every rank's `value`, in rank order (this process's alone when it is not an MPI job).
+    func everyRank(_ value: Double) throws -> [Double] {
+        guard let communicator else { return [value] }
+        return try collective { try communicator.allGather(value.bitPattern) }.map(Double.init(bitPattern:))
+    }
+
     /// Whether every rank stops before the next step: rank 0's decision (its interrupt or --stop-after), so all ranks
     /// stop at the same step.
     func agree(stop: Bool) throws -> Bool {
