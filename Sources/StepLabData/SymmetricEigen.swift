@@ -23,16 +23,7 @@ public struct SymmetricEigen: Sendable, Equatable {
     /// Decomposes the row-major `dimension x dimension` `matrix`. Only its upper triangle is read, so a product
     /// that is symmetric up to rounding can be passed as it is.
     public init(_ matrix: [Double], dimension d: Int) throws(DataError) {
-        guard d >= 1, matrix.count == d * d else {
-            throw DataError("eigendecomposition: \(matrix.count) values do not make a \(d) x \(d) matrix")
-        }
-        guard matrix.allSatisfy(\.isFinite) else {
-            throw DataError("eigendecomposition: the \(d) x \(d) matrix holds a non-finite value")
-        }
-        var a = matrix
-        for i in 0 ..< d {
-            for j in 0 ..< i { a[i * d + j] = a[j * d + i] }
-        }
+        var a = try SymmetricEigenvalues.symmetric(matrix, dimension: d, fromUpper: true, "eigendecomposition")
         // Rows of W = V^T, so that a rotation updates two contiguous rows.
         var w = [Double](repeating: 0, count: d * d)
         for i in 0 ..< d { w[i * d + i] = 1 }

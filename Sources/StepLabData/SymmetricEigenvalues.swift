@@ -14,21 +14,29 @@ public enum SymmetricEigenvalues {
     /// The eigenvalues, ascending, of the row-major `dimension x dimension` `matrix`. Only its lower triangle is
     /// read, so a product that is symmetric up to rounding can be passed as it is.
     public static func of(_ matrix: [Double], dimension d: Int) throws(DataError) -> [Double] {
-        guard d >= 1, matrix.count == d * d else {
-            throw DataError("eigenvalues: \(matrix.count) values do not make a \(d) x \(d) matrix")
-        }
-        guard matrix.allSatisfy(\.isFinite) else {
-            throw DataError("eigenvalues: the \(d) x \(d) matrix holds a non-finite value")
-        }
-        var a = matrix
-        for i in 0 ..< d {
-            for j in i + 1 ..< d { a[i * d + j] = a[j * d + i] }
-        }
+        var a = try symmetric(matrix, dimension: d, fromUpper: false, "eigenvalues")
         var (diagonal, offDiagonal) = tridiagonalise(&a, d)
         guard diagonalise(&diagonal, &offDiagonal) else {
             throw DataError("eigenvalues: the QL iteration did not converge on the \(d) x \(d) matrix")
         }
         return diagonal.sorted()
+    }
+
+    /// `matrix` checked (`d x d`, finite) and made exactly symmetric from one triangle: the upper one, or the lower.
+    static func symmetric(_ matrix: [Double], dimension d: Int, fromUpper: Bool, _ what: String) throws(DataError) -> [Double] {
+        guard d >= 1, matrix.count == d * d else {
+            throw DataError("\(what): \(matrix.count) values do not make a \(d) x \(d) matrix")
+        }
+        guard matrix.allSatisfy(\.isFinite) else {
+            throw DataError("\(what): the \(d) x \(d) matrix holds a non-finite value")
+        }
+        var a = matrix
+        for i in 0 ..< d {
+            for j in i + 1 ..< d {
+                if fromUpper { a[j * d + i] = a[i * d + j] } else { a[i * d + j] = a[j * d + i] }
+            }
+        }
+        return a
     }
 
     /// Reduces the full symmetric `a` in place by Householder reflections `H = I - beta v v^T`, one per column, to
