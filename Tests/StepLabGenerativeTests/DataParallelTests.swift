@@ -75,9 +75,10 @@ import Testing
         #expect(throws: OpenCLError.self) { try BatchShard.split(batch: 64, count: 2, index: 2) }
     }
 
-    /// Trains multistep CT on `replicas` data-parallel replicas (one engine, as POCL's single CPU device opened
-    /// twice would be) and returns the first step's reduced gradient and the final raw and EMA weights.
-    static func train(replicas: Int, steps: Int, engine: Engine, network: DenoiserConfig = network,
+    /// Trains `method` (multistep CT with 2 segments by default) on `replicas` data-parallel replicas (one engine, as
+    /// POCL's single CPU device opened twice would be) and returns the first step's reduced gradient and the final
+    /// raw and EMA weights; with buckets, each step's must have been read during the backward.
+    static func train(replicas: Int, steps: Int, engine: Engine, network: DenoiserConfig = network, method: TrainingMethod = .mct,
                       bucketFloats: Int? = DataParallelTrainer.defaultBucketFloats) throws -> (gradient: [Float], weights: [Float]) {
         let d = network.dimension
         var random = TestRandom(seed: 2)
@@ -85,9 +86,13 @@ import Testing
         let source = try DeviceDataset(engine: engine, values: values, count: 512, dimension: d, seed: 4)
         let trainers = try (0 ..< replicas).map { index in
             let shard = try BatchShard.split(batch: 32, count: replicas, index: index)
-            let model = try Denoiser(engine: engine, config: network, seed: 3)
-            let objective = try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: 2, teacherStepsStart: 8, teacherStepsEnd: 8),
-                                                              batch: shard.rows, seed: 9, firstRow: shard.firstRow)
+            var config = network
+            if method != .mct { (config.timeScale, config.timeInputs, config.weighting) = (method.defaultTimeScale, method.timeInputs, method.weighting) }
+            let model = try Denoiser(engine: engine, config: config, seed: 3)
+            let objective = method == .mct
+                ? try MultistepConsistencyObjective(model: model, config: MultistepConfig(segments: 2, teacherStepsStart: 8, teacherStepsEnd: 8),
+                                                    batch: shard.rows, seed: 9, firstRow: shard.firstRow)
+                : try method.makeObjective(TrainingMethod.ObjectiveRequest(model: model, iterations: steps, batch: 32, shard: shard, seed: 9))
             return try Trainer(objective: objective, source: source,
                                config: OptimizationConfig(learningRate: 1e-3, adam: AdamW.Hyperparameters(maxGradientNorm: 1), emaDecay: 0.9))
         }
@@ -135,6 +140,18 @@ import Testing
                     #expect(bucketed.gradient == whole.gradient && bucketed.weights == whole.weights, "\(network.architecture), buckets of \(floats)")
                 }
             }
+        }
+    }
+
+    /// The newer recipes (tangent passes for sCM and MeanFlow, the EMA's two half jumps for shortcut models) overlap
+    /// their reduction with the backward too, and give the same bytes as with the whole vectors.
+    @Test(arguments: [TrainingMethod.scm, .meanflow, .shortcut])
+    func theRecipesGiveTheWholeVectorsBytesWithBuckets(method: TrainingMethod) throws {
+        try SharedEngine.withEngine { engine in
+            let whole = try Self.train(replicas: 2, steps: 3, engine: engine, method: method, bucketFloats: nil)
+            let bucketed = try Self.train(replicas: 2, steps: 3, engine: engine, method: method, bucketFloats: 300)
+            #expect(bucketed.gradient == whole.gradient && bucketed.weights == whole.weights)
+            #expect(whole.gradient.contains { $0 != 0 })
         }
     }
 
