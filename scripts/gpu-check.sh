@@ -398,6 +398,14 @@ run_checks() {
     else
         record multi-device skipped - "fewer than two GPUs listed"
     fi
+    # The gradient buckets (reduced during the backward) against the whole vector after it (--gradient-buckets 0),
+    # two replicas on this one GPU: each run prints the share of the step its averaging left unhidden, and the two
+    # must write the same bytes.
+    step train-unet-2replicas-buckets 45 "$bin/steplab" train --data fashion-mnist --iterations 30 --batch 128 \
+        --devices "$device,$device" --out "$out/unet-2rep-buckets"
+    step train-unet-2replicas-whole 45 "$bin/steplab" train --data fashion-mnist --iterations 30 --batch 128 \
+        --devices "$device,$device" --gradient-buckets 0 --out "$out/unet-2rep-whole"
+    step buckets-same-bytes 10 cmp "$out/unet-2rep-buckets/model.safetensors" "$out/unet-2rep-whole/model.safetensors"
 
     # PyTorch on the same GPU, for the ratio in bench/RESULTS-GPU.md. Only when torch sees CUDA; before the study
     # because these are short and bounded.
