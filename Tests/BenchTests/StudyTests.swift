@@ -285,9 +285,9 @@ import Testing
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             #expect(study.denoiser.architecture == .unet && study.denoiser.unet?.channels == 8)
             let results = try study.run(diagnostics: false)
-            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the three newer recipes
+            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the four newer recipes
             // at 1, 2 and 4 steps, which train and sample the U-Net as they do the resmlp.
-            #expect(results.study.count == 28 && !results.study.contains { $0.sampler == "addim" })
+            #expect(results.study.count == 31 && !results.study.contains { $0.sampler == "addim" })
             for recipe in StudyRecipe.all {
                 for steps in recipe.steps {
                     let name = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
@@ -305,11 +305,11 @@ import Testing
             #expect(results.teacherGate?.metric == "FD" && results.teacherGate?.excess == nil)
             #expect(results.config["image_features"]?.contains("random convolutional") == true)
             #expect(results.config["consistency_iterations"] == "2")
-            #expect(study.extras.grids.count == 28 && study.extras.grids.allSatisfy { $0.images.count == 32 })
+            #expect(study.extras.grids.count == 31 && study.extras.grids.allSatisfy { $0.images.count == 32 })
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("steplab-image-study-\(UUID())")
             defer { try? FileManager.default.removeItem(at: folder) }
             let grids = try StudyPlots.writeGrids(study.extras, shape: shape, to: folder)
-            #expect(grids.count == 28 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
+            #expect(grids.count == 31 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
             #expect(StudyReport.markdown(results, grids: grids).contains("[mct-s8](samples/mct-s8.png)"))
         }
     }
@@ -338,7 +338,7 @@ import Testing
         (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
         (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
         (["study", "--seeds", "0"], "--seeds must be at least 1"),
-        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow and shortcut, comma-separated, or all or none (got scm,nope)"),
+        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow, shortcut and ect, comma-separated, or all or none (got scm,nope)"),
     ])
     func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
         let result = try Self.run(arguments + ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(UUID())").path])

@@ -138,7 +138,8 @@ final class Study {
 
     // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N,
     // its EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M
-    // more; diffusion itself continues to N + M; CT, CD and the recipes train N + M from scratch.
+    // more; diffusion itself continues to N + M; CT, CD and the recipes train N + M from scratch (ECT: EDM diffusion
+    // for N, then ECT for M).
 
     /// Diffusion for the budget, scored at every step count; returns its EMA at N, the teacher.
     func trainDiffusion(_ run: StudySeed) throws -> Denoiser {
@@ -181,7 +182,7 @@ final class Study {
         }
     }
 
-    /// The newer one- and few-step recipes (`StudyRecipe`), from scratch on the whole budget, as CT.
+    /// The newer one- and few-step recipes (`StudyRecipe`) on the whole budget, as CT (ECT as MCT).
     func trainRecipes(_ run: StudySeed) throws {
         for recipe in settings.recipes {
             let (model, training) = try train(recipe, source: run.source, seed: run.seed)
@@ -249,14 +250,20 @@ final class Study {
                       "consistency_lr": String(settings.consistencyLearningRate ?? settings.learningRate),
                       "ema": String(settings.emaDecay), "clip": settings.clip.map { String($0) } ?? "none",
                       "consistency_iterations": String(settings.fineTuning), "one_step_seeds": String(oneStepSeeds),
-                      "recipes": settings.recipes.isEmpty ? "none" : settings.recipes.map(\.name).joined(separator: ",")
-                          + " from scratch for the budget at steplab train's defaults, on the one-step seeds",
+                      "recipes": recipesDescription,
                       "diffusion_lr_schedule": settings.diffusionDecay == .constant ? "constant" : "warm-up 100, cosine to zero at the budget",
                       "budget": "iterations + consistency_iterations for every model",
                       "divergence": "non-finite loss or gradient, or (consistency models) SWD > 2 x the Gaussian-fit bound",
                       "prediction": settings.prediction.description, "bootstrap_replicates": String(settings.bootstrapReplicates)]
         if let imageQuality { config["image_features"] = imageQuality.extractor.featureDescription }
         return config
+    }
+
+    /// The recipes and how they train, for results.json.
+    var recipesDescription: String {
+        guard !settings.recipes.isEmpty else { return "none" }
+        let tuned = settings.recipes.contains { $0.initialisedBy != nil } ? " (ect: tuning an edm model trained for iterations, as MCT tunes the teacher)" : ""
+        return settings.recipes.map(\.name).joined(separator: ",") + " at steplab train's defaults on the one-step seeds, from scratch for the budget" + tuned
     }
 
     /// Samples per second of the VP samplers at batch 16384, or 128 for images (a U-Net's 64 steps at batch 2048

@@ -45,7 +45,7 @@ enum StudyAnswer {
                 + others.joined()
         }
         let seeds = r.summary.first { $0.method == recipe.name }?.seeds ?? 0
-        return clauses.isEmpty ? nil : "\(recipe.label) (from scratch, \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
+        return clauses.isEmpty ? nil : "\(recipe.label) (\(recipe.initialisedBy.map { "tuning \($0.name)" } ?? "from scratch"), \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
     }
 
     /// "better than", "worse than" or "not separable from".

@@ -97,7 +97,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
-    @Option(help: "Newer recipes trained from scratch beside the multistep models on the one-step seeds, comma-separated from scm, meanflow, shortcut, or all or none (default: scm for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
+    @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from scm, meanflow, shortcut, and ect (which tunes an EDM diffusion model as MCT tunes the teacher), or all or none (default: scm for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
 
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }
@@ -105,7 +105,7 @@ struct StudyOptions: ParsableArguments {
         if let iterations, iterations < 2 { throw ValidationError("--iterations must be at least 2") }
         if let samples, samples < 16 { throw ValidationError("--samples must be at least 16") }
         if let recipes, StudyRecipe.named(recipes) == nil {
-            throw ValidationError("--recipes takes scm, meanflow and shortcut, comma-separated, or all or none (got \(recipes))")
+            throw ValidationError("--recipes takes scm, meanflow, shortcut and ect, comma-separated, or all or none (got \(recipes))")
         }
     }
 }

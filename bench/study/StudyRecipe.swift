@@ -3,10 +3,11 @@ import StepLabData
 import StepLabEngine
 import StepLabGenerative
 
-/// A newer one- or few-step recipe the study trains from scratch for the whole budget, on the seeds it trains CT on,
-/// at the CLI's defaults for its method, and samples at `steps` with the method's default sampler; each row is judged
-/// against 64-step diffusion and against MCT with as many segments. The objective, sampler and defaults are the
-/// method's own (`TrainingMethod`); a recipe adds only what the study shows.
+/// A newer one- or few-step recipe the study trains on the seeds it trains CT on, at the CLI's defaults for its
+/// method, and samples at `steps` with the method's default sampler; each row is judged against 64-step diffusion and
+/// against MCT with as many segments. The objective, sampler and defaults are the method's own (`TrainingMethod`); a
+/// recipe adds only what the study shows. A recipe trains from scratch for the whole budget, or, when it tunes a
+/// trained model (ECT), as MCT does: `initialisedBy` for the study's `iterations`, then itself for the rest.
 struct StudyRecipe: Sendable {
     let method: TrainingMethod
     /// The name in figures.
@@ -14,6 +15,8 @@ struct StudyRecipe: Sendable {
     let steps: [Int]
     /// Where its model lives, for the diagnostics' exact-ODE distance.
     let space: DiagnosedModel.Space
+    /// The method whose model it tunes (nil: it trains from scratch).
+    var initialisedBy: TrainingMethod? = nil
 
     var name: String { method.name }
     /// The sampler's name in the study's rows.
@@ -36,8 +39,11 @@ struct StudyRecipe: Sendable {
     /// Shortcut models: flow matching conditioned on the step size, self-consistent over two half jumps.
     static let shortcut = StudyRecipe(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow)
 
+    /// Easy Consistency Tuning of an EDM diffusion model trained for the first part of the budget.
+    static let ect = StudyRecipe(method: .ect, label: "ECT", steps: [1, 2, 4], space: .edm(boundary: true), initialisedBy: .edm)
+
     /// Every recipe the study can run, by `--recipes` name.
-    static let all = [scm, meanflow, shortcut]
+    static let all = [scm, meanflow, shortcut, ect]
 
     /// The recipes named in a comma-separated list ("none": no recipe, "all": every one); nil when it names an unknown one.
     static func named(_ list: String) -> [StudyRecipe]? {
@@ -59,19 +65,34 @@ extension Study {
         return config
     }
 
-    /// `recipe`'s optimizer: the CLI's rate from scratch, constant, with the study's clipping and EMA.
-    func optimization(for recipe: StudyRecipe) -> OptimizationConfig {
-        OptimizationConfig(learningRate: recipe.method.defaultLearningRate(initialised: false), schedule: .constant,
+    /// `method`'s optimizer: the CLI's rate (from scratch, or tuning a trained model), constant, with the study's
+    /// clipping and EMA.
+    func optimization(for method: TrainingMethod, initialised: Bool) -> OptimizationConfig {
+        OptimizationConfig(learningRate: method.defaultLearningRate(initialised: initialised), schedule: .constant,
                            adam: AdamW.Hyperparameters(maxGradientNorm: settings.clip), emaDecay: settings.emaDecay)
     }
 
     /// Trains `recipe` for the budget on `source`; returns the model, holding the EMA weights its rows are sampled with
-    /// (which the diagnostics sample too), and the training record.
+    /// (which the diagnostics sample too), and the training record (of the recipe's own part of the budget).
     func train(_ recipe: StudyRecipe, source: any BatchSource, seed: Int) throws -> (model: Denoiser, training: TrainingRecord) {
-        let trainer = StudyTrainer(engine: engine, source: source, denoiser: denoiser(for: recipe), iterations: settings.budget,
-                                   optimization: optimization(for: recipe), logEvery: 10)
-        let model = try trainer.newModel(seed: UInt64(300 + seed))
-        let (result, training) = try trainer.train(recipe.objective(model, budget: settings.budget, batch: settings.batch, seed: UInt64(seed)))
+        let trainer = { (method: TrainingMethod, iterations: Int, initialised: Bool) in
+            StudyTrainer(engine: self.engine, source: source, denoiser: self.denoiser(for: recipe), iterations: iterations,
+                         optimization: self.optimization(for: method, initialised: initialised), logEvery: 10)
+        }
+        var model: Denoiser, iterations = settings.budget
+        if let base = recipe.initialisedBy {
+            // The base model for the study's `iterations`, its EMA the start of the recipe's `consistency_iterations`.
+            let baseTrainer = trainer(base, settings.iterations, false)
+            let baseModel = try baseTrainer.newModel(seed: UInt64(300 + seed))
+            let (trained, _) = try baseTrainer.train(base.makeObjective(TrainingMethod.ObjectiveRequest(
+                model: baseModel, iterations: settings.iterations, batch: settings.batch, seed: UInt64(seed))))
+            model = try baseTrainer.copy(of: trained, seed: 0)
+            iterations = settings.fineTuning
+        } else {
+            model = try trainer(recipe.method, iterations, false).newModel(seed: UInt64(300 + seed))
+        }
+        let (result, training) = try trainer(recipe.method, iterations, recipe.initialisedBy != nil)
+            .train(recipe.objective(model, budget: iterations, batch: settings.batch, seed: UInt64(seed)))
         if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
         return (model, training)
     }
