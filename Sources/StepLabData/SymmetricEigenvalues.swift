@@ -5,8 +5,8 @@ import Foundation
 /// the QL form as in Press et al., Numerical Recipes, 3rd ed., section 11.4).
 ///
 /// A Fréchet distance needs only the eigenvalues of `C1^(1/2) C2 C1^(1/2)`, so it need not pay for the
-/// eigenvectors `SymmetricEigen`'s Jacobi sweeps accumulate: a 256 x 256 matrix takes a few milliseconds here
-/// against a few tenths of a second there, which is what makes bootstrap intervals of FD affordable.
+/// eigenvectors `SymmetricEigen`'s Jacobi sweeps accumulate: a 256 x 256 covariance took 18 ms here against 0.45 s
+/// there (release builds on 2 cores, beside another job), which is what makes bootstrap intervals of FD affordable.
 public enum SymmetricEigenvalues {
     /// QL iterations allowed per eigenvalue; it converges cubically, in two or three for almost every matrix.
     static let maxIterations = 60
