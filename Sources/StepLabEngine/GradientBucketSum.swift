@@ -20,12 +20,12 @@ public enum GradientBucketSum {
         return sum
     }
 
-    /// sum[i] += part[i], the one step of `LocalGradientReduction.orderedSum`.
+    /// sum[i] += part[i]: the one step of every ordered sum, bucketed or whole (`LocalGradientReduction.orderedSum`).
     public static func add(_ part: UnsafeBufferPointer<Float>, into sum: UnsafeMutableBufferPointer<Float>) {
         for i in 0 ..< sum.count { sum[i] += part[i] }
     }
 
-    /// Divides by the replica count as `LocalGradientReduction.scale` does: a multiplication by its float reciprocal.
+    /// Divides by the replica count as a multiplication by its float reciprocal, for bucketed and whole reductions.
     public static func scale(_ values: UnsafeMutableBufferPointer<Float>, by count: Int) {
         let inverse = 1 / Float(count)
         for i in 0 ..< values.count { values[i] *= inverse }

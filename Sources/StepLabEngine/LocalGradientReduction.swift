@@ -43,14 +43,14 @@ public struct LocalGradientReduction: GradientReduction {
             guard part.count == sum.count else {
                 throw OpenCLError.invalidRequest("replicas' gradients differ in length (\(sum.count) and \(part.count))")
             }
-            for i in 0 ..< sum.count { sum[i] += part[i] }
+            sum.withUnsafeMutableBufferPointer { sum in part.withUnsafeBufferPointer { GradientBucketSum.add($0, into: sum) } }
         }
         return sum
     }
 
-    /// Divides by the replica count as a multiplication by its float reciprocal, the same on every process.
+    /// Divides by the replica count as a multiplication by its float reciprocal, the same on every process
+    /// (`GradientBucketSum.scale`, which the bucketed reductions use too).
     public static func scale(_ values: inout [Float], by count: Int) {
-        let inverse = 1 / Float(count)
-        for i in 0 ..< values.count { values[i] *= inverse }
+        values.withUnsafeMutableBufferPointer { GradientBucketSum.scale($0, by: count) }
     }
 }
