@@ -1,8 +1,8 @@
 // activations.cl: activation functions and their derivatives, and the elementwise forward/backward kernels.
 // The activation is a run-time argument `act` (one program serves all five, so fewer builds):
 //   0 identity, 1 ReLU, 2 SiLU, 3 GELU (tanh form, Hendrycks & Gimpel 2016), 4 tanh.
-// act_forward / act_derivative exist for float and float16 (suffix 16), so the matmul epilogues (which
-// prepend this file) apply them to whole vectors. The derivative is taken at the pre-activation z; ReLU's
+// act_forward / act_derivative exist for float, float4, float8 and float16 (suffix 4, 8, 16), so the matmul epilogues
+// and the CPU GroupNorm (which prepend this file) apply them to whole vectors. The derivative is taken at the pre-activation z; ReLU's
 // is 0 at z = 0, as in PyTorch.
 
 #define GELU_K 0.7978845608028654f   /* sqrt(2/pi) */
@@ -33,6 +33,8 @@ inline T act_derivative##SUFFIX(const T z, const int act) {                     
 }
 
 DEFINE_ACTIVATIONS(float, )
+DEFINE_ACTIVATIONS(float4, 4)
+DEFINE_ACTIVATIONS(float8, 8)
 DEFINE_ACTIVATIONS(float16, 16)
 
 // y = act(x)

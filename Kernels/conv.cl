@@ -65,9 +65,8 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
 // and col2im's took more time than the products (docs/kernel-development.md). These kernels never form the patches:
 //   conv_cpu             y = patches(x) . W, matmul_cpu's MR x 32 blocks with A's rows gathered tap by tap
 //   pack_flipped_weight  the transposed convolution's weight, so dx = conv_cpu(dy) for stride 1
-//   pack_patches         patches(x)^T in matmul_cpu's PACK_A panels for C a multiple of 32, so dW = patches^T . dy
-//                        runs on matmul_cpu without the patches stored: each 32-wide panel row of a pixel is 32
-//                        adjacent channels of one neighbour, one vector copy
+//   conv_weight_cpu      dW^T = dy^T . patches(x) for C a multiple of 32, matmul_cpu's blocks with each B panel row
+//                        32 adjacent channels of one neighbour read in place, split over the pixels
 // Other channel counts form the patches for the weight gradient (im2col, then pack_b), whose writes stream: a
 // general packer, lane by lane, was slower (docs/kernel-development.md).
 
@@ -140,22 +139,73 @@ __kernel void pack_flipped_weight(const int KK, const int Cin, const int Cout, _
     }
 }
 
-// patches(x)^T in matmul_cpu's PACK_A layout, packed[p][k][j] = patches[k, 32 p + j] for output pixel k, when C is a
-// multiple of 32: lanes 32 p ..< 32 p + 32 are channels of one tap. Range: [pixels, K * K * C / 32].
-__kernel void pack_patches(const int H, const int W, const int C, const int sample_stride, const int KS, const int S,
-                           const int pad, const int Ho, const int Wo, const int pixels,
-                           __global const float *x, const int x_off, __global float *packed, const int packed_off) {
-    const int k = get_global_id(0), p = get_global_id(1);
-    const int xo = k % Wo, yo = (k / Wo) % Ho, n = k / (Wo * Ho);
-    const int tap = p * NR / C, c0 = p * NR % C;
-    const int yi = yo * S - pad + tap / KS, xi = xo * S - pad + tap % KS;
-    __global float *row = packed + packed_off + (size_t)p * NR * pixels + (size_t)k * NR;
-    if (yi >= 0 && yi < H && xi >= 0 && xi < W) {
-        __global const float *src = x + x_off + (size_t)n * sample_stride + ((size_t)yi * W + xi) * C + c0;
-        vstore16(vload16(0, src), 0, row);
-        vstore16(vload16(0, src + 16), 0, row + 16);
-    } else {
-        vstore16((float16)(0.0f), 0, row);
-        vstore16((float16)(0.0f), 0, row + 16);
+// The weight gradient with the patches read in place, for C a multiple of 32, as its transpose:
+//   dW^T[co, (kh K + kw) C + c] = sum over output pixels k of dy[k, co] x[n, yo S - pad + kh, xo S - pad + kw, c]
+// which is matmul_cpu's MR x 32 block with op(A) = dy^T (MR adjacent output channels of one pixel) and the B panel
+// row of pixel k the 32 adjacent channels of one neighbour, read where they lie (`zeros` outside the image). The sum
+// over K = every output pixel of the batch is split into chunks; a work-item owns one panel (a tap's 32 channels)
+// and one chunk, and goes through its chunk WKB pixels at a time, every row block of dW^T per step, so the step's
+// neighbour rows and dy rows stay in L1 while all output channels pass over them (the old split gave every row block
+// its own chunk and wrote a partial product per chunk and block: the sums of those partials took a quarter of the
+// weight gradient's time). Partials go to partial[chunk][co][p]; conv_weight_finish adds them up in chunk order.
+// Range: [K * K * C / 32, chunks], local [1, 1].
+#define WKB 64
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void conv_weight_cpu(const int Cout, const int pixels, const int k_chunk, const int H, const int W, const int C,
+                     const int sample_stride, const int KS, const int S, const int pad, const int Ho, const int Wo,
+                     __global const float *x, const int x_off, __global const float *zeros,
+                     __global const float *dy, const int dy_off, __global float *partial) {
+    const int panel = get_global_id(0), chunk = get_global_id(1);
+    const int P = KS * KS * C;
+    const int tap = panel * NR / C, c0 = panel * NR % C;
+    const int kh = tap / KS, kw = tap % KS;
+    const int k_begin = chunk * k_chunk, k_end = min(pixels, k_begin + k_chunk);
+    __global float *out = partial + (size_t)chunk * Cout * P + panel * NR;
+    int xo = k_begin % Wo, yo = (k_begin / Wo) % Ho, n = k_begin / (Wo * Ho);
+    for (int kb = k_begin; kb < k_end; kb += WKB) {
+        const int len = min(WKB, k_end - kb);
+        __global const float *src[WKB];
+        for (int i = 0; i < len; i++) {
+            const int yi = yo * S - pad + kh, xi = xo * S - pad + kw;
+            src[i] = yi >= 0 && yi < H && xi >= 0 && xi < W ? x + x_off + (size_t)n * sample_stride + ((size_t)yi * W + xi) * C + c0 : zeros;
+            if (++xo == Wo) { xo = 0; if (++yo == Ho) { yo = 0; n++; } }
+        }
+        __global const float *dyk = dy + dy_off + (size_t)kb * Cout;
+        for (int m0 = 0; m0 < Cout; m0 += MR) {
+            // Rows past Cout read row Cout - 1 and are never stored.
+            int row[MR];
+            float16 lo[MR], hi[MR];
+            #pragma unroll
+            for (int r = 0; r < MR; r++) {
+                row[r] = min(m0 + r, Cout - 1);
+                lo[r] = kb == k_begin ? (float16)(0.0f) : vload16(0, out + (size_t)row[r] * P);
+                hi[r] = kb == k_begin ? (float16)(0.0f) : vload16(0, out + (size_t)row[r] * P + 16);
+            }
+            for (int i = 0; i < len; i++) {
+                const float16 b0 = vload16(0, src[i]);
+                const float16 b1 = vload16(0, src[i] + 16);
+                #pragma unroll
+                for (int r = 0; r < MR; r++) {
+                    const float av = dyk[i * Cout + row[r]];
+                    lo[r] = fma((float16)(av), b0, lo[r]);
+                    hi[r] = fma((float16)(av), b1, hi[r]);
+                }
+            }
+            #pragma unroll
+            for (int r = 0; r < MR; r++) {
+                if (m0 + r >= Cout) break;
+                vstore16(lo[r], 0, out + (size_t)(m0 + r) * P);
+                vstore16(hi[r], 0, out + (size_t)(m0 + r) * P + 16);
+            }
+        }
     }
+}
+
+// dW[p, co] += the sum over chunks of conv_weight_cpu's partial[chunk][co][p], in chunk order. Range: [P, Cout].
+__kernel void conv_weight_finish(const int P, const int Cout, const int chunks, __global const float *partial,
+                                 __global float *dw, const int dw_off) {
+    const int p = get_global_id(0), co = get_global_id(1);
+    float sum = 0.0f;
+    for (int chunk = 0; chunk < chunks; chunk++) sum += partial[((size_t)chunk * Cout + co) * P + p];
+    dw[dw_off + (size_t)p * Cout + co] += sum;
 }

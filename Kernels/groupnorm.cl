@@ -12,13 +12,16 @@
 // sample's modulation gradient to its own row of dmod (dmod_stride apart), which the host sums over the samples that
 // share a row (reduce.cl's row_segment_sums). CPU twins: Reference.groupNorm / groupNormBackward (GroupNormOps.swift).
 //
-// One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking its pixels in memory order with every group's sums, and the
-// backward's per-channel sums, in private arrays: the channels C (CH), the groups G (GROUPS) and the activation
-// (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the loops unroll.
-// Per sample rather than per (sample, group): a work-item per group walks its channels C floats apart, or fetches
-// every cache line of a pixel once per group; the activation is compile-time because a run-time switch kept the
-// loops from unrolling (measurements: docs/kernel-development.md). GPUs run groupnorm_wg.cl's kernels instead: a
-// work-group per sample (`GroupNormVariant`).
+// One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking
+// its pixels in memory order with every channel's sums in private arrays: the channels C (CH), the groups G (GROUPS)
+// and the activation (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the
+// loops unroll. The forward and backward go through a pixel's channels VW at a time (the host picks 8 or 4 where C
+// allows, else 1): a scalar walk ran SiLU's exp one value at a time and took 4-6 ns a value, most of a U-Net step's
+// GroupNorm time. Sums are kept per channel (each shifted by its value at the first pixel) and folded into the groups
+// after the pass, so a vector may straddle groups. Per sample rather than per (sample, group): a work-item per group
+// walks its channels C floats apart, or fetches every cache line of a pixel once per group; the activation is
+// compile-time because a run-time switch kept the loops from unrolling (measurements: docs/kernel-development.md).
+// GPUs run groupnorm_wg.cl's kernels instead: a work-group per sample (`GroupNormVariant`).
 #ifndef ACT
 #define ACT 0
 #endif
@@ -31,7 +34,45 @@
 #ifndef MODR
 #define MODR 1
 #endif
+#ifndef VW
+#define VW 1
+#endif
 #define CG (CH / GROUPS)
+#define CV (CH / VW)
+#if VW == 8
+typedef float8 floatv;
+#define LOADV(i, p) vload8(i, p)
+#define STOREV(v, i, p) vstore8(v, i, p)
+#define ACT_FORWARD_V(x) act_forward8(x, ACT)
+#define ACT_DERIVATIVE_V(z) act_derivative8(z, ACT)
+#elif VW == 4
+typedef float4 floatv;
+#define LOADV(i, p) vload4(i, p)
+#define STOREV(v, i, p) vstore4(v, i, p)
+#define ACT_FORWARD_V(x) act_forward4(x, ACT)
+#define ACT_DERIVATIVE_V(z) act_derivative4(z, ACT)
+#else
+typedef float floatv;
+#define LOADV(i, p) ((p)[i])
+#define STOREV(v, i, p) ((p)[i] = (v))
+#define ACT_FORWARD_V(x) act_forward(x, ACT)
+#define ACT_DERIVATIVE_V(z) act_derivative(z, ACT)
+#endif
+
+// The per-channel values of per-group ones, as VW-wide vectors: out[j] holds channels j VW ..< (j + 1) VW.
+inline void channels_of_groups(const float *group_values, floatv *out) {
+    float values[CH];
+    for (int c = 0; c < CH; c++) values[c] = group_values[c / CG];
+    for (int j = 0; j < CV; j++) out[j] = LOADV(j, values);
+}
+
+// The modulation of one sample as vectors: one_plus_scale[j] = 1 + scale, shift[j] (1 and 0 without modulation).
+inline void modulation_vectors(const int has_mod, __global const float *mn, floatv *one_plus_scale, floatv *shift) {
+    for (int j = 0; j < CV; j++) {
+        one_plus_scale[j] = has_mod ? (floatv)(1.0f) + LOADV(j, mn) : (floatv)(1.0f);
+        shift[j] = has_mod ? LOADV(j, mn + CH) : (floatv)(0.0f);
+    }
+}
 
 // Range: [N] (local [1] on CPUs). stats[2 (n G + g)] = mean, stats[2 (n G + g) + 1] = rstd (what the backward needs).
 __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
@@ -42,32 +83,41 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
     __global const float *xs = x + x_off + (size_t)n * P * CH;
     __global float *ys = y + y_off + (size_t)n * P * CH;
     __global const float *mn = mod + mod_off + (size_t)(n / MODR) * mod_stride;
-    // Both moments in one pass, shifted by each group's first value so that E[d^2] - E[d]^2 does not cancel.
-    float origin[GROUPS], sum[GROUPS], sq[GROUPS], mean[GROUPS], rstd[GROUPS];
-    for (int g = 0; g < GROUPS; g++) { origin[g] = xs[g * CG]; sum[g] = 0.0f; sq[g] = 0.0f; }
+    // Both moments in one pass, each channel shifted by its first value so that E[d^2] - E[d]^2 does not cancel.
+    floatv origin[CV], sum[CV], sq[CV];
+    for (int j = 0; j < CV; j++) { origin[j] = LOADV(j, xs); sum[j] = (floatv)(0.0f); sq[j] = (floatv)(0.0f); }
     for (int p = 0; p < P; p++) {
         __global const float *xp = xs + (size_t)p * CH;
-        for (int g = 0; g < GROUPS; g++)
-            for (int j = 0; j < CG; j++) { const float d = xp[g * CG + j] - origin[g]; sum[g] += d; sq[g] += d * d; }
+        for (int j = 0; j < CV; j++) { const floatv d = LOADV(j, xp) - origin[j]; sum[j] += d; sq[j] = fma(d, d, sq[j]); }
     }
+    float o[CH], s1[CH], s2[CH], mean[GROUPS], rstd[GROUPS];
+    for (int j = 0; j < CV; j++) { STOREV(origin[j], j, o); STOREV(sum[j], j, s1); STOREV(sq[j], j, s2); }
+    // A group's squared deviations from its mean, channel by channel: sum_p (d - delta)^2 with delta = mean - origin.
     const float count = (float)P * CG;
     for (int g = 0; g < GROUPS; g++) {
-        const float dmean = sum[g] / count;
-        mean[g] = origin[g] + dmean;
-        rstd[g] = rsqrt(fmax(sq[g] / count - dmean * dmean, 0.0f) + eps);
+        float m = 0.0f;
+        for (int c = g * CG; c < (g + 1) * CG; c++) m += o[c] + s1[c] / (float)P;
+        m /= (float)CG;
+        float ss = 0.0f;
+        for (int c = g * CG; c < (g + 1) * CG; c++) {
+            const float delta = m - o[c];
+            ss += s2[c] - 2.0f * delta * s1[c] + (float)P * delta * delta;
+        }
+        mean[g] = m;
+        rstd[g] = rsqrt(fmax(ss / count, 0.0f) + eps);
         stats[stats_off + 2 * (n * GROUPS + g)] = mean[g];
         stats[stats_off + 2 * (n * GROUPS + g) + 1] = rstd[g];
     }
+    // y = act((x - mean) * rstd (1 + scale) + shift)
+    floatv mv[CV], gain[CV], one_plus_scale[CV], shift[CV];
+    channels_of_groups(mean, mv);
+    channels_of_groups(rstd, gain);
+    modulation_vectors(has_mod, mn, one_plus_scale, shift);
+    for (int j = 0; j < CV; j++) gain[j] *= one_plus_scale[j];
     for (int p = 0; p < P; p++) {
         __global const float *xp = xs + (size_t)p * CH;
         __global float *yp = ys + (size_t)p * CH;
-        for (int g = 0; g < GROUPS; g++) {
-            for (int j = 0; j < CG; j++) {
-                const int c = g * CG + j;
-                const float xhat = (xp[c] - mean[g]) * rstd[g];
-                yp[c] = act_forward(has_mod ? xhat * (1.0f + mn[c]) + mn[CH + c] : xhat, ACT);
-            }
-        }
+        for (int j = 0; j < CV; j++) STOREV(ACT_FORWARD_V(fma(LOADV(j, xp) - mv[j], gain[j], shift[j])), j, yp);
     }
 }
 
@@ -94,45 +144,45 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         mean[g] = stats[stats_off + 2 * (n * GROUPS + g)];
         rstd[g] = stats[stats_off + 2 * (n * GROUPS + g) + 1];
     }
-    float dscale[CH], dshift[CH];
-    for (int c = 0; c < CH; c++) { dscale[c] = 0.0f; dshift[c] = 0.0f; }
+    floatv mv[CV], rv[CV], one_plus_scale[CV], shift[CV], dscale[CV], dshift[CV];
+    channels_of_groups(mean, mv);
+    channels_of_groups(rstd, rv);
+    modulation_vectors(has_mod, mn, one_plus_scale, shift);
+    for (int j = 0; j < CV; j++) { dscale[j] = (floatv)(0.0f); dshift[j] = (floatv)(0.0f); }
     for (int p = 0; p < P; p++) {
         __global const float *xp = xs + (size_t)p * CH, *dyp = dys + (size_t)p * CH;
-        for (int g = 0; g < GROUPS; g++) {
-            for (int j = 0; j < CG; j++) {
-                const int c = g * CG + j;
-                const float xhat = (xp[c] - mean[g]) * rstd[g];
-                const float q = dyp[c] * act_derivative(has_mod ? xhat * (1.0f + mn[c]) + mn[CH + c] : xhat, ACT);
-                dscale[c] += q * xhat;
-                dshift[c] += q;
-            }
+        for (int j = 0; j < CV; j++) {
+            const floatv xhat = (LOADV(j, xp) - mv[j]) * rv[j];
+            const floatv q = LOADV(j, dyp) * ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j]));
+            dscale[j] = fma(q, xhat, dscale[j]);
+            dshift[j] += q;
         }
     }
+    float ds[CH], dh[CH];
+    for (int j = 0; j < CV; j++) { STOREV(dscale[j], j, ds); STOREV(dshift[j], j, dh); }
     const float count = (float)P * CG;
     for (int g = 0; g < GROUPS; g++) {
         float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
-        for (int j = 0; j < CG; j++) {
-            const int c = g * CG + j;
+        for (int c = g * CG; c < (g + 1) * CG; c++) {
             const float s = has_mod ? mn[c] : 0.0f;
-            if (has_mod) { dmn[c] = dscale[c]; dmn[CH + c] = dshift[c]; }
-            sum_dxhat += dshift[c] * (1.0f + s);
-            sum_dxhat_xhat += dscale[c] * (1.0f + s);
+            if (has_mod) { dmn[c] = ds[c]; dmn[CH + c] = dh[c]; }
+            sum_dxhat += dh[c] * (1.0f + s);
+            sum_dxhat_xhat += ds[c] * (1.0f + s);
         }
         a[g] = sum_dxhat / count;
         b[g] = sum_dxhat_xhat / count;
     }
+    floatv av[CV], bv[CV];
+    channels_of_groups(a, av);
+    channels_of_groups(b, bv);
     for (int p = 0; p < P; p++) {
         __global const float *xp = xs + (size_t)p * CH, *dyp = dys + (size_t)p * CH;
         __global float *dxp = dxs + (size_t)p * CH;
-        for (int g = 0; g < GROUPS; g++) {
-            for (int j = 0; j < CG; j++) {
-                const int c = g * CG + j;
-                const float s = has_mod ? mn[c] : 0.0f;
-                const float xhat = (xp[c] - mean[g]) * rstd[g];
-                const float m = has_mod ? xhat * (1.0f + s) + mn[CH + c] : xhat;
-                const float v = rstd[g] * (dyp[c] * act_derivative(m, ACT) * (1.0f + s) - a[g] - xhat * b[g]);
-                dxp[c] = accumulate ? dxp[c] + v : v;
-            }
+        for (int j = 0; j < CV; j++) {
+            const floatv xhat = (LOADV(j, xp) - mv[j]) * rv[j];
+            const floatv q = LOADV(j, dyp) * ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j]));
+            const floatv v = rv[j] * (q * one_plus_scale[j] - av[j] - xhat * bv[j]);
+            STOREV(accumulate ? LOADV(j, dxp) + v : v, j, dxp);
         }
     }
 }

@@ -35,8 +35,8 @@ extension Engine {
 }
 
 /// The implicit products: the patches are read in place and never stored. The CPU variant runs `Kernels/conv.cl`'s
-/// conv_cpu (matmul_cpu's register blocks over packed weight panels) and, for the weight gradient, packs the patches
-/// straight into the panel matmul's operand; the tiled (GPU) variant runs `Kernels/conv_tiled.cl`'s conv_tiled
+/// conv_cpu (matmul_cpu's register blocks over packed weight panels) and, for the weight gradient, conv_weight_cpu (the
+/// same blocks with the patches as B panels read in place); the tiled (GPU) variant runs `Kernels/conv_tiled.cl`'s conv_tiled
 /// (matmul_tiled with its A slabs gathered from the image) for all three products. `im2col` remains for the CPU
 /// variant's weight gradient at channel counts off a multiple of 32, `col2im` for stride-2 input gradients.
 extension Engine {
@@ -85,13 +85,13 @@ extension Engine {
     }
 
     /// Whether `convolutionWeightGradient` serves this geometry: always on the tiled variant; on the CPU variant when
-    /// the input channels are a multiple of 32 (its packer copies 32 adjacent channels of one tap at a time).
+    /// the input channels are a multiple of 32 (a B panel row is 32 adjacent channels of one tap).
     public func convolvesWeightGradientInPlace(_ g: ConvolutionGeometry) -> Bool {
         matmulTuning.variant == .tiled || g.inputChannels % 32 == 0
     }
 
-    /// dW += patches(x)^T . dy without the patches stored: conv_tiled reading them as its transposed A, or the CPU
-    /// panel kernel with them packed straight from x (`convolvesWeightGradientInPlace`).
+    /// dW += patches(x)^T . dy without the patches stored: conv_tiled reading them as its transposed A, or on CPUs
+    /// conv_weight_cpu reading them in place as the B panels of dW^T (`convolvesWeightGradientInPlace`).
     public func convolutionWeightGradient(_ x: Tensor, samples: Int, geometry g: ConvolutionGeometry, outputGradient dy: Tensor,
                                           accumulatingInto dw: Tensor) throws(OpenCLError) {
         let stride = try imageStride(x, samples: samples, geometry: g)
@@ -104,11 +104,17 @@ extension Engine {
         if matmulTuning.variant == .tiled {
             return try launchTiledConvolution(.weightGradient, x, stride: stride, geometry: g, dy, into: dw, epilogue: .accumulate)
         }
-        try matmul(m: g.patchSize, k: pixels, packer: { buffer, offset throws(OpenCLError) in
-            try self.launch("conv.cl", "pack_patches", global: [pixels, g.patchSize / 32], Int32(g.height), Int32(g.width),
-                            Int32(g.inputChannels), Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding),
-                            Int32(g.outputHeight), Int32(g.outputWidth), Int32(pixels), x.storage, x.kernelOffset, buffer, offset)
-        }, dy, into: dw, epilogue: .accumulate)
+        // Chunks of about 1024 pixels (at most 32, a count set by the shape alone so the sums' order, and the bytes,
+        // do not depend on the device): enough work-items for every core, few partials to add up.
+        let chunks = Swift.max(1, Swift.min(32, pixels / 1024)), chunkLength = (pixels + chunks - 1) / chunks
+        let (patch, outputs) = (g.patchSize, g.outputChannels)
+        let partial = try scratch(count: chunks * outputs * patch)
+        try launch("conv.cl", "conv_weight_cpu", global: [patch / 32, chunks], local: [1, 1], options: matmulTuning.defines,
+                   Int32(outputs), Int32(pixels), Int32(chunkLength), Int32(g.height), Int32(g.width), Int32(g.inputChannels),
+                   Int32(stride), Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth),
+                   x.storage, x.kernelOffset, try zeros(count: 32), dy.storage, dy.kernelOffset, partial)
+        try launch("conv.cl", "conv_weight_finish", global: [patch, outputs], options: matmulTuning.defines, Int32(patch), Int32(outputs),
+                   Int32(chunks), partial, dw.storage, dw.kernelOffset)
     }
 
     private func launchConv(_ x: Tensor, stride: Int, geometry g: ConvolutionGeometry, panels: Buffer<Float>, into y: Tensor,

@@ -47,27 +47,11 @@ struct EpilogueArguments {
     }
 }
 
-/// Writes op(A) = A^T straight into the CPU panel kernel's packed layout (the buffer and element offset it gets),
-/// for an operand that is never stored whole (a convolution's patches, `Engine.convolutionWeightGradient`).
-typealias LeftPacker = (Buffer<Float>, Int32) throws(OpenCLError) -> Void
-
 extension Engine {
     /// C = epilogue(op(A) . op(B)), where op transposes when asked. op(A) is M x K, op(B) is K x N, C is M x N.
     public func matmul(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
                        into c: Tensor, epilogue: MatmulEpilogue = .none) throws(OpenCLError) {
         let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
-        try matmul(m: m, k: k, a, transposeA: transposeA, packer: nil, b, transposeB: transposeB, into: c, epilogue: epilogue)
-    }
-
-    /// C = epilogue(A^T . op(B)) with op(A) (M x K) written by `packer` into the CPU variant's panels.
-    func matmul(m: Int, k: Int, packer: @escaping LeftPacker, _ b: Tensor, into c: Tensor, epilogue: MatmulEpilogue) throws(OpenCLError) {
-        guard matmulTuning.variant == .cpu else { throw .invalidRequest("matmul: a packed operand needs the CPU variant") }
-        try matmul(m: m, k: k, c, transposeA: true, packer: packer, b, transposeB: false, into: c, epilogue: epilogue)
-    }
-
-    /// The product for op(A) of M x K: `a` itself, or (`packer`) written straight into the panels (`a` unread).
-    private func matmul(m: Int, k: Int, _ a: Tensor, transposeA: Bool, packer: LeftPacker?, _ b: Tensor, transposeB: Bool,
-                        into c: Tensor, epilogue: MatmulEpilogue) throws(OpenCLError) {
         let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
         guard k == kb, c.rows == m, c.columns == n else {
             throw .invalidRequest("matmul: op(A) \(m)x\(k) . op(B) \(kb)x\(n) cannot fill C \(c.rows)x\(c.columns)")
@@ -79,7 +63,7 @@ extension Engine {
         let (mI, nI, kI) = (Int32(m), Int32(n), Int32(k))
 
         switch tuning.variant {
-        case .cpu where n <= 4 && transposeA && packer == nil:
+        case .cpu where n <= 4 && transposeA:
             // A 32-wide panel would waste most of its FMAs and need both operands packed; see matmul_narrow.
             try launch("matmul.cl", "matmul_narrow", global: [(m + 15) / 16], options: options, mI, nI, kI,
                        a.storage, a.kernelOffset, b.storage, b.kernelOffset, c.storage, c.kernelOffset,
@@ -102,13 +86,9 @@ extension Engine {
             var options = options
             if packA {
                 aOffset = Int32(packedBCount + partialCount)
-                if let packer {
-                    try packer(packed, aOffset)
-                } else {
-                    // op(A)'s rows are the columns of the K x M matrix `a`: pack_b's panels, untransposed.
-                    try launch("matmul.cl", "pack_b", global: [k, (m + 31) / 32], options: "-D TRANS_B=0",
-                               kI, mI, a.storage, a.kernelOffset, packed, aOffset)
-                }
+                // op(A)'s rows are the columns of the K x M matrix `a`: pack_b's panels, untransposed.
+                try launch("matmul.cl", "pack_b", global: [k, (m + 31) / 32], options: "-D TRANS_B=0",
+                           kI, mI, a.storage, a.kernelOffset, packed, aOffset)
                 aBuffer = packed
                 options += " -D PACK_A=1"
             }

@@ -90,6 +90,36 @@ import Testing
         }
     }
 
+    /// The weight gradient on batches of more than 1024 output pixels, which the CPU variant splits into chunks that
+    /// start mid-image and mid-block, against im2col^T . dy in float64, added to what dW held; rows of the input
+    /// longer than one image; both strides, a 1x1 kernel, 32 and 64 channels, and output channels that fill no
+    /// register block.
+    @Test(arguments: [MatmulTuning(variant: .cpu), MatmulTuning(variant: .cpu, mr: 3), MatmulTuning(variant: .tiled)])
+    func weightGradientsOfLongBatchesMatchTheirReference(tuning: MatmulTuning) throws {
+        let cases: [(samples: Int, geometry: ConvolutionGeometry)] = [
+            (3, ConvolutionGeometry(height: 25, width: 29, inputChannels: 32, outputChannels: 3)),
+            (11, ConvolutionGeometry(height: 25, width: 29, inputChannels: 32, outputChannels: 5, stride: 2)),
+            (5, ConvolutionGeometry(height: 21, width: 23, inputChannels: 64, outputChannels: 2, kernel: 1)),
+        ]
+        try SharedEngine.withEngine(tuning: tuning) { engine in
+            for (index, (samples, g)) in cases.enumerated() {
+                var random = TestRandom(seed: UInt64(40 + index))
+                let stride = g.height * g.width * g.inputChannels + 7
+                let pixels = samples * g.outputHeight * g.outputWidth
+                let xv = random.array(samples * stride), dyv = random.array(pixels * g.outputChannels)
+                let start = random.array(g.patchSize * g.outputChannels)
+                let x = try engine.tensor(xv, rows: samples, columns: stride)
+                let dy = try engine.tensor(dyv, rows: pixels, columns: g.outputChannels)
+                let dw = try engine.tensor(start, rows: g.patchSize, columns: g.outputChannels)
+                try engine.convolutionWeightGradient(x, samples: samples, geometry: g, outputGradient: dy, accumulatingInto: dw)
+                let cols = Reference.im2col(xv, samples: samples, sampleStride: stride, geometry: g)
+                let product = Reference.matmul(cols, rows: pixels, columns: g.patchSize, transposeA: true,
+                                               dyv, rows: pixels, columns: g.outputChannels, transposeB: false, add: start).c
+                expectClose(try dw.download(), product, rtol: 1e-4, atol: 1e-4, "weight gradient \(g), \(pixels) pixels")
+            }
+        }
+    }
+
     @Test(arguments: [(1, 3, 5, 1, 1, 0, 1), (2, 4, 6, 3, 7, 2, 2), (3, 2, 2, 5, 9, 4, 2), (2, 7, 3, 4, 4, 0, 1)])
     func channelSlicesMatchTheirReferences(samples: Int, height: Int, width: Int, cs: Int, cd: Int, column: Int,
                                            upsample: Int) throws {
