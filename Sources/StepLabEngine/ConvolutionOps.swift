@@ -104,9 +104,8 @@ extension Engine {
         if matmulTuning.variant == .tiled {
             return try launchTiledConvolution(.weightGradient, x, stride: stride, geometry: g, dy, into: dw, epilogue: .accumulate)
         }
-        // Chunks of about 1024 pixels (at most 32, a count set by the shape alone so the sums' order, and the bytes,
-        // do not depend on the device): enough work-items for every core, few partials to add up.
-        let chunks = Swift.max(1, Swift.min(32, pixels / 1024)), chunkLength = (pixels + chunks - 1) / chunks
+        // Chunks of about `weightGradientChunk` pixels, at most 32: enough work-items for every core, few partials.
+        let chunks = Swift.max(1, Swift.min(32, pixels / weightGradientChunk)), chunkLength = (pixels + chunks - 1) / chunks
         let (patch, outputs) = (g.patchSize, g.outputChannels)
         let partial = try scratch(count: chunks * outputs * patch)
         try launch("conv.cl", "conv_weight_cpu", global: [patch / 32, chunks], local: [1, 1], options: matmulTuning.defines,

@@ -21,6 +21,9 @@ public final class Engine {
     /// How the attention forward spreads a head over work-items: a work-group per tile of query rows on GPUs, a
     /// work-item per row of the probabilities on the others.
     public var attentionVariant: AttentionVariant
+    /// Output pixels per chunk of the CPU weight gradient's sum (`conv_weight_cpu`), which sets the order of its
+    /// additions: the same for every device, so runs on any CPU give the same bytes; tests lower it to split tiny batches.
+    public var weightGradientChunk = 1024
 
     struct KernelKey: Hashable {
         let files: [String]
