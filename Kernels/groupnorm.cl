@@ -15,7 +15,7 @@
 // One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking
 // its pixels in memory order with every channel's sums in private arrays: the channels C (CH), the groups G (GROUPS)
 // and the activation (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the
-// loops unroll. The forward and backward go through a pixel's channels VW at a time (the host picks 8 or 4 where C
+// loops unroll. All three kernels go through a pixel's channels VW at a time (the host picks 8 or 4 where C
 // allows, else 1): a scalar walk ran SiLU's exp one value at a time and took 4-6 ns a value, most of a U-Net step's
 // GroupNorm time. Sums are kept per channel (each shifted by its value at the first pixel) and folded into the groups
 // after the pass, so a vector may straddle groups. Per sample rather than per (sample, group): a work-item per group
@@ -210,32 +210,43 @@ __kernel void groupnorm_tangent(const int P, const int has_mod, const int has_tx
         rstd[g] = stats[stats_off + 2 * (n * GROUPS + g) + 1];
         a[g] = 0.0f; b[g] = 0.0f;
     }
+    floatv mv[CV], rv[CV], one_plus_scale[CV], shift[CV], tscale[CV], tshift[CV], av[CV], bv[CV];
+    channels_of_groups(mean, mv);
+    channels_of_groups(rstd, rv);
+    modulation_vectors(has_mod, mn, one_plus_scale, shift);
+    for (int j = 0; j < CV; j++) {
+        tscale[j] = has_tmod ? LOADV(j, tmn) : (floatv)(0.0f);
+        tshift[j] = has_tmod ? LOADV(j, tmn + CH) : (floatv)(0.0f);
+    }
     if (has_tx) {
+        floatv sum_t[CV], sum_xt[CV];
+        for (int j = 0; j < CV; j++) { sum_t[j] = (floatv)(0.0f); sum_xt[j] = (floatv)(0.0f); }
         for (int p = 0; p < P; p++) {
             __global const float *xp = xs + (size_t)p * CH, *txp = txs + (size_t)p * CH;
-            for (int g = 0; g < GROUPS; g++)
-                for (int j = 0; j < CG; j++) {
-                    const int c = g * CG + j;
-                    a[g] += txp[c];
-                    b[g] += (xp[c] - mean[g]) * rstd[g] * txp[c];
-                }
+            for (int j = 0; j < CV; j++) {
+                const floatv t = LOADV(j, txp);
+                sum_t[j] += t;
+                sum_xt[j] = fma((LOADV(j, xp) - mv[j]) * rv[j], t, sum_xt[j]);
+            }
         }
+        float st[CH], sxt[CH];
+        for (int j = 0; j < CV; j++) { STOREV(sum_t[j], j, st); STOREV(sum_xt[j], j, sxt); }
         const float count = (float)P * CG;
-        for (int g = 0; g < GROUPS; g++) { a[g] /= count; b[g] /= count; }
+        for (int g = 0; g < GROUPS; g++) {
+            for (int c = g * CG; c < (g + 1) * CG; c++) { a[g] += st[c]; b[g] += sxt[c]; }
+            a[g] /= count; b[g] /= count;
+        }
     }
+    channels_of_groups(a, av);
+    channels_of_groups(b, bv);
     for (int p = 0; p < P; p++) {
         __global const float *xp = xs + (size_t)p * CH, *txp = txs + (size_t)p * CH;
         __global float *typ = tys + (size_t)p * CH;
-        for (int g = 0; g < GROUPS; g++) {
-            for (int j = 0; j < CG; j++) {
-                const int c = g * CG + j;
-                const float s = has_mod ? mn[c] : 0.0f;
-                const float xhat = (xp[c] - mean[g]) * rstd[g];
-                const float m = has_mod ? xhat * (1.0f + s) + mn[CH + c] : xhat;
-                const float txhat = has_tx ? rstd[g] * (txp[c] - a[g] - xhat * b[g]) : 0.0f;
-                const float tm = txhat * (1.0f + s) + (has_tmod ? xhat * tmn[c] + tmn[CH + c] : 0.0f);
-                typ[c] = act_derivative(m, ACT) * tm;
-            }
+        for (int j = 0; j < CV; j++) {
+            const floatv xhat = (LOADV(j, xp) - mv[j]) * rv[j];
+            const floatv txhat = has_tx ? rv[j] * (LOADV(j, txp) - av[j] - xhat * bv[j]) : (floatv)(0.0f);
+            const floatv tm = fma(txhat, one_plus_scale[j], fma(xhat, tscale[j], tshift[j]));
+            STOREV(ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j])) * tm, j, typ);
         }
     }
 }
