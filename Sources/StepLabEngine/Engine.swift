@@ -22,7 +22,8 @@ public final class Engine {
     /// work-item per row of the probabilities on the others.
     public var attentionVariant: AttentionVariant
     /// Output pixels per chunk of the CPU weight gradient's sum (`conv_weight_cpu`), which sets the order of its
-    /// additions: the same for every device, so runs on any CPU give the same bytes; tests lower it to split tiny batches.
+    /// additions; fixed rather than tuned, so the order does not depend on the device's tuning. Tests lower it to split
+    /// tiny batches.
     public var weightGradientChunk = 1024
 
     struct KernelKey: Hashable {
