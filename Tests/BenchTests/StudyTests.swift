@@ -203,6 +203,52 @@ import Testing
         #expect(index.contains("Verdicts that hold on every data set: mct S=1 ddim-1 worse than mct S=2 ddim-2."), "\(index)")
     }
 
+    /// The judged pairs, in the order results.json and the reports list them: each multistep model against 64-step
+    /// diffusion, S against 2S and one step against S = 4 and 8; one-step CT and CD against the teacher; MCT S = 8
+    /// against 8 DDIM steps; then each recipe row by row, in the order `--recipes` named them.
+    @Test func thePairsKeepTheirOrder() {
+        let pairs = StudyIntervals.pairs(segments: Study.segmentCounts, recipes: [.ect, .scm])
+        let name = { (method: String, s: Int, sampler: String) in StudyRow.configuration(method, segments: s, sampler: sampler) }
+        let teacher = name("diffusion", 64, "ddim")
+        var expected: [(String, String)] = []
+        for method in ["mct", "mcd"] {
+            expected += [1, 2, 4, 8, 16].map { (name(method, $0, "ddim"), teacher) }
+            expected += [(1, 2), (2, 4), (4, 8), (8, 16), (1, 4), (1, 8)].map { (name(method, $0.0, "ddim"), name(method, $0.1, "ddim")) }
+        }
+        expected += [(name("ct", 1, "cm"), teacher), (name("cd", 1, "cm"), teacher), (name("mct", 8, "ddim"), name("diffusion", 8, "ddim"))]
+        for (method, sampler) in [("ect", "cm"), ("scm", "scm")] {
+            for steps in [1, 2, 4] {
+                let row = name(method, steps, sampler)
+                expected += [(row, teacher), (row, name("mct", steps, "ddim"))] + (steps == 1 ? [(row, name("ct", 1, "cm"))] : [])
+            }
+        }
+        #expect(pairs.map { "\($0.a) | \($0.b)" } == expected.map { "\($0.0) | \($0.1)" })
+    }
+
+    /// Without intervals the rules run over the multistep models, then one-step CT and CD, then the teacher's DDIM
+    /// against MCT at 8; the recipes have no rule here.
+    @Test func theRulesWithoutIntervalsKeepTheirOrder() {
+        let rows = [("diffusion", 64, "ddim", 0.2), ("diffusion", 8, "ddim", 0.25), ("diffusion", 1, "ddim", 1.2), ("scm", 1, "scm", 0.3),
+                    ("cd", 1, "cm", 0.7), ("ct", 1, "cm", 0.6), ("mcd", 2, "ddim", 0.3), ("mcd", 1, "ddim", 0.5), ("mct", 1, "ddim", 0.6),
+                    ("mct", 2, "ddim", 0.3), ("mct", 8, "ddim", 0.21)].map { Self.row($0.0, $0.1, $0.2, seed: 0, swd: $0.3) }
+        let lines = StudyReport.conclusions(Self.results(rows, floor: 0.005))
+        let starts = ["MCT with S = 1 (", "MCT with S = 2 (", "MCT with S = 8 (", "MCT: going from 1 to 2 steps", "MCD with S = 1 (",
+                      "MCD with S = 2 (", "MCD: going from 1 to 2 steps", "one-step CT (", "one-step CD (", "Diffusion with DDIM: 1 step",
+                      "MCT with S = 8 (SWD 0.2100) is better than 8-step DDIM on the diffusion model", "No run diverged."]
+        #expect(lines.count == starts.count && zip(lines, starts).allSatisfy { $0.hasPrefix($1) }, "\(lines)")
+    }
+
+    /// The quality figure draws the teacher's samplers, then the multistep, one-step and newer models, whatever the
+    /// rows' order.
+    @Test func theQualityFigureKeepsItsSeriesOrder() throws {
+        let rows = [("ect", "cm"), ("shortcut", "shortcut"), ("meanflow", "meanflow"), ("scm", "scm"), ("cd", "cm"), ("ct", "cm"), ("mcd", "ddim"),
+                    ("mct", "ddim"), ("diffusion", "addim"), ("diffusion", "ddim")].map { Self.row($0.0, 1, $0.1, seed: 0, swd: 0.3) }
+        let svg = StudyPlots.quality(Self.results(rows, floor: 0.005))
+        let legend = try Regex("text-anchor='start' font-size='12'>([^<]*)</text>")
+        #expect(svg.matches(of: legend).map { String($0.output[1].substring ?? "") }
+                == ["diffusion DDIM", "diffusion aDDIM", "MCT", "MCD", "CT (1 step)", "CD (1 step)", "sCT", "MeanFlow", "Shortcut", "ECT"])
+    }
+
     @Test func lossNoiseAndGradientSpikesAreMeasuredFromTheLog() {
         var record = TrainingRecord()
         record.losses = Array(repeating: 1, count: 80) + (0 ..< 20).map { $0 % 2 == 0 ? 1.1 : 0.9 }
@@ -222,7 +268,7 @@ import Testing
             // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and sCT (the default recipe) at 1, 2 and 4 steps.
             #expect(results.study.count == 29)
             #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
-            #expect(results.summary.count == 29)
+            #expect(results.summary.count == 29 && study.ledger.total == 29)
             for (row, summary) in zip(results.study, results.summary) where !row.diverged {
                 #expect(summary.swdMean == row.swd, "\(row.configuration)")
             }
@@ -287,7 +333,7 @@ import Testing
             let results = try study.run(diagnostics: false)
             // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the four newer recipes
             // at 1, 2 and 4 steps, which train and sample the U-Net as they do the resmlp.
-            #expect(results.study.count == 31 && !results.study.contains { $0.sampler == "addim" })
+            #expect(results.study.count == 31 && study.ledger.total == 31 && !results.study.contains { $0.sampler == "addim" })
             for recipe in StudyRecipe.all {
                 for steps in recipe.steps {
                     let name = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
