@@ -207,7 +207,7 @@ import Testing
     /// diffusion, S against 2S and one step against S = 4 and 8; one-step CT and CD against the teacher; MCT S = 8
     /// against 8 DDIM steps; then each recipe row by row, in the order `--recipes` named them.
     @Test func thePairsKeepTheirOrder() {
-        let pairs = StudyIntervals.pairs(segments: Study.segmentCounts, recipes: [.ect, .scm])
+        let pairs = StudyIntervals.pairs(StudyFamily.standard + [.ect, .scm])
         let name = { (method: String, s: Int, sampler: String) in StudyRow.configuration(method, segments: s, sampler: sampler) }
         let teacher = name("diffusion", 64, "ddim")
         var expected: [(String, String)] = []
@@ -319,7 +319,7 @@ import Testing
             var settings = StudyPreset.quickImages
             (settings.iterations, settings.consistencyIterations, settings.samples, settings.batch) = (4, 2, 32, 8)
             settings.bootstrapReplicates = 2
-            settings.recipes = StudyRecipe.all
+            settings.recipes = StudyFamily.recipes
             settings.unetChannels = 8
             settings.unetChannelMult = [1, 2]
             let shape = ImageShape(height: 8, width: 8, channels: 1)
@@ -334,7 +334,7 @@ import Testing
             // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the four newer recipes
             // at 1, 2 and 4 steps, which train and sample the U-Net as they do the resmlp.
             #expect(results.study.count == 31 && study.ledger.total == 31 && !results.study.contains { $0.sampler == "addim" })
-            for recipe in StudyRecipe.all {
+            for recipe in StudyFamily.recipes {
                 for steps in recipe.steps {
                     let name = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
                     #expect(results.study.contains { $0.configuration == name }, "\(name) missing")

@@ -1,6 +1,7 @@
+import StepLabEngine
 import StepLabGenerative
 
-/// A seed-0 model the diagnostics examine, with the EMA weights its rows were scored with.
+/// A seed-0 model the diagnostics examine, with the weights its rows were scored with.
 struct DiagnosedModel {
     /// Where the model lives, which says how it turns noise into samples.
     enum Space: Equatable {
@@ -12,8 +13,14 @@ struct DiagnosedModel {
         case flow
     }
 
-    let method: String
+    let family: StudyFamily
     let segments: Int
     let model: Denoiser
-    let space: Space
+    /// The step counts the exact-ODE table samples it at, on the VP schedule.
+    let steps: [Int]
+    /// The weights it is sampled with (the teacher's EMA); nil: the model's own, which hold its EMA.
+    var parameters: Tensor? = nil
+
+    var method: String { family.name }
+    var space: Space { family.space }
 }

@@ -23,8 +23,8 @@ final class Study {
     var kidIntervals = StudyIntervals()
     /// What `run` has gathered so far: rows, floors, the models the diagnostics read.
     var ledger = StudyLedger(total: 0)
-    static let diffusionSteps = [1, 2, 4, 8, 16, 32, 64]
-    static let segmentCounts = [1, 2, 4, 8, 16]
+    /// The step counts the samples figure and the exact-ODE table show (32 adds little between 16 and 64).
+    static let shownSteps = [1, 2, 4, 8, 16, 64]
     /// A consistency model whose SWD exceeds this multiple of a Gaussian fit's counts as diverged.
     static let divergenceFactor = 2.0
 
@@ -104,26 +104,23 @@ final class Study {
     /// Trains and scores every configuration; with `diagnostics`, the "why" measurements too, and with `throughput`
     /// the samplers' speed (the same network on every 2-D set, so a multi-set run measures it once).
     func run(diagnostics: Bool, throughput: Bool = true) throws -> StudyResults {
-        // Evaluations: per seed DDIM (and aDDIM) at every step count and 2 x 5 multistep models; CT, CD and the recipes on `oneStepSeeds`.
-        ledger = StudyLedger(total: settings.seeds * (diffusionSamplers.count * Self.diffusionSteps.count + 2 * Self.segmentCounts.count)
-                             + (2 + settings.recipes.map(\.steps.count).reduce(0, +)) * oneStepSeeds)
+        // Evaluations: per family, its seeds x its samplers x its step counts.
+        ledger = StudyLedger(total: families.map { seedCount($0) * samplers($0).count * $0.steps.count }.reduce(0, +))
         log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
             + "\(settings.samples) samples, device \(engine.device.name)")
         for seed in 0 ..< settings.seeds {
             let run = try prepare(seed: seed)
-            let teacher = try trainDiffusion(run)
-            if seed < oneStepSeeds {
-                try trainOneStep(run, teacher: teacher)
-                try trainRecipes(run)
+            var teacher: Denoiser? = nil
+            for family in trainingOrder where seed < seedCount(family) {
+                if let snapshot = try train(family, run, teacher: teacher) { teacher = snapshot }
             }
-            try trainMultistep(run, teacher: teacher)
         }
         var results = assemble()
         if diagnostics, let teacher = ledger.firstTeacher {
             log("diagnostics")
             // 2-D points sample 64-step DDIM for the early-exit comparison from seed 0's noise against seed 0's reference
             // with the teacher's final EMA, unclipped: the row the study already scored.
-            let seedZero = ledger.rows.first { $0.seed == 0 && $0.method == "diffusion" && $0.steps == 64 && $0.sampler == "ddim" }
+            let seedZero = ledger.rows.first { $0.seed == 0 && $0.configuration == StudyFamily.teacherConfiguration }
             let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: ledger.firstModels, fullDDIMDistance: fullDDIM).run()
             if throughput { results.sampling = try samplingThroughput(teacher.model) }
@@ -131,91 +128,8 @@ final class Study {
         return results
     }
 
-    /// The diffusion samplers every step count is scored with.
-    var diffusionSamplers: [VPSampler.Update] { settings.addim ? [.ddim, .addim] : [.ddim] }
     /// The seeds one-step CT and CD and the recipes train on.
     var oneStepSeeds: Int { Swift.min(settings.oneStepSeeds ?? settings.seeds, settings.seeds) }
-
-    // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N,
-    // its EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M
-    // more; diffusion itself continues to N + M; CT, CD and the recipes train N + M from scratch (ECT: EDM diffusion
-    // for N, then ECT for M).
-
-    /// Diffusion for the budget, scored at every step count; returns its EMA at N, the teacher.
-    func trainDiffusion(_ run: StudySeed) throws -> Denoiser {
-        let diffusionModel = try run.trainer.newModel(seed: UInt64(100 + run.seed))
-        var (diffusion, diffusionRecord) = try run.trainer.train(DiffusionObjective(model: diffusionModel, batch: settings.batch, seed: UInt64(run.seed)))
-        let teacher = try run.trainer.copy(of: diffusion, seed: 0)
-        try run.trainer.proceed(diffusion, until: settings.budget, record: &diffusionRecord)
-        let ema = diffusion.ema?.values
-        let vp = VPSampler(model: diffusionModel)
-        for steps in Self.diffusionSteps {
-            for sampler in diffusionSamplers {
-                try record(run, "diffusion", segments: steps, steps: steps, sampler: sampler.rawValue,
-                           samples: vp.sample(noise: run.noise, steps: steps, update: sampler, parameters: ema, clip: run.clip),
-                           training: steps == 1 && sampler == .ddim ? diffusionRecord : nil, evaluations: Double(steps))
-            }
-        }
-        if let bootstrap = run.bootstrap { try recordGateDraws(seed: run.seed, teacher: vp, parameters: ema, clip: run.clip, bootstrap: bootstrap) }
-        if run.seed == 0 {
-            ledger.firstTeacher = diffusion
-            ledger.firstModels.append(DiagnosedModel(method: "diffusion", segments: 64, model: diffusionModel, space: .vp))
-        }
-        return teacher
-    }
-
-    /// One-step consistency training and distillation (iCT recipe, EDM sigma space), from scratch for the budget.
-    func trainOneStep(_ run: StudySeed, teacher: Denoiser) throws {
-        for method in ["ct", "cd"] {
-            let model = try run.trainer.newModel(seed: UInt64(200 + run.seed))
-            let objective = try ConsistencyObjective(model: model, config: ConsistencyConfig(totalIterations: settings.budget),
-                                                     teacher: method == "cd" ? teacher : nil, batch: settings.batch, seed: UInt64(run.seed))
-            let (result, training) = try run.consistencyTrainer.train(objective, iterations: settings.budget)
-            let samples = try EDMSampler(model: objective.edm).sampleConsistency(
-                noise: run.noise, steps: 1, key: RandomKey(seed: UInt64(run.seed), stream: .studyConsistencyRenoise), parameters: result.ema?.values)
-            try record(run, method, segments: 1, steps: 1, sampler: "cm", samples: samples, training: training, evaluations: 1)
-            if run.seed == 0 {
-                // The diagnostics sample the model itself: give it the EMA weights the row was scored with.
-                if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
-                ledger.firstModels.append(DiagnosedModel(method: method, segments: 1, model: model, space: .edm(boundary: true)))
-            }
-        }
-    }
-
-    /// The newer one- and few-step recipes (`StudyRecipe`) on the whole budget, as CT (ECT as MCT).
-    func trainRecipes(_ run: StudySeed) throws {
-        for recipe in settings.recipes {
-            let (model, training) = try train(recipe, source: run.source, seed: run.seed)
-            for steps in recipe.steps {
-                try record(run, recipe.name, segments: steps, steps: steps, sampler: recipe.sampler,
-                           samples: recipe.sample(model, noise: run.noise, steps: steps, key: RandomKey(seed: UInt64(run.seed), stream: .studyRecipeRenoise)),
-                           training: steps == 1 ? training : nil, evaluations: Double(steps))
-            }
-            if run.seed == 0 { ledger.firstModels.append(DiagnosedModel(method: recipe.name, segments: 1, model: model, space: recipe.space)) }
-        }
-    }
-
-    /// Multistep consistency training and distillation, initialised from the diffusion model's EMA at N.
-    func trainMultistep(_ run: StudySeed, teacher: Denoiser) throws {
-        for method in ["mct", "mcd"] {
-            for segments in Self.segmentCounts {
-                let model = try Denoiser(engine: engine, config: denoiser, seed: 0)
-                try model.parameters.assign(from: teacher.parameters.values)
-                let objective = try MultistepConsistencyObjective(
-                    model: model, config: MultistepConfig(segments: segments, annealSteps: settings.fineTuning / 2),
-                    teacher: method == "mcd" ? teacher : nil, batch: settings.batch, seed: UInt64(run.seed))
-                let (result, training) = try run.consistencyTrainer.train(objective, iterations: settings.fineTuning)
-                let samples = try VPSampler(model: model).sample(noise: run.noise, steps: segments, parameters: result.ema?.values, clip: run.clip)
-                try record(run, method, segments: segments, steps: segments, sampler: "ddim", samples: samples, training: training,
-                           evaluations: Double(segments))
-                if run.seed == 0 {
-                    // Keep the EMA weights in the model for the diagnostics.
-                    if let weights = result.ema?.values { try model.parameters.assign(from: weights) }
-                    ledger.firstModels.append(DiagnosedModel(method: method, segments: segments, model: model, space: .vp))
-                }
-            }
-        }
-    }
 
     /// The results of every seed: rows and their summary, the floors, the intervals, the comparisons and the gate.
     func assemble() -> StudyResults {
@@ -229,8 +143,8 @@ final class Study {
         results.imageNoiseFloor = ledger.imageFloors.first
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
         for configuration in kidIntervals.measured.keys { results.kidIntervals[configuration] = kidIntervals.interval(configuration) }
-        results.comparisons = intervals.comparisons(StudyIntervals.pairs(segments: Self.segmentCounts, recipes: settings.recipes))
-        let teacherName = StudyRow.configuration("diffusion", segments: 64)
+        results.comparisons = intervals.comparisons(StudyIntervals.pairs(families))
+        let teacherName = StudyFamily.teacherConfiguration
         if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
             // 2-D data average the gate over several noise draws (`recordGateDraws`); images, whose 64-step samples
             // cost minutes, gate on the table's draw.
@@ -262,8 +176,12 @@ final class Study {
     /// The recipes and how they train, for results.json.
     var recipesDescription: String {
         guard !settings.recipes.isEmpty else { return "none" }
-        let tuned = settings.recipes.contains { $0.initialisedBy != nil } ? " (ect: tuning an edm model trained for iterations, as MCT tunes the teacher)" : ""
-        return settings.recipes.map(\.name).joined(separator: ",") + " at steplab train's defaults on the one-step seeds, from scratch for the budget" + tuned
+        let tuned = settings.recipes.compactMap { recipe -> String? in
+            guard case let .tuning(base) = recipe.start else { return nil }
+            return "\(recipe.name): tuning an \(base.name) model trained for iterations"
+        }
+        return settings.recipes.map(\.name).joined(separator: ",") + " at steplab train's defaults on the one-step seeds, from scratch for the budget"
+            + (tuned.isEmpty ? "" : " (" + tuned.joined(separator: "; ") + ", as MCT tunes the teacher)")
     }
 
     /// Samples per second of the VP samplers at batch 16384, or 128 for images (a U-Net's 64 steps at batch 2048

@@ -1,4 +1,5 @@
 import Foundation
+import StepLabGenerative
 
 /// The paragraph every report opens with: what the run shows about the seed's claim (one step against S = 2, 4, 8,
 /// and each S against 64-step diffusion), computed from the paired intervals by the verdict rule, and what could not
@@ -27,36 +28,46 @@ enum StudyAnswer {
         guard !r.comparisons.isEmpty else {
             return "On \(data) (teacher gate passed) the numbers are means without intervals, so no verdict is drawn: " + means(r) + "."
         }
-        return "On \(data) (teacher gate passed): " + (["mct", "mcd"].compactMap { method(r, $0) } + StudyRecipe.all.compactMap { recipe(r, $0) })
-            .joined(separator: " ")
+        let lines = StudyFamily.all.flatMap { family in
+            family.pairings.compactMap { pairing -> String? in
+                switch pairing {
+                case let .oneStepAgainst(counts): method(r, family, against: counts)
+                case let .alongside(methods): alongside(r, family, methods)
+                case .teacher, .doubling, .teacherAtSameSteps: nil
+                }
+            }
+        }
+        return "On \(data) (teacher gate passed): " + lines.joined(separator: " ")
     }
 
-    /// A recipe's line: at each step count against 64-step diffusion and against MCT with as many segments.
-    static func recipe(_ r: StudyResults, _ recipe: StudyRecipe) -> String? {
-        let diffusion = StudyRow.configuration("diffusion", segments: 64)
-        let clauses = recipe.steps.compactMap { steps -> String? in
-            let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
-            guard let against = r.comparisons.between(row, diffusion) else { return nil }
-            let others = [("mct", "ddim", "MCT S = \(steps)"), ("ct", "cm", "CT")].compactMap { method, sampler, label in
-                r.comparisons.between(row, StudyRow.configuration(method, segments: steps, sampler: sampler))
-                    .map { ", \(verdict($0)) \(label) (\($0.difference.formatted()))" }
+    /// The line of a family judged row by row (`StudyPairing.alongside`): at each step count against 64-step
+    /// diffusion and against each of `methods` with as many steps.
+    static func alongside(_ r: StudyResults, _ family: StudyFamily, _ methods: [TrainingMethod]) -> String? {
+        let others = methods.compactMap { method in StudyFamily.all.first { $0.method == method } }
+        let clauses = family.steps.compactMap { steps -> String? in
+            let row = family.configuration(steps)
+            guard let against = r.comparisons.between(row, StudyFamily.teacherConfiguration) else { return nil }
+            let more = others.compactMap { other in
+                r.comparisons.between(row, other.configuration(steps)).map {
+                    ", \(verdict($0)) \(other.isOneStep ? other.label : "\(other.label) S = \(steps)") (\($0.difference.formatted()))"
+                }
             }
             return "at \(steps) step\(steps == 1 ? "" : "s") \(verdict(against)) 64-step diffusion (\(against.difference.formatted()))"
-                + others.joined()
+                + more.joined()
         }
-        let seeds = r.summary.first { $0.method == recipe.name }?.seeds ?? 0
-        return clauses.isEmpty ? nil : "\(recipe.label) (\(recipe.initialisedBy.map { "tuning \($0.name)" } ?? "from scratch"), \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
+        let seeds = r.summary.first { $0.method == family.name }?.seeds ?? 0
+        return clauses.isEmpty ? nil : "\(family.label) (\(family.startDescription), \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
     }
 
     /// "better than", "worse than" or "not separable from".
     static func verdict(_ c: StudyComparison) -> String { c.verdict == "not separable" ? "not separable from" : "\(c.verdict) than" }
 
-    /// One method's line: one step against S = 2, 4, 8, and the first S that 64-step diffusion does not beat.
-    static func method(_ r: StudyResults, _ method: String) -> String? {
-        let name = { (s: Int) in StudyRow.configuration(method, segments: s) }
-        let against = steps.compactMap { s in r.comparisons.between(name(1), name(s)).map { (s, $0) } }
+    /// A multistep family's line: one step against S = `counts`, and the first S that 64-step diffusion does not beat.
+    static func method(_ r: StudyResults, _ family: StudyFamily, against counts: [Int]) -> String? {
+        let name = family.configuration
+        let against = counts.compactMap { s in r.comparisons.between(name(1), name(s)).map { (s, $0) } }
         guard !against.isEmpty else { return nil }
-        let label = method.uppercased()
+        let label = family.label
         // Runs of one verdict read as one clause: "worse than S = 2 (...) and S = 4 (...), not separable from S = 8 (...)".
         var clauses: [(verdict: String, items: [String])] = []
         for (s, c) in against {
@@ -66,8 +77,8 @@ enum StudyAnswer {
         let oneStep = "\(label) at one step is " + clauses.map { clause in
             (clause.verdict == "not separable" ? "not separable from " : "\(clause.verdict) than ") + list(clause.items)
         }.joined(separator: ", ")
-        let diffusion = StudyRow.configuration("diffusion", segments: 64)
-        let bySegments = r.summary.filter { $0.method == method }.map(\.segments).sorted()
+        let diffusion = StudyFamily.teacherConfiguration
+        let bySegments = r.summary.filter { $0.method == family.name }.map(\.segments).sorted()
         let reaching = bySegments.compactMap { s in r.comparisons.between(name(s), diffusion).map { (s, $0) } }
         let match: String
         if let (s, c) = reaching.first(where: { $0.1.verdict != "worse" }) {
@@ -85,12 +96,15 @@ enum StudyAnswer {
         items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
     }
 
-    /// A run without intervals: the means the table shows, one step, S = 2, 4, 8 and 64-step diffusion.
+    /// A run without intervals: the means the table shows of the claim's model at one step and S = 2, 4, 8, and of
+    /// 64-step diffusion.
     static func means(_ r: StudyResults) -> String {
-        func mean(_ method: String, _ s: Int) -> Double? {
-            r.summary.first { $0.configuration == StudyRow.configuration(method, segments: s) }?.primaryMean
+        func mean(_ configuration: String) -> Double? { r.summary.first { $0.configuration == configuration }?.primaryMean }
+        let claim = StudyFamily.claim
+        let multistep = ([1] + steps).compactMap { s in
+            mean(claim.configuration(s)).map { String(format: "%@ S = %d %@ %.3f", claim.label, s, r.metricName, $0) }
         }
-        let multistep = ([1] + steps).compactMap { s in mean("mct", s).map { String(format: "MCT S = %d %@ %.3f", s, r.metricName, $0) } }
-        return multistep.joined(separator: ", ") + (mean("diffusion", 64).map { String(format: ", against 64-step diffusion's %.3f", $0) } ?? "")
+        return multistep.joined(separator: ", ")
+            + (mean(StudyFamily.teacherConfiguration).map { String(format: ", against 64-step diffusion's %.3f", $0) } ?? "")
     }
 }

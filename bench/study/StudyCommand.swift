@@ -27,8 +27,8 @@ struct StudyPreset {
     var oneStepSeeds: Int? = nil
     /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
     var addim = true
-    /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyRecipe`).
-    var recipes: [StudyRecipe] = [.scm]
+    /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyFamily.recipes`).
+    var recipes: [StudyFamily] = [.scm]
     /// Images: the U-Net's base channels and per-level multipliers.
     var unetChannels = 32, unetChannelMult = [1, 2, 2]
     /// Diffusion iterations (`iterations`) per data set where the default leaves the teacher too far from the data
@@ -58,7 +58,7 @@ struct StudyPreset {
                                    consistencyIterations: 500, consistencyLearningRate: 2e-4, oneStepSeeds: 1, addim: false,
                                    iterationsByData: ["checkerboard": 5500])
     static let full = StudyPreset(seeds: 5, iterations: 6000, batch: 512, width: 256, depth: 3, samples: 16384, consistencyLearningRate: 2e-4,
-                                  recipes: StudyRecipe.all)
+                                  recipes: StudyFamily.recipes)
     /// Images on the U-Net, one seed. quick: channels 16/32/32 at batch 32 (a third of the step of 32/64/64 at batch
     /// 64), a 1000-iteration teacher and 250 iterations per multistep model, so the 13 models and their 1000-sample
     /// evaluations fit 30 minutes on 2 CPU cores. full (a GPU's): the README's Fashion-MNIST recipe, channels
@@ -68,7 +68,7 @@ struct StudyPreset {
                                          emaDecay: 0.999, clip: 1, addim: false, recipes: [], unetChannels: 16, diffusionDecay: .constant)
     static let fullImages = StudyPreset(seeds: 3, iterations: 4000, batch: 64, width: 0, depth: 0, samples: 2000,
                                         learningRate: 1e-3, prediction: .v, consistencyIterations: 2000, consistencyLearningRate: 2e-4,
-                                        emaDecay: 0.999, clip: 1, addim: true, recipes: StudyRecipe.all, unetChannels: 32, diffusionDecay: .constant)
+                                        emaDecay: 0.999, clip: 1, addim: true, recipes: StudyFamily.recipes, unetChannels: 32, diffusionDecay: .constant)
 
     /// The 2-D data sets a preset studies when `--data` names none: two geometries (separated modes, and a
     /// checkerboard's sharp-edged squares), so no conclusion rests on one toy; `full` adds the thin curved arms of
@@ -104,8 +104,8 @@ struct StudyOptions: ParsableArguments {
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if let iterations, iterations < 2 { throw ValidationError("--iterations must be at least 2") }
         if let samples, samples < 16 { throw ValidationError("--samples must be at least 16") }
-        if let recipes, StudyRecipe.named(recipes) == nil {
-            throw ValidationError("--recipes takes scm, meanflow, shortcut and ect, comma-separated, or all or none (got \(recipes))")
+        if let recipes, StudyFamily.recipes(named: recipes) == nil {
+            throw ValidationError("--recipes takes \(StudyAnswer.list(StudyFamily.recipes.map(\.name))), comma-separated, or all or none (got \(recipes))")
         }
     }
 }
@@ -186,7 +186,7 @@ struct StudyCommand: ParsableCommand {
             settings.iterations = iterations
         }
         if let samples = options.samples { settings.samples = samples }
-        if let recipes = options.recipes.flatMap(StudyRecipe.named) { settings.recipes = recipes }
+        if let recipes = options.recipes.flatMap(StudyFamily.recipes(named:)) { settings.recipes = recipes }
         let study = try Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
         let started = Date()
         var results = try study.run(diagnostics: diagnostics, throughput: throughput)

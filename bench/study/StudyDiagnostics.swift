@@ -72,7 +72,7 @@ struct StudyDiagnostics {
     func segmentLosses() throws -> [SegmentLossRow] {
         let batches = study.spec.imageShape == nil ? 32 : 8
         let source = try study.spec.source(engine: engine, normalization: study.normalization, seed: 33)
-        return try models.filter { $0.method == "mct" && [1, 2, 4, 8].contains($0.segments) }.map { diagnosed in
+        return try models.filter { $0.family.examinations.contains(.segmentLoss) && [1, 2, 4, 8].contains($0.segments) }.map { diagnosed in
             let (method, segments, model) = (diagnosed.method, diagnosed.segments, diagnosed.model)
             let objective = try MultistepConsistencyObjective(
                 model: model, config: MultistepConfig(segments: segments, annealSteps: study.settings.fineTuning / 2),
@@ -119,11 +119,10 @@ struct StudyDiagnostics {
             rows.append(exactODERow(diagnosed.method, segments: 1, steps: 1, output: output, exact: exact, dimension: d))
         }
         for diagnosed in models where diagnosed.space == .vp {
-            let (method, segments, model) = (diagnosed.method, diagnosed.segments, diagnosed.model)
-            let steps = method == "diffusion" ? [1, 2, 4, 8, 16, 64] : [segments]
-            for k in steps {
-                let output = try VPSampler(model: model).sample(noise: noise, steps: k, parameters: method == "diffusion" ? teacher.ema?.values : nil)
-                rows.append(exactODERow(method, segments: segments, steps: k, output: try output.download(), exact: exact, dimension: d))
+            for k in diagnosed.steps {
+                let output = try VPSampler(model: diagnosed.model).sample(noise: noise, steps: k, parameters: diagnosed.parameters)
+                rows.append(exactODERow(diagnosed.method, segments: diagnosed.segments, steps: k, output: try output.download(), exact: exact,
+                                        dimension: d))
             }
         }
         return rows
@@ -164,7 +163,7 @@ struct StudyDiagnostics {
     /// (c = 0.1) and raw (c = 1e6, where g / (|g| + c) is g / c, whose relative variance is g's), each with a jackknife
     /// interval over the minibatches. The learned weighting's own gradient is left out.
     func tangentNormalization() throws -> [GradientVarianceRow] {
-        guard let scm = models.first(where: { $0.method == "scm" }) else { return [] }
+        guard let scm = models.first(where: { $0.family.examinations.contains(.tangentNormalization) }) else { return [] }
         let batches = study.spec.imageShape == nil ? 64 : 32, budget = study.settings.budget
         let network = scm.model.parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
         return try [SCMConfig(totalIterations: budget).normalization, 1e6].map { c in

@@ -13,7 +13,7 @@ extension Study {
     /// table's draw. One noise draw's luck is not the teacher's: every model of a seed samples the same noise, so the
     /// paired comparisons cancel it, but the gate compares the teacher with the floor, which cannot.
     func recordGateDraws(seed: Int, teacher: VPSampler, parameters: Tensor?, clip: Float, bootstrap: SlicedWassersteinBootstrap) throws {
-        let teacherName = StudyRow.configuration("diffusion", segments: 64)
+        let teacherName = StudyFamily.teacherConfiguration
         guard let firstTeacher = intervals.measured[teacherName]?[seed], let firstFloor = intervals.measured["noise floor"]?[seed] else { return }
         var teacherDraws = [firstTeacher], floorDraws = [firstFloor]
         let noise = try engine.tensor(rows: settings.samples, columns: spec.dimension)

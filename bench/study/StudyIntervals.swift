@@ -43,31 +43,12 @@ struct StudyIntervals {
             confidence: Self.confidence, seed: Self.seed(a + "|" + b))
     }
 
-    /// The pairs the report judges: every multistep model and one-step model against 64-step diffusion, each S
-    /// against 2S, one step against S = 4 and 8 (the answer's question), and MCT S = 8 against 8 DDIM steps of its
-    /// teacher.
-    static func pairs(segments: [Int], recipes: [StudyRecipe] = []) -> [(a: String, b: String)] {
-        let name = { (method: String, s: Int) in StudyRow.configuration(method, segments: s) }
-        let diffusion64 = name("diffusion", 64)
-        var pairs: [(String, String)] = []
-        for method in ["mct", "mcd"] {
-            for s in segments { pairs.append((name(method, s), diffusion64)) }
-            for (s, t) in zip(segments, segments.dropFirst()) { pairs.append((name(method, s), name(method, t))) }
-            for s in StudyAnswer.steps where segments.contains(1) && segments.contains(s)
-                && !pairs.contains(where: { $0 == (name(method, 1), name(method, s)) }) {
-                pairs.append((name(method, 1), name(method, s)))
-            }
-        }
-        pairs += [(StudyRow.configuration("ct", segments: 1, sampler: "cm"), diffusion64),
-                  (StudyRow.configuration("cd", segments: 1, sampler: "cm"), diffusion64), (name("mct", 8), name("diffusion", 8))]
-        for recipe in recipes {
-            for steps in recipe.steps {
-                let row = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
-                pairs.append((row, diffusion64))
-                if segments.contains(steps) { pairs.append((row, name("mct", steps))) }
-                // One step against the discrete-time one-step model, trained from scratch on the same seeds.
-                if steps == 1 { pairs.append((row, StudyRow.configuration("ct", segments: 1, sampler: "cm"))) }
-            }
+    /// The pairs the report judges: each of `families`' pairings (`StudyPairing`), each pair once.
+    static func pairs(_ families: [StudyFamily]) -> [(a: String, b: String)] {
+        var pairs: [(a: String, b: String)] = []
+        for (family, pairing) in StudyPairing.ordered(families) {
+            // One step against S = 2 is also S against 2S.
+            for pair in pairing.pairs(family) where !pairs.contains(where: { $0 == pair }) { pairs.append(pair) }
         }
         return pairs
     }

@@ -43,13 +43,22 @@ enum StudyPlots {
             SVGPlot.Series(name: name, points: r.summary.filter { $0.method == method && $0.sampler == sampler }
                 .map { (x: $0.evaluationsPerSample, y: $0.primaryMean, error: $0.primaryStd.isFinite ? $0.primaryStd : 0) })
         }
-        let all = [series("diffusion DDIM", "diffusion", "ddim"), series("diffusion aDDIM", "diffusion", "addim"),
-                   series("MCT", "mct", "ddim"), series("MCD", "mcd", "ddim"), series("CT (1 step)", "ct", "cm"),
-                   series("CD (1 step)", "cd", "cm")] + StudyRecipe.all.map { series($0.label, $0.name, $0.sampler) }
+        let all = StudyFamily.all.flatMap { family in
+            family.samplers.map { sampler in series(seriesName(family, sampler: sampler.name), family.name, sampler.name) }
+        }
         let shown = all.filter { !$0.points.isEmpty }
         return SVGPlot().lines(title: "Sample quality against network evaluations (mean ± std over seeds)",
                                xLabel: "network evaluations per sample (S for MCT/MCD)", yLabel: r.imageNoiseFloor == nil ? "sliced Wasserstein (lower is better)" : "Frechet distance on classifier features (lower is better)",
                                series: shown, logX: true, reference: ("noise floor", r.primaryFloor))
+    }
+
+    /// Sampler names as the figures print them.
+    static let samplerNames = ["ddim": "DDIM", "addim": "aDDIM"]
+
+    /// A family's line in the quality figure: its label, with the sampler when it has several, or "(1 step)".
+    static func seriesName(_ family: StudyFamily, sampler: String) -> String {
+        if family.samplers.count > 1 { return "\(family.label) \(samplerNames[sampler] ?? sampler)" }
+        return family.isOneStep ? "\(family.label) (1 step)" : family.label
     }
 
     static func curvatureChart(_ rows: [CurvatureRow]) -> String {

@@ -196,14 +196,15 @@ enum StudyReport {
 
     /// Rules without intervals (points whose reference holds another number of points than the samples): two configurations are "within the seed spread" when their mean distances (SWD, or FD for images) differ
     /// by less than the sum of their standard deviations (or the noise floor, if larger); "better" otherwise, in the
-    /// direction of the lower mean.
+    /// direction of the lower mean. They follow each family's pairings: against 64-step diffusion, 1 against 2 steps,
+    /// and against the teacher's DDIM at as many steps.
     static func conclusions(_ r: StudyResults) -> [String] {
         if !r.comparisons.isEmpty { return verdicts(r) }
         if let gate = r.teacherGate, !gate.passes { return [gate.sentence] + divergenceAndCurvature(r) }
         var lines: [String] = []
         let metric = r.metricName
-        func find(_ method: String, _ segments: Int, _ sampler: String) -> StudySummary? {
-            r.summary.first { $0.method == method && $0.segments == segments && $0.sampler == sampler && $0.primaryMean.isFinite }
+        func find(_ family: StudyFamily, _ steps: Int) -> StudySummary? {
+            r.summary.first { $0.method == family.name && $0.segments == steps && $0.sampler == family.sampler && $0.primaryMean.isFinite }
         }
         func compare(_ a: StudySummary, _ b: StudySummary, _ nameA: String, _ nameB: String) -> String {
             let margin = Swift.max(a.primaryStd + b.primaryStd, r.primaryFloor)
@@ -215,26 +216,32 @@ enum StudyReport {
             return String(format: "%@ (%@ %.4f) is %@ than %@ (%.4f) by more than the seed spread (%.4f).", nameA, metric, a.primaryMean,
                           difference < 0 ? "better" : "worse", nameB, b.primaryMean, margin)
         }
-        guard let reference = find("diffusion", 64, "ddim") else { return ["No finite 64-step diffusion result: no comparison possible."] }
-        for method in ["mct", "mcd"] {
-            for segments in [1, 2, 4, 8, 16] {
-                if let s = find(method, segments, "ddim") {
-                    lines.append(compare(s, reference, "\(method.uppercased()) with S = \(segments)", "64-step diffusion"))
+        guard let reference = find(.diffusion, 64) else { return ["No finite 64-step diffusion result: no comparison possible."] }
+        for (family, pairing) in StudyPairing.ordered(StudyFamily.all) {
+            let label = family.label
+            switch pairing {
+            case .teacher:
+                for steps in family.steps {
+                    guard let s = find(family, steps) else { continue }
+                    lines.append(compare(s, reference, family.isOneStep ? "one-step \(label)" : "\(label) with S = \(steps)", "64-step diffusion"))
                 }
-            }
-            if let one = find(method, 1, "ddim"), let two = find(method, 2, "ddim"), one.primaryMean > 0 {
-                lines.append(String(format: "%@: going from 1 to 2 steps changes %@ by %+.0f%%.", method.uppercased(), metric,
-                                    100 * (two.primaryMean - one.primaryMean) / one.primaryMean))
-            }
-        }
-        for method in ["ct", "cd"] {
-            if let s = find(method, 1, "cm") { lines.append(compare(s, reference, "one-step \(method.uppercased())", "64-step diffusion")) }
-        }
-        if let one = find("diffusion", 1, "ddim"), let eight = find("diffusion", 8, "ddim") {
-            lines.append(String(format: "Diffusion with DDIM: 1 step %@ %.4f, 8 steps %.4f, 64 steps %.4f.", metric, one.primaryMean, eight.primaryMean,
-                                reference.primaryMean))
-            if let mct8 = find("mct", 8, "ddim") {
-                lines.append(compare(mct8, eight, "MCT with S = 8", "8-step DDIM on the diffusion model"))
+            case .doubling:
+                if let one = find(family, 1), let two = find(family, 2), one.primaryMean > 0 {
+                    lines.append(String(format: "%@: going from 1 to 2 steps changes %@ by %+.0f%%.", label, metric,
+                                        100 * (two.primaryMean - one.primaryMean) / one.primaryMean))
+                }
+            case let .teacherAtSameSteps(counts):
+                for n in counts {
+                    guard let one = find(.diffusion, 1), let few = find(.diffusion, n) else { continue }
+                    lines.append(String(format: "Diffusion with DDIM: 1 step %@ %.4f, %d steps %.4f, 64 steps %.4f.", metric, one.primaryMean, n,
+                                        few.primaryMean, reference.primaryMean))
+                    if let s = find(family, n) {
+                        lines.append(compare(s, few, "\(label) with S = \(n)", "\(n)-step DDIM on the diffusion model"))
+                    }
+                }
+            case .oneStepAgainst, .alongside:
+                // Judged only with intervals.
+                break
             }
         }
         return lines + divergenceAndCurvature(r)

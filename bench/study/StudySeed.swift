@@ -56,28 +56,29 @@ extension Study {
                          consistencyTrainer: consistencyTrainer, clip: spec.sampleClip)
     }
 
-    /// Scores one configuration's samples against the seed's reference: its row, its resampled distances, the
-    /// figures' series, and a log line.
-    func record(_ run: StudySeed, _ method: String, segments: Int, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
+    /// Scores `family`'s samples at `steps` (a multistep model's segments) against the seed's reference: its row, its
+    /// resampled distances, the figures' series, and a log line.
+    func record(_ run: StudySeed, _ family: StudyFamily, steps: Int, sampler: String, samples: Tensor, training: TrainingRecord?,
                 evaluations: Double) throws {
-        let seed = run.seed
+        let (seed, method, segments) = (run.seed, family.name, steps)
         let points = try dataUnits(samples)
         let (report, finite) = try score(points, reference: run.reference)
         let configuration = StudyRow.configuration(method, segments: segments, sampler: sampler, steps: steps)
         let image = finite ? try imageReport(points, seed: seed, configuration: configuration, bootstrap: run.imageBootstrap) : nil
         if finite, let bootstrap = run.bootstrap { intervals.record(configuration, seed: seed, bootstrap.distances(points)) }
         ledger.completed += 1
-        if seed == 0 && spec.dimension == 2 && (sampler != "addim") && [1, 2, 4, 8, 16, 64].contains(steps) {
-            extras.samples.append(("\(method) \(method == "diffusion" ? "\(steps) steps" : "S=\(segments)")", points.values))
+        // The teacher's rows are named by steps (and sampler), every other model's by segments.
+        if seed == 0 && spec.dimension == 2 && sampler == family.sampler && Self.shownSteps.contains(steps) {
+            extras.samples.append(("\(method) \(family.isTeacher ? "\(steps) steps" : "S=\(segments)")", points.values))
         }
         if seed == 0, spec.imageShape != nil {
-            extras.grids.append((method == "diffusion" ? "\(method)-\(sampler)\(steps)" : "\(method)-s\(segments)",
+            extras.grids.append((family.isTeacher ? "\(method)-\(sampler)\(steps)" : "\(method)-s\(segments)",
                                  points.rows(0 ..< Swift.min(points.count, 64))))
         }
-        if method == "mct", let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
+        if family.examinations.contains(.trainingLoss), let training { extras.losses["S = \(segments)", default: []].append(training.losses) }
         // Diffusion's few-step samples are poor by design, not diverged; a consistency model whose samples are worse
         // than twice a Gaussian fit failed to train.
-        let qualityFailed = method != "diffusion" && !(report.swd <= Self.divergenceFactor * ledger.bound.swd)
+        let qualityFailed = !family.isTeacher && !(report.swd <= Self.divergenceFactor * ledger.bound.swd)
         let diverged = !finite || !(training?.finite ?? true) || qualityFailed
         ledger.rows.append(StudyRow(method: method, segments: segments, steps: steps, sampler: sampler, seed: seed, swd: report.swd,
                                     mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
