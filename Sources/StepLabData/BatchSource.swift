@@ -26,7 +26,7 @@ public final class DeviceDataset: BatchSource {
     public var dimension: Int { data.columns }
 
     /// `values` is row-major (count x dimension).
-    public init(engine: Engine, values: [Float], count: Int, dimension: Int, seed: UInt64, stream: UInt32 = 7) throws(OpenCLError) {
+    public init(engine: Engine, values: [Float], count: Int, dimension: Int, seed: UInt64, stream: RandomStream = .datasetRows) throws(OpenCLError) {
         self.engine = engine
         data = try engine.tensor(values, rows: count, columns: dimension)
         key = RandomKey(seed: seed, stream: stream)

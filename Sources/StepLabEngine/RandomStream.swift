@@ -11,8 +11,9 @@ public enum RandomStream: UInt32, CaseIterable, Sendable {
     case shortcutDraws = 51, shortcutNoise = 52
     case ectPairs = 61, ectNoise = 62
     case scmSigma = 71, scmNoise = 72
-    // Data: a source's batches, a labelled set's, a built-in set's reference points and the draw its standardisation is fitted on.
-    case batches = 5, labelledBatches = 9, referencePoints = 77, normalizationFit = 78
+    // Data: a built-in set's batches, an uploaded set's rows (`DeviceDataset`), a labelled set's batches, a built-in
+    // set's reference points and the draw its standardisation is fitted on.
+    case batches = 5, datasetRows = 7, labelledBatches = 9, referencePoints = 77, normalizationFit = 78
     // `steplab sample`: the starting noise and a consistency sampler's fresh noise; `steplab eval`: the reference draws.
     case sampleNoise = 101, consistencyRenoise = 102
     case evalReference = 201, evalFloorSample = 202, evalFloorReference = 203
