@@ -205,9 +205,10 @@ import Testing
 
     /// The judged pairs, in the order results.json and the reports list them: each multistep model against 64-step
     /// diffusion, S against 2S and one step against S = 4 and 8; one-step CT and CD against the teacher; MCT S = 8
-    /// against 8 DDIM steps; then each recipe row by row, in the order `--recipes` named them.
+    /// against 8 DDIM steps; then each recipe row by row, in the order `--recipes` named them (sCD against the
+    /// distilled models too).
     @Test func thePairsKeepTheirOrder() {
-        let pairs = StudyIntervals.pairs(StudyFamily.standard + [.ect, .scm])
+        let pairs = StudyIntervals.pairs(StudyFamily.standard + [.ect, .scm, .scd])
         let name = { (method: String, s: Int, sampler: String) in StudyRow.configuration(method, segments: s, sampler: sampler) }
         let teacher = name("diffusion", 64, "ddim")
         var expected: [(String, String)] = []
@@ -216,10 +217,11 @@ import Testing
             expected += [(1, 2), (2, 4), (4, 8), (8, 16), (1, 4), (1, 8)].map { (name(method, $0.0, "ddim"), name(method, $0.1, "ddim")) }
         }
         expected += [(name("ct", 1, "cm"), teacher), (name("cd", 1, "cm"), teacher), (name("mct", 8, "ddim"), name("diffusion", 8, "ddim"))]
-        for (method, sampler) in [("ect", "cm"), ("scm", "scm")] {
+        for (method, sampler, distilled) in [("ect", "cm", false), ("scm", "scm", false), ("scd", "scm", true)] {
             for steps in [1, 2, 4] {
                 let row = name(method, steps, sampler)
-                expected += [(row, teacher), (row, name("mct", steps, "ddim"))] + (steps == 1 ? [(row, name("ct", 1, "cm"))] : [])
+                expected += [(row, teacher), (row, name("mct", steps, "ddim"))] + (distilled ? [(row, name("mcd", steps, "ddim"))] : [])
+                expected += steps == 1 ? [(row, name("ct", 1, "cm"))] + (distilled ? [(row, name("cd", 1, "cm"))] : []) : []
             }
         }
         #expect(pairs.map { "\($0.a) | \($0.b)" } == expected.map { "\($0.0) | \($0.1)" })
@@ -265,20 +267,23 @@ import Testing
             let spec = try DataSpec.parse("eight-gaussians")
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             let results = try study.run(diagnostics: true)
-            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and sCT (the default recipe) at 1, 2 and 4 steps.
-            #expect(results.study.count == 29)
-            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
-            #expect(results.summary.count == 29 && study.ledger.total == 29)
+            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and sCT and sCD (the default recipes) at 1, 2
+            // and 4 steps.
+            #expect(results.study.count == 32)
+            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd"])
+            #expect(results.summary.count == 32 && study.ledger.total == 32)
             for (row, summary) in zip(results.study, results.summary) where !row.diverged {
                 #expect(summary.swdMean == row.swd, "\(row.configuration)")
             }
             let diagnostics = try #require(results.diagnostics)
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
             #expect(diagnostics.gradientVariance.count == 5)
-            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm"])
+            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd"])
             #expect(diagnostics.tangentNormalization?.map(\.normalization) == [Double(Float(0.1)), 1e6])
             #expect(results.comparisons.contains { $0.a == "scm S=2 scm-2" && $0.b == "mct S=2 ddim-2" })
             #expect(results.comparisons.contains { $0.a == "scm S=1 scm-1" && $0.b == "ct S=1 cm-1" })
+            #expect(results.comparisons.contains { $0.a == "scd S=2 scm-2" && $0.b == "mcd S=2 ddim-2" })
+            #expect(results.comparisons.contains { $0.a == "scd S=1 scm-1" && $0.b == "cd S=1 cm-1" })
             #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])
@@ -331,9 +336,9 @@ import Testing
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             #expect(study.denoiser.architecture == .unet && study.denoiser.unet?.channels == 8)
             let results = try study.run(diagnostics: false)
-            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the four newer recipes
+            // 7 DDIM diffusion rows (no aDDIM for images), CT, CD, MCT and MCD at five S, and the five newer recipes
             // at 1, 2 and 4 steps, which train and sample the U-Net as they do the resmlp.
-            #expect(results.study.count == 31 && study.ledger.total == 31 && !results.study.contains { $0.sampler == "addim" })
+            #expect(results.study.count == 34 && study.ledger.total == 34 && !results.study.contains { $0.sampler == "addim" })
             for recipe in StudyFamily.recipes {
                 for steps in recipe.steps {
                     let name = StudyRow.configuration(recipe.name, segments: steps, sampler: recipe.sampler)
@@ -351,11 +356,11 @@ import Testing
             #expect(results.teacherGate?.metric == "FD" && results.teacherGate?.excess == nil)
             #expect(results.config["image_features"]?.contains("random convolutional") == true)
             #expect(results.config["consistency_iterations"] == "2")
-            #expect(study.extras.grids.count == 31 && study.extras.grids.allSatisfy { $0.images.count == 32 })
+            #expect(study.extras.grids.count == 34 && study.extras.grids.allSatisfy { $0.images.count == 32 })
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("steplab-image-study-\(UUID())")
             defer { try? FileManager.default.removeItem(at: folder) }
             let grids = try StudyPlots.writeGrids(study.extras, shape: shape, to: folder)
-            #expect(grids.count == 31 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
+            #expect(grids.count == 34 && grids.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0.path).path) })
             #expect(StudyReport.markdown(results, grids: grids).contains("[mct-s8](samples/mct-s8.png)"))
         }
     }
@@ -384,7 +389,7 @@ import Testing
         (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
         (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
         (["study", "--seeds", "0"], "--seeds must be at least 1"),
-        (["study", "--recipes", "scm,nope"], "--recipes takes scm, meanflow, shortcut and ect, comma-separated, or all or none (got scm,nope)"),
+        (["study", "--recipes", "scm,nope"], "--recipes takes scm, scd, meanflow, shortcut and ect, comma-separated, or all or none (got scm,nope)"),
     ])
     func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
         let result = try Self.run(arguments + ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bench-bad-\(UUID())").path])

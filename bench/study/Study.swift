@@ -177,8 +177,9 @@ final class Study {
     var recipesDescription: String {
         guard !settings.recipes.isEmpty else { return "none" }
         let tuned = settings.recipes.compactMap { recipe -> String? in
-            guard case let .tuning(base) = recipe.start else { return nil }
-            return "\(recipe.name): tuning an \(base.name) model trained for iterations"
+            guard case let .tuning(base, distilling, split) = recipe.start else { return nil }
+            let length = split == .halves ? "half the budget" : "iterations"
+            return "\(recipe.name): \(distilling ? "distilling" : "tuning") an \(base.name) model trained for \(length)"
         }
         return settings.recipes.map(\.name).joined(separator: ",") + " at steplab train's defaults on the one-step seeds, from scratch for the budget"
             + (tuned.isEmpty ? "" : " (" + tuned.joined(separator: "; ") + ", as MCT tunes the teacher)")

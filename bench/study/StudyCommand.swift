@@ -27,8 +27,9 @@ struct StudyPreset {
     var oneStepSeeds: Int? = nil
     /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
     var addim = true
-    /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyFamily.recipes`).
-    var recipes: [StudyFamily] = [.scm]
+    /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyFamily.recipes`): quick runs
+    /// continuous-time consistency by training (sCT, against CT and MCT) and by distillation (sCD, against CD and MCD).
+    var recipes: [StudyFamily] = [.scm, .scd]
     /// Images: the U-Net's base channels and per-level multipliers.
     var unetChannels = 32, unetChannelMult = [1, 2, 2]
     /// Diffusion iterations (`iterations`) per data set where the default leaves the teacher too far from the data
@@ -97,7 +98,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
-    @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from scm, meanflow, shortcut, and ect (which tunes an EDM diffusion model as MCT tunes the teacher), or all or none (default: scm for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
+    @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from \(StudyAnswer.list(StudyFamily.recipes.map(\.name))) (scd distils an EDM diffusion model trained for half the budget, starting from it; ect tunes one trained for the iterations as MCT tunes the teacher), or all or none (default: scm,scd for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
 
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }

@@ -5,7 +5,7 @@ extension StudyFamily {
     /// The families every run trains, in the order the report, the answer and the figures list them.
     static let standard = [diffusion, mct, mcd, ct, cd]
     /// The newer recipes a run adds by `--recipes` name, on the one-step seeds.
-    static let recipes = [scm, meanflow, shortcut, ect]
+    static let recipes = [scm, scd, meanflow, shortcut, ect]
     /// Every family.
     static let all = standard + recipes
 
@@ -43,6 +43,10 @@ extension StudyFamily {
 
     /// sCT: continuous-time consistency training.
     static let scm = StudyFamily(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false), examinations: [.tangentNormalization])
+    /// sCD: continuous-time consistency distillation of an EDM diffusion model trained for the first half of the budget,
+    /// starting from it (the sCM paper's initialisation); judged against the multistep models and one-step CT and CD.
+    static let scd = StudyFamily(method: .scm, name: "scd", label: "sCD", steps: [1, 2, 4], start: .tuning(.edm, distilling: true, split: .halves),
+                                 space: .edm(boundary: false), pairings: [.alongside([.mct, .mcd, .ct, .cd])])
     /// MeanFlow: the average velocity through the network's JVP.
     static let meanflow = StudyFamily(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow)
     /// Shortcut models: flow matching conditioned on the step size, self-consistent over two half jumps.

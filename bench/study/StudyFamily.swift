@@ -15,9 +15,27 @@ struct StudyFamily: Sendable {
         case scratch
         /// From the teacher's EMA at `iterations`, for the remaining `consistency_iterations` (MCM's initialisation).
         case teacherEMA
-        /// From a model of this method trained from scratch for `iterations`, whose EMA it tunes for the remaining
-        /// `consistency_iterations` (ECT tunes an EDM diffusion model, as MCT tunes the teacher).
-        case tuning(TrainingMethod)
+        /// From a model of this method trained from scratch for the first part of the budget (`split`), whose EMA it
+        /// tunes for the rest: ECT tunes an EDM diffusion model as MCT tunes the teacher; `distilling`, that EMA is also
+        /// its teacher (sCD distils the EDM model it starts from, as the sCM paper does).
+        case tuning(TrainingMethod, distilling: Bool = false, split: TuningSplit = .study)
+    }
+
+    /// Where a tuning family's budget passes from its base model to the tuning.
+    enum TuningSplit: Sendable, Equatable {
+        /// The base trains `iterations`, the tuning `consistency_iterations` (MCT's split).
+        case study
+        /// Half the budget each: sCD's 2-step SWD on the checkerboard fell from 0.040 after 5500 + 500 iterations to 0.025
+        /// at 3000 + 3000 (bench/results/README.md, "sCD beside sCT").
+        case halves
+
+        /// The base model's iterations of `budget`, whose `iterations` come first in the study's split.
+        func baseIterations(iterations: Int, budget: Int) -> Int {
+            switch self {
+            case .study: iterations
+            case .halves: budget / 2
+            }
+        }
     }
 
     /// Whose network and optimizer a family trains with.
@@ -70,22 +88,23 @@ struct StudyFamily: Sendable {
     /// A family; the defaults are a newer recipe's: `steplab train`'s defaults for the method, from scratch for the
     /// budget on the one-step seeds, scored with its default sampler and judged row by row against 64-step
     /// diffusion, MCT with as many segments and (at one step) CT.
-    init(method: TrainingMethod, label: String, steps: [Int], samplers: [ModelSampler]? = nil, start: Start = .scratch,
+    init(method: TrainingMethod, name: String? = nil, label: String, steps: [Int], samplers: [ModelSampler]? = nil, start: Start = .scratch,
          defaults: Defaults = .method, weightsSeed: Int = 300, seeds: Seeds = .oneStep, space: DiagnosedModel.Space,
          renoise: RandomStream = .studyRecipeRenoise, pairings: [StudyPairing] = [.alongside([.mct, .ct])],
          examinations: Set<Examination> = []) {
-        self.method = method; self.label = label; self.steps = steps
+        self.method = method; self.name = name ?? method.name; self.label = label; self.steps = steps
         self.samplers = samplers ?? [method.defaultSampler(segments: 1).sampler]
         self.start = start; self.defaults = defaults; self.weightsSeed = weightsSeed; self.seeds = seeds; self.space = space
         self.renoise = renoise; self.pairings = pairings; self.examinations = examinations
     }
 
-    var name: String { method.name }
+    /// The name in `--recipes`, results.json and the configurations: the method's, unless two families share it.
+    let name: String
     /// The sampler of the rows other families are judged against.
     var sampler: String { samplers[0].name }
     /// Diffusion: its few-step samples are poor by design, not diverged, and its rows are named by steps, not segments.
     var isTeacher: Bool { start == .teacher }
-    /// Whether it learns from the teacher's outputs (CD, MCD) rather than from data alone.
+    /// Whether it learns from the study's teacher's outputs (CD, MCD) rather than from data alone.
     var distils: Bool { method.needsTeacher }
     /// Whether it is scored at one step only ("one-step CT").
     var isOneStep: Bool { steps == [1] }
@@ -98,7 +117,7 @@ struct StudyFamily: Sendable {
         switch start {
         case .teacher, .scratch: "from scratch"
         case .teacherEMA: "tuning the teacher"
-        case let .tuning(base): "tuning \(base.name)"
+        case let .tuning(base, distilling, _): distilling ? "distilling \(base.name)" : "tuning \(base.name)"
         }
     }
 }

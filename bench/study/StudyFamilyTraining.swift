@@ -6,7 +6,7 @@ import StepLabGenerative
 // Equal budgets: every model sees N + M iterations (M = N unless the preset says otherwise). Diffusion trains N, its
 // EMA at N becomes the teacher of CD/MCD and the initialisation of MCT/MCD (MCM App. A), which then train M more;
 // diffusion itself continues to N + M; CT, CD and the recipes train N + M from scratch (ECT: EDM diffusion for N, then
-// ECT for M).
+// ECT for M; sCD: EDM diffusion for half of N + M, then sCD distilling it for the other half).
 
 extension Study {
     /// The families this run trains: every standard one and the preset's recipes, in the order the reports list them.
@@ -72,9 +72,9 @@ extension Study {
     private func trainModel(_ family: StudyFamily, _ run: StudySeed, teacher: Denoiser?, segments: Int) throws
         -> (model: Denoiser, trainer: Trainer, record: TrainingRecord, snapshot: Denoiser?) {
         let weights = UInt64(family.weightsSeed + run.seed)
-        func objective(_ method: TrainingMethod, _ model: Denoiser, iterations: Int) throws -> any TrainingObjective {
+        func objective(_ method: TrainingMethod, _ model: Denoiser, iterations: Int, teacher own: Denoiser? = nil) throws -> any TrainingObjective {
             try method.makeObjective(TrainingMethod.ObjectiveRequest(
-                model: model, teacher: family.distils ? teacher : nil, iterations: iterations, batch: settings.batch, seed: UInt64(run.seed),
+                model: model, teacher: own ?? (family.distils ? teacher : nil), iterations: iterations, batch: settings.batch, seed: UInt64(run.seed),
                 segments: segments, annealSteps: settings.fineTuning / 2))
         }
         switch family.start {
@@ -97,14 +97,17 @@ extension Study {
             try model.parameters.assign(from: teacher.parameters.values)
             let (result, record) = try trainer.train(objective(family.method, model, iterations: settings.fineTuning), iterations: settings.fineTuning)
             return (model, result, record, nil)
-        case let .tuning(base):
-            // The base model for the study's `iterations`, its EMA the start of the family's `consistency_iterations`.
-            let baseTrainer = self.trainer(family, run, method: base, iterations: settings.iterations, initialised: false)
+        case let .tuning(base, distilling, split):
+            // The base model for its part of the budget, its EMA the start (and, distilling, the teacher) of the rest.
+            let baseIterations = split.baseIterations(iterations: settings.iterations, budget: settings.budget)
+            let tuning = settings.budget - baseIterations
+            let baseTrainer = self.trainer(family, run, method: base, iterations: baseIterations, initialised: false)
             let baseModel = try baseTrainer.newModel(seed: weights)
-            let (trainedBase, _) = try baseTrainer.train(objective(base, baseModel, iterations: settings.iterations), iterations: settings.iterations)
+            let (trainedBase, _) = try baseTrainer.train(objective(base, baseModel, iterations: baseIterations), iterations: baseIterations)
             let model = try baseTrainer.copy(of: trainedBase, seed: 0)
-            let trainer = self.trainer(family, run, iterations: settings.fineTuning, initialised: true)
-            let (result, record) = try trainer.train(objective(family.method, model, iterations: settings.fineTuning), iterations: settings.fineTuning)
+            let baseTeacher = distilling ? try baseTrainer.copy(of: trainedBase, seed: 0) : nil
+            let trainer = self.trainer(family, run, iterations: tuning, initialised: true)
+            let (result, record) = try trainer.train(objective(family.method, model, iterations: tuning, teacher: baseTeacher), iterations: tuning)
             return (model, result, record, nil)
         }
     }
