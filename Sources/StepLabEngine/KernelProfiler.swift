@@ -1,3 +1,4 @@
+import Foundation
 import OpenCLKit
 
 /// Per-kernel device time from queue profiling events, for finding where a step spends its time.
@@ -37,5 +38,20 @@ public final class KernelProfiler {
     public func report() -> [(kernel: String, seconds: Double, launches: Int)] {
         flush()
         return totals.map { ($0.key, $0.value.seconds, $0.value.launches) }.sorted { $0.seconds > $1.seconds }
+    }
+
+    /// The report per step as text: a line with the wall and device time of a step (`wallSeconds` over `steps`) and
+    /// its launches, then one line per kernel, slowest first (at most `limit`).
+    public func table(steps: Int, wallSeconds: Double, limit: Int = .max) -> String {
+        let rows = report(), steps = Swift.max(1, steps)
+        let device = rows.reduce(0) { $0 + $1.seconds } / Double(steps)
+        var lines = [String(format: "per step: wall %.2f ms, device %.2f ms over %d launches", wallSeconds / Double(steps) * 1e3,
+                            device * 1e3, rows.reduce(0) { $0 + $1.launches } / steps)]
+        for row in rows.prefix(limit) {
+            // Padded here: Foundation on Linux ignores the width of a %@ field.
+            let name = row.kernel.count < 34 ? row.kernel + String(repeating: " ", count: 34 - row.kernel.count) : row.kernel
+            lines.append("  " + name + String(format: " %8.3f ms  %4d launches/step", row.seconds / Double(steps) * 1e3, row.launches / steps))
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -59,6 +59,8 @@ struct TrainCommand: ParsableCommand {
     var device: String?
     @Option(help: "Data-parallel training on several devices, comma-separated, each as --device takes it (0,1 or gpu,gpu); one replica per entry, the batch split evenly between them (a multiple of 4 per device). A device may appear twice.")
     var devices: String?
+    @Flag(help: "At the end, print each kernel's device time per iteration on the first device (queue profiling), beside the loop's wall time per iteration (which includes the first iteration's kernel builds).")
+    var profile = false
     @Option(help: "Data-parallel gradients are averaged in buckets of about this many floats while the backward runs (0: the whole vector after it; the same bytes either way).")
     var gradientBuckets = DataParallelTrainer.defaultBucketFloats
 
@@ -234,7 +236,8 @@ struct TrainCommand: ParsableCommand {
         defer { lock?.release() }
         do {
             let selectors: [String?] = deviceSelectors ?? [device]
-            let engines = try selectors.map { selector throws(OpenCLError) in try Engine(device: selector) }
+            let engines = try selectors.map { selector throws(OpenCLError) in try Engine(device: selector, profiling: profile) }
+            if profile { engines[0].profiler = KernelProfiler() }
             try job.checkSameDeviceCount(engines.count)
             let replicaCount = engines.count * job.ranks, firstShard = engines.count * job.rank
             var replicas: [Trainer] = []
@@ -277,6 +280,11 @@ struct TrainCommand: ParsableCommand {
             Progress.finish()
             try folder.saveWeights(model: model, ema: trainer.primary.ema, step: trainer.step, config: config)
             print(String(format: "done in %.1f s; wrote %@", Date().timeIntervalSince(run.start), folder.url.path))
+            if let profiler = engine.profiler {
+                // Every launch of the run, the first iteration's and the logging's included, over its iterations.
+                print("profile (device \(engine.device.name), \(trainer.step - run.firstStep) iterations):")
+                print(profiler.table(steps: trainer.step - run.firstStep, wallSeconds: Date().timeIntervalSince(run.start), limit: 20))
+            }
             if replicaCount > 1, trainer.stepSeconds > 0 {
                 let ranks = shares.count > 1 ? " (ranks: " + shares.map { String(format: "%.1f%%", 100 * $0) }.joined(separator: ", ") + ")" : ""
                 print(String(format: "data-parallel: %.2f steps/s; averaging the gradients over %d replicas took %.1f%% of the step (%.2f ms a step, rank 0)",

@@ -56,6 +56,25 @@ import Testing
         #expect(swd < 0.4, "SWD \(swd), noise floor \(floor)")
     }
 
+    /// `--profile` ends the run with each kernel's device time per iteration: the step's batch (noise, times, input and
+    /// target) and its loss are one launch each, so their rows say 1 launch a step.
+    @Test func trainingWithProfileReportsKernelsPerIteration() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("blobs.csv"), run = folder.appendingPathComponent("run")
+        try Self.writeBlobs(to: data)
+        let train = try CommandLineTests.run(["train", "--method", "diffusion", "--data", data.path, "--out", run.path, "--iterations", "20",
+                                              "--batch", "64", "--width", "16", "--depth", "1", "--profile", "--device", "0"])
+        #expect(train.status == 0, "\(train.err)")
+        let lines = train.out.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("profile (device ") && $0.hasSuffix(", 20 iterations):") }, "\(train.out)")
+        #expect(lines[start + 1].hasPrefix("per step: wall ") && lines[start + 1].contains(" launches"), "\(train.out)")
+        for kernel in ["diffusion_batch", "weighted_loss"] {
+            let row = try #require(lines.first { $0.hasPrefix("  \(kernel) ") }, "\(train.out)")
+            #expect(row.hasSuffix("    1 launches/step"), "\(row)")
+        }
+    }
+
     @Test(arguments: [
         (["train", "--method", "nope", "--data", "checkerboard", "--out", "/tmp/x"], "unknown method 'nope'"),
         (["train", "--data", "no-such-set", "--out", "/tmp/x"], "unknown data set 'no-such-set'"),

@@ -48,15 +48,7 @@ struct ProfileBench: ParsableCommand {
             let start = Date()
             for _ in 0 ..< steps { try trainer.trainStep() }
             try engine.synchronize()
-            let wall = Date().timeIntervalSince(start) / Double(steps)
-            let rows = profiler.report()
-            let device = rows.reduce(0) { $0 + $1.seconds } / Double(steps)
-            print(String(format: "per step: wall %.2f ms, device %.2f ms over %d launches", wall * 1e3, device * 1e3,
-                         rows.reduce(0) { $0 + $1.launches } / steps))
-            for row in rows {
-                print(String(format: "  %-34@ %8.3f ms  %4d launches/step", row.kernel as NSString,
-                             row.seconds / Double(steps) * 1e3, row.launches / steps))
-            }
+            print(profiler.table(steps: steps, wallSeconds: Date().timeIntervalSince(start)))
         } catch let error as OpenCLError {
             throw ValidationError(error.description)
         }
