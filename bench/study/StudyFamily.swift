@@ -25,8 +25,8 @@ struct StudyFamily: Sendable {
     enum TuningSplit: Sendable, Equatable {
         /// The base trains `iterations`, the tuning `consistency_iterations` (MCT's split).
         case study
-        /// Half the budget each: sCD's 2-step SWD on the checkerboard fell from 0.040 after 5500 + 500 iterations to 0.025
-        /// at 3000 + 3000 (bench/results/README.md, "sCD beside sCT").
+        /// Half the budget each: sCD's 2-step SWD on the checkerboard fell from 0.041 after 5500 + 500 iterations to 0.025
+        /// at 3000 + 3000; on Fashion-MNIST 1500 + 500 did better than halves (docs/study.md, "Presets").
         case halves
 
         /// The base model's iterations of `budget`, whose `iterations` come first in the study's split.
