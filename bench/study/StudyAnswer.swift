@@ -43,7 +43,7 @@ enum StudyAnswer {
     /// The line of a family judged row by row (`StudyPairing.alongside`): at each step count against 64-step
     /// diffusion and against each of `methods` with as many steps.
     static func alongside(_ r: StudyResults, _ family: StudyFamily, _ methods: [TrainingMethod]) -> String? {
-        let others = methods.compactMap { method in StudyFamily.all.first { $0.method == method } }
+        let others = StudyPairing.families(methods)
         let clauses = family.steps.compactMap { steps -> String? in
             let row = family.configuration(steps)
             guard let against = r.comparisons.between(row, StudyFamily.teacherConfiguration) else { return nil }

@@ -11,8 +11,8 @@ enum StudyPairing: Sendable {
     case oneStepAgainst([Int])
     /// At these counts, against the teacher's DDIM with as many steps.
     case teacherAtSameSteps([Int])
-    /// Row by row: against 64-step diffusion, then against each of these methods' rows with as many steps, where that
-    /// family is scored at the count; each step count's verdicts read together (`StudyAnswer.alongside`).
+    /// Row by row: against 64-step diffusion, then against the rows of each of these methods' standard family
+    /// (`families`) with as many steps, where that family is scored at the count; each step count's verdicts read together (`StudyAnswer.alongside`).
     case alongside([TrainingMethod])
 
     /// Whether its pairs follow every family's blocks against the teacher and itself: the comparisons with other
@@ -32,6 +32,12 @@ enum StudyPairing: Sendable {
         }
     }
 
+    /// The families `.alongside(methods)` judges against: each method's standard family. A method alone does not name a
+    /// family among the recipes (sCT and sCD are both `scm`), so those are not looked up.
+    static func families(_ methods: [TrainingMethod]) -> [StudyFamily] {
+        methods.compactMap { method in StudyFamily.standard.first { $0.method == method } }
+    }
+
     /// The pairs of `family`'s rows.
     func pairs(_ family: StudyFamily) -> [(a: String, b: String)] {
         let teacher = StudyFamily.teacherConfiguration
@@ -46,7 +52,7 @@ enum StudyPairing: Sendable {
             return counts.filter { family.steps.contains($0) && StudyFamily.diffusion.steps.contains($0) }
                 .map { (family.configuration($0), StudyFamily.diffusion.configuration($0)) }
         case let .alongside(methods):
-            let others = methods.compactMap { method in StudyFamily.all.first { $0.method == method } }
+            let others = Self.families(methods)
             return family.steps.flatMap { steps in
                 [(family.configuration(steps), teacher)] + others.filter { $0.steps.contains(steps) }.map { (family.configuration(steps), $0.configuration(steps)) }
             }
