@@ -185,6 +185,39 @@ import Testing
         #expect(both.contains("On checkerboard nothing is decided: the diffusion teacher failed the gate (it scores 5.00x the noise floor)"), "\(both)")
     }
 
+    /// The best model at each step count: the lowest estimate leads, its paired differences sort the rest into those it
+    /// beats and those it cannot be told from, a count with one model is not ranked, and two sets' common leaders are named.
+    @Test func theBestModelAtEachStepCountIsNamedWithThoseItCannotBeToldFrom() {
+        let noise = (0 ..< 64).map { 0.02 * sin(Double($0)) }
+        var intervals = StudyIntervals()
+        for (configuration, distance) in [("mct S=1 ddim-1", 0.5), ("ct S=1 cm-1", 0.6), ("diffusion S=2 ddim-2", 0.9), ("mct S=2 ddim-2", 0.3),
+                                          ("mcd S=2 ddim-2", 0.35), ("scd S=2 scm-2", 0.1), ("scd S=4 scm-4", 0.1)] {
+            intervals.record(configuration, seed: 0, (distance, noise.map { distance + $0 }))
+        }
+        // sCT lies 0.01 behind sCD with its own wobble of 0.03: the pair cannot be separated.
+        intervals.record("scm S=2 scm-2", seed: 0, (0.11, noise.indices.map { 0.11 + noise[$0] + 0.03 * cos(3 * Double($0)) }))
+        let rankings = StudyRanking.rank(StudyFamily.standard + [.scm, .scd], intervals: intervals)
+        #expect(rankings.map(\.steps) == [1, 2])
+        #expect(rankings.map(\.leader) == ["mct S=1 ddim-1", "scd S=2 scm-2"])
+        let two = rankings[1].byVerdict
+        #expect(two.better.map(\.b) == ["diffusion S=2 ddim-2", "mct S=2 ddim-2", "mcd S=2 ddim-2"])
+        #expect(two.notSeparable.map(\.b) == ["scm S=2 scm-2"] && two.worse.isEmpty)
+        let clause = StudyAnswer.clause(rankings[1], metric: "SWD")
+        #expect(clause.hasPrefix("at 2 steps sCD (SWD 0.") && clause.contains(") leads but is not separable from sCT (-0.0")
+                && clause.hasSuffix("), and better than diffusion, MCT and MCD"), "\(clause)")
+        var r = Self.results([], floor: 0.1)
+        r.rankings = rankings
+        r.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.12, noiseFloor: 0.1)
+        let best = StudyAnswer.best([("eight-gaussians", r), ("checkerboard", r)]) ?? ""
+        #expect(best.hasPrefix("**Best at 1, 2 and 4 steps.** On eight-gaussians: at 1 step MCT (SWD 0."), "\(best)")
+        #expect(best.contains(") is best, better than CT; at 2 steps sCD"), "\(best)")
+        #expect(best.hasSuffix(" On every data set MCT leads at 1 step and sCD leads at 2 steps."), "\(best)")
+        #expect(StudyReport.markdown(r).contains("| 2 | scd S=2 scm-2 | scm S=2 scm-2 | -0.0"))
+        var failed = r
+        failed.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.5, noiseFloor: 0.1)
+        #expect(StudyAnswer.best([("checkerboard", failed)]) == "**Best at 1, 2 and 4 steps.** On checkerboard no model is ranked: the diffusion teacher failed the gate.")
+    }
+
     /// Two data sets: the index lists both gates and reports only the verdict both sets reach.
     @Test func theIndexGathersVerdictsAcrossDataSets() {
         let interval = { (lo: Double, hi: Double) in ConfidenceInterval(estimate: (lo + hi) / 2, lower: lo, upper: hi, confidence: 0.95) }
@@ -284,6 +317,8 @@ import Testing
             #expect(results.comparisons.contains { $0.a == "scm S=1 scm-1" && $0.b == "ct S=1 cm-1" })
             #expect(results.comparisons.contains { $0.a == "scd S=2 scm-2" && $0.b == "mcd S=2 ddim-2" })
             #expect(results.comparisons.contains { $0.a == "scd S=1 scm-1" && $0.b == "cd S=1 cm-1" })
+            // The best at 1 step ranks diffusion, MCT, MCD, CT, CD, sCT and sCD; at 2 and 4 steps all but CT and CD.
+            #expect(results.rankings.map(\.steps) == [1, 2, 4] && results.rankings.map(\.comparisons.count) == [6, 4, 4])
             #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])

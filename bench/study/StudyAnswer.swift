@@ -59,6 +59,57 @@ enum StudyAnswer {
         return clauses.isEmpty ? nil : "\(family.label) (\(family.startDescription), \(seeds) seed\(seeds == 1 ? "" : "s")) is " + list(clauses) + "."
     }
 
+    /// The paragraph that names the best model at 1, 2 and 4 steps on each data set (`StudyRanking`) and those it
+    /// cannot be told from, then the leaders every set agrees on; nil when no set was ranked.
+    static func best(_ sets: [(data: String, results: StudyResults)]) -> String? {
+        let lines = sets.compactMap { ranked($0.results, data: $0.data) }
+        guard !lines.isEmpty else { return nil }
+        return "**Best at \(list(StudyRanking.counts.map(String.init))) steps.** " + lines.joined(separator: " ") + agreement(sets)
+    }
+
+    /// One data set's rankings: "On checkerboard: at 1 step sCD (SWD 0.0912) is best, better than ...; at 2 steps ...".
+    static func ranked(_ r: StudyResults, data: String) -> String? {
+        guard !r.rankings.isEmpty else { return nil }
+        guard r.teacherGate?.passes ?? true else { return "On \(data) no model is ranked: the diffusion teacher failed the gate." }
+        return "On \(data): " + r.rankings.map { clause($0, metric: r.metricName) }.joined(separator: "; ") + "."
+    }
+
+    /// The leader at one step count, whom it beats and whom it cannot be told from, with the paired differences
+    /// where the verdict is not "better".
+    static func clause(_ ranking: StudyRanking, metric: String) -> String {
+        let (better, tied, worse) = ranking.byVerdict
+        let label = { (configuration: String) in Self.label(configuration, steps: ranking.steps) }
+        let withDifferences = { (cs: [StudyComparison]) in list(cs.map { "\(label($0.b)) (\($0.difference.formatted()))" }) }
+        let distance = String(format: metric == "FD" ? "%.2f" : "%.4f", ranking.distance)
+        let at = "at \(ranking.steps) step\(ranking.steps == 1 ? "" : "s") \(label(ranking.leader)) (\(metric) \(distance))"
+        if tied.isEmpty && worse.isEmpty { return at + " is best, better than " + list(better.map { label($0.b) }) }
+        var text = at + " leads"
+        if !tied.isEmpty { text += " but is not separable from " + withDifferences(tied) }
+        if !worse.isEmpty { text += (tied.isEmpty ? " but" : " and") + " is worse than " + withDifferences(worse) + " on the seeds both have" }
+        if !better.isEmpty { text += ", and better than " + list(better.map { label($0.b) }) }
+        return text
+    }
+
+    /// " On every data set sCD leads at 2 and 4 steps." where two or more sets, all past their gates, agree.
+    static func agreement(_ sets: [(data: String, results: StudyResults)]) -> String {
+        guard sets.count > 1, sets.allSatisfy({ $0.results.teacherGate?.passes ?? true }) else { return "" }
+        var leaders: [(label: String, steps: [Int])] = []
+        for steps in StudyRanking.counts {
+            let names = Set(sets.map { set in set.results.rankings.first { $0.steps == steps }.map { label($0.leader, steps: steps) } ?? "" })
+            guard names.count == 1, let name = names.first, !name.isEmpty else { continue }
+            if let i = leaders.firstIndex(where: { $0.label == name }) { leaders[i].steps.append(steps) } else { leaders.append((name, [steps])) }
+        }
+        guard !leaders.isEmpty else { return " No model leads at the same step count on every data set." }
+        return " On every data set " + list(leaders.map { leader in
+            "\(leader.label) leads at \(list(leader.steps.map(String.init))) step\(leader.steps == [1] ? "" : "s")"
+        }) + "."
+    }
+
+    /// The name of the family whose row at `steps` is `configuration`, as the prose calls it.
+    static func label(_ configuration: String, steps: Int) -> String {
+        StudyFamily.all.first { $0.steps.contains(steps) && $0.configuration(steps) == configuration }?.label ?? configuration
+    }
+
     /// "better than", "worse than" or "not separable from".
     static func verdict(_ c: StudyComparison) -> String { c.verdict == "not separable" ? "not separable from" : "\(c.verdict) than" }
 

@@ -8,6 +8,7 @@ enum StudyReport {
         out.append("## Conclusions (computed from the table)")
         out.append("")
         out.append(contentsOf: conclusions(r).map { "- " + $0 })
+        out += rankings(r)
         if let diagnostics = r.diagnostics { out += why(diagnostics) }
         if !r.sampling.isEmpty { out += sampling(r.sampling) }
         return out.joined(separator: "\n") + "\n"
@@ -20,6 +21,7 @@ enum StudyReport {
         out.append("")
         out.append(StudyAnswer.paragraph([(r.config["data"] ?? "this data", r)]))
         out.append("")
+        if let best = StudyAnswer.best([(r.config["data"] ?? "this data", r)]) { out += [best, ""] }
         out.append("Device: \(r.device). Commit: \(r.commit). Date: \(r.date).")
         out.append("Configuration: " + r.config.keys.sorted().map { "\($0) = \(r.config[$0]!)" }.joined(separator: ", ") + ".")
         out.append("Budget: every model sees `iterations` + `consistency_iterations` steps of the same batch, network and optimizer "
@@ -175,6 +177,23 @@ enum StudyReport {
         return out
     }
 
+    /// The leader at each step count against every other model there, the pairs the "Best" paragraph reads.
+    static func rankings(_ r: StudyResults) -> [String] {
+        guard !r.rankings.isEmpty else { return [] }
+        let judged = r.teacherGate?.passes ?? true
+        var out = ["", "## Best at \(StudyAnswer.list(StudyRanking.counts.map(String.init))) steps", "",
+                   "Every model scored at the step count; the one with the lowest interval estimate leads, and its paired "
+                   + "difference (\(r.metricName) of the leader minus the other, on the seeds both have) against each other decides."
+                   + (judged ? "" : " No verdict: the teacher gate failed."), "",
+                   "| steps | leader | other | difference | verdict |", "|---|---|---|---|---|"]
+        for ranking in r.rankings {
+            for c in ranking.comparisons {
+                out.append("| \(ranking.steps) | \(c.a) | \(c.b) | \(c.difference.formatted()) | \(judged ? c.verdict : "–") |")
+            }
+        }
+        return out
+    }
+
     /// With intervals: each pair's paired difference and its interval; "better" or "worse" only when the
     /// interval excludes zero, and no verdict at all when the teacher gate fails.
     static func verdicts(_ r: StudyResults) -> [String] {
@@ -254,6 +273,7 @@ enum StudyReport {
         let sets = collection.dataSets
         out.append(StudyAnswer.paragraph(sets.map { ($0.data, $0.results) }))
         out.append("")
+        if let best = StudyAnswer.best(sets.map { ($0.data, $0.results) }) { out += [best, ""] }
         out.append("Data sets: " + sets.map { "[\($0.data)](\($0.folder)/report.md)" }.joined(separator: ", ")
                    + ". Each has its own report (tables, figures, diagnostics); this page gathers the verdicts.")
         if let first = sets.first?.results {

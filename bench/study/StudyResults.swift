@@ -119,9 +119,11 @@ struct StudyResults: Codable {
     var kidIntervals: [String: ConfidenceInterval] = [:]
     var comparisons: [StudyComparison] = []
     var teacherGate: TeacherGate? = nil
+    /// The best model at 1, 2 and 4 steps and its paired differences against the rest (`StudyRanking`).
+    var rankings: [StudyRanking] = []
 
     enum CodingKeys: String, CodingKey {
-        case device, commit, date, config, study, summary, diagnostics, sampling, kernels, intervals, comparisons
+        case device, commit, date, config, study, summary, diagnostics, sampling, kernels, intervals, comparisons, rankings
         case kidIntervals = "kid_intervals"
         case noiseFloor = "noise_floor", divergenceBound = "divergence_bound", imageNoiseFloor = "image_noise_floor"
         case teacherGate = "teacher_gate"
