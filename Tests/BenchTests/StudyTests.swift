@@ -204,7 +204,7 @@ import Testing
         #expect(two.notSeparable.map(\.b) == ["scm S=2 scm-2"] && two.worse.isEmpty)
         let clause = StudyAnswer.clause(rankings[1], metric: "SWD")
         #expect(clause.hasPrefix("at 2 steps sCD (SWD 0.") && clause.contains(") leads but is not separable from sCT (-0.0")
-                && clause.hasSuffix("), and better than diffusion, MCT and MCD"), "\(clause)")
+                && clause.hasSuffix("), and better than diffusion's DDIM, MCT and MCD"), "\(clause)")
         var r = Self.results([], floor: 0.1)
         r.rankings = rankings
         r.teacherGate = TeacherGate(metric: "SWD", teacherDistance: 0.12, noiseFloor: 0.1)
@@ -296,29 +296,37 @@ import Testing
 @Suite struct StudyMachineryTests {
     @Test func aTinyStudyProducesACompleteConsistentReport() throws {
         try SharedEngine.withEngine { engine in
-            let settings = StudyPreset(seeds: 1, iterations: 10, batch: 32, width: 8, depth: 1, samples: 64)
+            var settings = StudyPreset(seeds: 1, iterations: 10, batch: 32, width: 8, depth: 1, samples: 64)
+            settings.recipes = StudyFamily.recipes
+            settings.gradientBatches = 8
             let spec = try DataSpec.parse("eight-gaussians")
             let study = try Study(engine: engine, spec: spec, settings: settings, log: { _ in })
             let results = try study.run(diagnostics: true)
-            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and sCT and sCD (the default recipes) at 1, 2
-            // and 4 steps.
-            #expect(results.study.count == 32)
-            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd"])
-            #expect(results.summary.count == 32 && study.ledger.total == 32)
+            // 7 DDIM + 7 aDDIM diffusion rows, CT, CD, MCT/MCD at five S each, and the five recipes at 1, 2 and 4 steps.
+            #expect(results.study.count == 41)
+            #expect(Set(results.study.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd", "meanflow", "shortcut", "ect"])
+            #expect(results.summary.count == 41 && study.ledger.total == 41)
             for (row, summary) in zip(results.study, results.summary) where !row.diverged {
                 #expect(summary.swdMean == row.swd, "\(row.configuration)")
             }
             let diagnostics = try #require(results.diagnostics)
             #expect(diagnostics.curvature.map(\.segments) == [1, 2, 4, 8])
-            #expect(diagnostics.gradientVariance.count == 5)
-            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd"])
-            #expect(diagnostics.tangentNormalization?.map(\.normalization) == [Double(Float(0.1)), 1e6])
+            #expect(diagnostics.gradientVariance.count == 5 && diagnostics.gradientVariance.allSatisfy { $0.batches == 8 })
+            #expect(Set(diagnostics.exactODEError.map(\.method)) == ["diffusion", "ct", "cd", "mct", "mcd", "scm", "scd", "meanflow", "shortcut", "ect"])
+            // Each recipe with a probe has its gradient spread as trained and under each variant, the variants differing.
+            for family in StudyFamily.recipes {
+                let rows = diagnostics.probes.filter { $0.method == family.name }
+                #expect(rows.map(\.variant) == (family.probe?.variants.map(\.label) ?? []), "\(family.name)")
+                #expect(rows.allSatisfy { $0.relativeVariance.isFinite && $0.relativeVariance > 0 }, "\(family.name)")
+                #expect(Set(rows.map(\.relativeVariance)).count == rows.count, "\(family.name): \(rows.map(\.relativeVariance))")
+            }
+            #expect(diagnostics.probes.map(\.method) == ["scm", "scm", "meanflow", "meanflow", "meanflow", "shortcut", "shortcut", "shortcut", "ect", "ect"])
             #expect(results.comparisons.contains { $0.a == "scm S=2 scm-2" && $0.b == "mct S=2 ddim-2" })
             #expect(results.comparisons.contains { $0.a == "scm S=1 scm-1" && $0.b == "ct S=1 cm-1" })
             #expect(results.comparisons.contains { $0.a == "scd S=2 scm-2" && $0.b == "mcd S=2 ddim-2" })
             #expect(results.comparisons.contains { $0.a == "scd S=1 scm-1" && $0.b == "cd S=1 cm-1" })
-            // The best at 1 step ranks diffusion, MCT, MCD, CT, CD, sCT and sCD; at 2 and 4 steps all but CT and CD.
-            #expect(results.rankings.map(\.steps) == [1, 2, 4] && results.rankings.map(\.comparisons.count) == [6, 4, 4])
+            // The best at 1 step ranks diffusion, MCT, MCD, CT, CD and the five recipes; at 2 and 4 steps all but CT and CD.
+            #expect(results.rankings.map(\.steps) == [1, 2, 4] && results.rankings.map(\.comparisons.count) == [9, 7, 7])
             #expect(diagnostics.exactODEError.allSatisfy { $0.meanDistance.isFinite && $0.meanDistance > 0 })
             // Each multistep CT model of the curvature's S has its loss split into its S segments, beside the curvature.
             #expect(diagnostics.segmentLosses.map(\.segments) == [1, 2, 4, 8])

@@ -179,11 +179,11 @@ final class Study {
         guard !settings.recipes.isEmpty else { return "none" }
         let tuned = settings.recipes.compactMap { recipe -> String? in
             guard case let .tuning(base, distilling, split) = recipe.start else { return nil }
-            let length = split == .halves ? "half the budget" : "iterations"
-            return "\(recipe.name): \(distilling ? "distilling" : "tuning") an \(base.name) model trained for \(length)"
+            let length = split.description(images: spec.imageShape != nil)
+            return "\(recipe.name): \(distilling ? "distilling" : "tuning") an \(base.name) model trained for \(length), then for the rest"
         }
         return settings.recipes.map(\.name).joined(separator: ",") + " at steplab train's defaults on the one-step seeds, from scratch for the budget"
-            + (tuned.isEmpty ? "" : " (" + tuned.joined(separator: "; ") + ", as MCT tunes the teacher)")
+            + (tuned.isEmpty ? "" : " (" + tuned.joined(separator: "; ") + ")")
     }
 
     /// Samples per second of the VP samplers at batch 16384, or 128 for images (a U-Net's 64 steps at batch 2048

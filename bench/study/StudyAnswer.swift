@@ -107,7 +107,10 @@ enum StudyAnswer {
 
     /// The name of the family whose row at `steps` is `configuration`, as the prose calls it.
     static func label(_ configuration: String, steps: Int) -> String {
-        StudyFamily.all.first { $0.steps.contains(steps) && $0.configuration(steps) == configuration }?.label ?? configuration
+        guard let family = StudyFamily.all.first(where: { $0.steps.contains(steps) && $0.configuration(steps) == configuration }) else {
+            return configuration
+        }
+        return family.isTeacher ? "diffusion's DDIM" : family.label
     }
 
     /// "better than", "worse than" or "not separable from".

@@ -28,8 +28,9 @@ struct StudyPreset {
     /// Also sample the diffusion model with aDDIM (doubles its sampling cost, which images cannot spare on a CPU).
     var addim = true
     /// The newer recipes trained beside the multistep models, on the one-step seeds (`StudyFamily.recipes`): quick runs
-    /// continuous-time consistency by training (sCT, against CT and MCT) and by distillation (sCD, against CD and MCD).
-    var recipes: [StudyFamily] = [.scm, .scd]
+    /// continuous-time consistency distillation (sCD, against MCT, MCD, CT and CD), the best few-step model measured and
+    /// the cheapest of the recipes (docs/study.md, "Presets").
+    var recipes: [StudyFamily] = [.scd]
     /// Images: the U-Net's base channels and per-level multipliers.
     var unetChannels = 32, unetChannelMult = [1, 2, 2]
     /// Diffusion iterations (`iterations`) per data set where the default leaves the teacher too far from the data
@@ -42,6 +43,8 @@ struct StudyPreset {
     var diffusionDecay: LearningRateSchedule.Decay = .cosine
     /// Bootstrap resamples per seed behind every interval (tests take a few).
     var bootstrapReplicates = 200
+    /// Minibatches behind each of the diagnostics' gradient variances (nil: 64, or 32 for images; tests take a few).
+    var gradientBatches: Int? = nil
     var diffusionSchedule: LearningRateSchedule {
         LearningRateSchedule(decay: diffusionDecay, warmupSteps: diffusionDecay == .constant ? 0 : 100, totalSteps: budget)
     }
@@ -98,7 +101,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
-    @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from \(StudyAnswer.list(StudyFamily.recipes.map(\.name))) (scd distils an EDM diffusion model trained for half the budget, starting from it; ect tunes one trained for the iterations as MCT tunes the teacher), or all or none (default: scm,scd for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
+    @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from \(StudyAnswer.list(StudyFamily.recipes.map(\.name))) (scd distils an EDM diffusion model trained for half the budget, three quarters on images, starting from it; ect tunes one trained for the iterations as MCT tunes the teacher), or all or none (default: scd for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
 
     func validate() throws {
         guard preset == "quick" || preset == "full" else { throw ValidationError("--preset must be quick or full (got \(preset))") }

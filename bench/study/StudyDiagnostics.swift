@@ -18,6 +18,8 @@ struct StudyDiagnostics {
     /// 2-D MLP's.
     var count: Int { Swift.min(study.spec.imageShape == nil ? 512 : 128, study.settings.samples) }
     var trajectorySteps: Int { study.spec.imageShape == nil ? 256 : 64 }
+    /// Minibatches behind each gradient variance.
+    var gradientBatches: Int { study.settings.gradientBatches ?? (study.spec.imageShape == nil ? 64 : 32) }
 
     func run() throws -> Diagnostics {
         var result = Diagnostics()
@@ -32,8 +34,7 @@ struct StudyDiagnostics {
         result.segmentLosses = try segmentLosses()
         result.exactODEError = try exactODEError(noise: noise)
         result.gradientVariance = try gradientVariance()
-        let tangent = try tangentNormalization()
-        result.tangentNormalization = tangent.isEmpty ? nil : tangent
+        result.probes = try probes()
         result.x0Convergence = try x0Convergence(noise: noise)
         result.earlyExit = try earlyExit()
         return result
@@ -145,7 +146,7 @@ struct StudyDiagnostics {
     /// jackknife interval over the minibatches: the estimator's own noise, against which a difference between two S
     /// can be read. (A bootstrap would repeat minibatches and understate the spread it measures.)
     func gradientVariance() throws -> [GradientVarianceRow] {
-        let batches = study.spec.imageShape == nil ? 64 : 32
+        let batches = gradientBatches
         return try [1, 2, 4, 8, 16].map { segments in
             let model = try Denoiser(engine: engine, config: study.denoiser, seed: 0)
             let weights = teacher.ema?.values ?? teacher.model.parameters.values
@@ -158,22 +159,25 @@ struct StudyDiagnostics {
         }
     }
 
-    /// What sCM's tangent normalisation changes about the one-step gradient: the relative variance of sCT's network
-    /// gradient over minibatches at seed 0's trained sCT parameters (warm-up done), with g normalised as trained
-    /// (c = 0.1) and raw (c = 1e6, where g / (|g| + c) is g / c, whose relative variance is g's), each with a jackknife
-    /// interval over the minibatches. The learned weighting's own gradient is left out.
-    func tangentNormalization() throws -> [GradientVarianceRow] {
-        guard let scm = models.first(where: { $0.family.examinations.contains(.tangentNormalization) }) else { return [] }
-        let batches = study.spec.imageShape == nil ? 64 : 32, budget = study.settings.budget
-        let network = scm.model.parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
-        return try [SCMConfig(totalIterations: budget).normalization, 1e6].map { c in
-            var config = SCMConfig(totalIterations: budget)
-            config.normalization = c
-            let objective = try SCMObjective(model: scm.model, config: config, batch: study.settings.batch, seed: 35)
-            let interval = try gradientSpread(objective, batches: batches, sourceSeed: 36, firstStep: budget, entries: network)
-            study.log(String(format: "  sCT gradient variance, tangent normalisation c = %g: %@", Double(c), interval.formatted(3)))
-            return GradientVarianceRow(normalization: Double(c), relativeVariance: interval.estimate, batches: batches, interval: interval)
+    /// Each recipe's "why" row (`GradientSpreadProbe`): the relative variance of its network's gradient over
+    /// minibatches at seed 0's trained parameters, under its objective as trained and each variant, with a jackknife
+    /// interval over the minibatches. The objective sees step `budget + b` for minibatch b (after sCT's warm-up, in
+    /// ECT's last stage); a learned loss weighting's own gradient is left out.
+    func probes() throws -> [GradientProbeRow] {
+        let batches = gradientBatches, budget = study.settings.budget
+        var rows: [GradientProbeRow] = []
+        for diagnosed in models {
+            guard let probe = diagnosed.family.probe, !rows.contains(where: { $0.method == diagnosed.method }) else { continue }
+            let network = diagnosed.model.parameters.entries.filter { !$0.name.hasPrefix("weighting.") }
+            for variant in probe.variants {
+                let objective = try variant.make(diagnosed.model, budget, study.settings.batch, 35)
+                let interval = try gradientSpread(objective, batches: batches, sourceSeed: 36, firstStep: budget, entries: network)
+                study.log("  \(diagnosed.family.label) gradient variance, \(variant.label): \(interval.formatted(3))")
+                rows.append(GradientProbeRow(method: diagnosed.method, variant: variant.label, relativeVariance: interval.estimate,
+                                             batches: batches, interval: interval))
+            }
         }
+        return rows
     }
 
     /// The relative variance of `objective`'s gradient over `batches` minibatches of a source seeded `sourceSeed` (minibatch

@@ -42,17 +42,19 @@ extension StudyFamily {
     }
 
     /// sCT: continuous-time consistency training.
-    static let scm = StudyFamily(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false), examinations: [.tangentNormalization])
-    /// sCD: continuous-time consistency distillation of an EDM diffusion model trained for the first half of the budget,
-    /// starting from it (the sCM paper's initialisation); judged against the multistep models and one-step CT and CD.
-    static let scd = StudyFamily(method: .scm, name: "scd", label: "sCD", steps: [1, 2, 4], start: .tuning(.edm, distilling: true, split: .halves),
+    static let scm = StudyFamily(method: .scm, label: "sCT", steps: [1, 2, 4], space: .edm(boundary: false),
+                                 probe: .tangentNormalization)
+    /// sCD: continuous-time consistency distillation of an EDM diffusion model trained for the first half of the budget
+    /// (three quarters on images), starting from it (the sCM paper's initialisation); judged against the multistep models and one-step CT and CD.
+    static let scd = StudyFamily(method: .scm, name: "scd", label: "sCD", steps: [1, 2, 4], start: .tuning(.edm, distilling: true, split: .byData),
                                  space: .edm(boundary: false), pairings: [.alongside([.mct, .mcd, .ct, .cd])])
     /// MeanFlow: the average velocity through the network's JVP.
-    static let meanflow = StudyFamily(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow)
+    static let meanflow = StudyFamily(method: .meanflow, label: "MeanFlow", steps: [1, 2, 4], space: .flow, probe: .meanFlowJumps)
     /// Shortcut models: flow matching conditioned on the step size, self-consistent over two half jumps.
-    static let shortcut = StudyFamily(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow)
+    static let shortcut = StudyFamily(method: .shortcut, label: "Shortcut", steps: [1, 2, 4], space: .flow, probe: .shortcutTargets)
     /// Easy Consistency Tuning of an EDM diffusion model trained for the first part of the budget.
-    static let ect = StudyFamily(method: .ect, label: "ECT", steps: [1, 2, 4], start: .tuning(.edm), space: .edm(boundary: true))
+    static let ect = StudyFamily(method: .ect, label: "ECT", steps: [1, 2, 4], start: .tuning(.edm), space: .edm(boundary: true),
+                                 probe: .ectGap)
 
     /// The recipes named in a comma-separated list ("none": no recipe, "all": every one), in its order; nil when it
     /// names an unknown one.

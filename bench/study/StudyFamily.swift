@@ -25,15 +25,25 @@ struct StudyFamily: Sendable {
     enum TuningSplit: Sendable, Equatable {
         /// The base trains `iterations`, the tuning `consistency_iterations` (MCT's split).
         case study
-        /// Half the budget each: sCD's 2-step SWD on the checkerboard fell from 0.041 after 5500 + 500 iterations to 0.025
-        /// at 3000 + 3000; on Fashion-MNIST 1500 + 500 did better than halves (docs/study.md, "Presets").
-        case halves
+        /// The split sCD measured best for the data's kind (docs/study.md, "Presets"): half the budget each on 2-D data,
+        /// where the checkerboard's 2-step SWD fell from 0.041 after 5500 + 500 iterations to 0.025 at 3000 + 3000 (and
+        /// 0.026 at 4500 + 1500); three quarters to the base on images, whose U-Net teacher is still far from the data
+        /// halfway (Fashion-MNIST FD at 2 steps 25.7 after 1500 + 500, 46.8 after 1000 + 1000).
+        case byData
 
         /// The base model's iterations of `budget`, whose `iterations` come first in the study's split.
-        func baseIterations(iterations: Int, budget: Int) -> Int {
+        func baseIterations(iterations: Int, budget: Int, images: Bool) -> Int {
             switch self {
             case .study: iterations
-            case .halves: budget / 2
+            case .byData: images ? budget * 3 / 4 : budget / 2
+            }
+        }
+
+        /// The base's share in words, for results.json.
+        func description(images: Bool) -> String {
+            switch self {
+            case .study: "iterations"
+            case .byData: images ? "three quarters of the budget" : "half the budget"
             }
         }
     }
@@ -60,8 +70,6 @@ struct StudyFamily: Sendable {
         case trainingLoss
         /// The diagnostics split its loss by segment (a multistep model's, `MultistepConsistencyObjective`).
         case segmentLoss
-        /// The diagnostics compare its gradient's spread with the tangent normalised and raw (sCT's, `SCMObjective`).
-        case tangentNormalization
     }
 
     let method: TrainingMethod
@@ -84,6 +92,8 @@ struct StudyFamily: Sendable {
     /// What its rows are judged against, in order (`StudyIntervals.pairs`).
     let pairings: [StudyPairing]
     let examinations: Set<Examination>
+    /// What the diagnostics' gradient spread asks of its model (a newer recipe's "why" row).
+    let probe: GradientSpreadProbe?
 
     /// A family; the defaults are a newer recipe's: `steplab train`'s defaults for the method, from scratch for the
     /// budget on the one-step seeds, scored with its default sampler and judged row by row against 64-step
@@ -91,11 +101,12 @@ struct StudyFamily: Sendable {
     init(method: TrainingMethod, name: String? = nil, label: String, steps: [Int], samplers: [ModelSampler]? = nil, start: Start = .scratch,
          defaults: Defaults = .method, weightsSeed: Int = 300, seeds: Seeds = .oneStep, space: DiagnosedModel.Space,
          renoise: RandomStream = .studyRecipeRenoise, pairings: [StudyPairing] = [.alongside([.mct, .ct])],
-         examinations: Set<Examination> = []) {
+         examinations: Set<Examination> = [], probe: GradientSpreadProbe? = nil) {
         self.method = method; self.name = name ?? method.name; self.label = label; self.steps = steps
         self.samplers = samplers ?? [method.defaultSampler(segments: 1).sampler]
         self.start = start; self.defaults = defaults; self.weightsSeed = weightsSeed; self.seeds = seeds; self.space = space
         self.renoise = renoise; self.pairings = pairings; self.examinations = examinations
+        self.probe = probe
     }
 
     /// The name in `--recipes`, results.json and the configurations: the method's, unless two families share it.

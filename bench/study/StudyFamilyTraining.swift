@@ -99,7 +99,7 @@ extension Study {
             return (model, result, record, nil)
         case let .tuning(base, distilling, split):
             // The base model for its part of the budget, its EMA the start (and, distilling, the teacher) of the rest.
-            let baseIterations = split.baseIterations(iterations: settings.iterations, budget: settings.budget)
+            let baseIterations = split.baseIterations(iterations: settings.iterations, budget: settings.budget, images: spec.imageShape != nil)
             let tuning = settings.budget - baseIterations
             let baseTrainer = self.trainer(family, run, method: base, iterations: baseIterations, initialised: false)
             let baseModel = try baseTrainer.newModel(seed: weights)

@@ -141,15 +141,15 @@ enum StudyReport {
         out.append("Relative gradient variance of multistep CT at the diffusion model's parameters (\(diagnostics.gradientVariance.first?.batches ?? 0) "
                    + "minibatches; 95% jackknife interval over them): "
                    + diagnostics.gradientVariance.map { row in
-                       String(format: "S=%d: %@", row.segments ?? 0, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
+                       String(format: "S=%d: %@", row.segments, row.interval?.formatted(3) ?? String(format: "%.3f", row.relativeVariance))
                    }.joined(separator: ", ") + ". Two S whose intervals overlap are not told apart by this estimator.")
-        if let rows = diagnostics.tangentNormalization, rows.count == 2 {
+        for family in StudyFamily.all {
+            let rows = diagnostics.probes.filter { $0.method == family.name }
+            guard let probe = family.probe, let first = rows.first else { continue }
             out.append("")
-            let (trained, raw) = (rows[0].interval?.formatted(3) ?? String(format: "%.3f", rows[0].relativeVariance),
-                                  rows[1].interval?.formatted(3) ?? String(format: "%.3f", rows[1].relativeVariance))
-            let c = String(format: "%g", rows[0].normalization ?? .nan)
-            out.append("sCT's gradient at its trained parameters (\(rows[0].batches) minibatches, same measure): with the tangent normalised "
-                       + "as trained (c = \(c)) \(trained), with the raw tangent \(raw).")
+            out.append("\(family.label)'s gradient at its trained parameters (\(first.batches) minibatches, same measure), \(probe.question): "
+                       + rows.map { "\($0.variant) \($0.interval?.formatted(3) ?? String(format: "%.3f", $0.relativeVariance))" }
+                             .joined(separator: ", ") + ".")
         }
         if let x0 = diagnostics.x0Convergence {
             out.append("")

@@ -160,8 +160,8 @@ struct Diagnostics: Codable {
     var exactODEError: [ExactODERow] = []
     /// Relative variance E|g - mean g|^2 / |mean g|^2 of the multistep-CT gradient at fixed parameters.
     var gradientVariance: [GradientVarianceRow] = []
-    /// sCT's gradient variance with its tangent normalised and raw (nil where no sCT model was trained).
-    var tangentNormalization: [GradientVarianceRow]? = nil
+    /// Each newer recipe's gradient variance as trained and under the variants its probe compares (`GradientSpreadProbe`).
+    var probes: [GradientProbeRow] = []
     /// Fraction of DDIM steps until the x-prediction stays within `epsilon` of its final value.
     var x0Convergence: X0Convergence?
     var earlyExit: EarlyExitRow?
@@ -192,16 +192,25 @@ struct ExactODERow: Codable {
     enum CodingKeys: String, CodingKey { case method, segments, steps, meanDistance = "mean_distance", interval }
 }
 
-/// A gradient's relative variance over minibatches: multistep CT's at `segments`, or sCT's at the tangent normalisation
-/// `normalization` (c of g / (|g| + c): 0.1 as sCT trains, 1e6 for the raw tangent).
+/// Multistep CT's gradient relative variance over minibatches at `segments`.
 struct GradientVarianceRow: Codable {
-    var segments: Int? = nil
-    var normalization: Double? = nil
+    var segments: Int
     var relativeVariance: Double
     var batches: Int
     /// 95% jackknife interval over the minibatches.
     var interval: ConfidenceInterval? = nil
-    enum CodingKeys: String, CodingKey { case segments, normalization, relativeVariance = "relative_variance", batches, interval }
+    enum CodingKeys: String, CodingKey { case segments, relativeVariance = "relative_variance", batches, interval }
+}
+
+/// A recipe's gradient relative variance over minibatches under one variant of its objective (`GradientSpreadProbe`).
+struct GradientProbeRow: Codable {
+    var method: String
+    var variant: String
+    var relativeVariance: Double
+    var batches: Int
+    /// 95% jackknife interval over the minibatches.
+    var interval: ConfidenceInterval? = nil
+    enum CodingKeys: String, CodingKey { case method, variant, relativeVariance = "relative_variance", batches, interval }
 }
 
 struct X0Convergence: Codable {
