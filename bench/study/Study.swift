@@ -117,13 +117,16 @@ final class Study {
         }
         var results = assemble()
         if diagnostics, let teacher = ledger.firstTeacher {
-            log("diagnostics")
+            log(String(format: "diagnostics (at %.0f s)", Date().timeIntervalSince(ledger.started)))
             // 2-D points sample 64-step DDIM for the early-exit comparison from seed 0's noise against seed 0's reference
             // with the teacher's final EMA, unclipped: the row the study already scored.
             let seedZero = ledger.rows.first { $0.seed == 0 && $0.configuration == StudyFamily.teacherConfiguration }
             let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: ledger.firstModels, fullDDIMDistance: fullDDIM).run()
-            if throughput { results.sampling = try samplingThroughput(teacher.model) }
+            if throughput {
+                log(String(format: "sampling throughput (at %.0f s)", Date().timeIntervalSince(ledger.started)))
+                results.sampling = try samplingThroughput(teacher.model)
+            }
         }
         return results
     }

@@ -84,7 +84,8 @@ extension Study {
                                     mmd: report.mmd, energy: report.energy, diverged: diverged, lossNoise: training?.lossNoise,
                                     gradSpikes: training?.gradientSpikes, trainSeconds: training?.seconds, evaluationsPerSample: evaluations,
                                     fd: image?.frechetDistance, kid: image?.kid, classesCovered: image?.coverage?.coveredClasses))
-        log(String(format: "  [%d/%d, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@%@", ledger.completed, ledger.total, ledger.eta, seed,
+        log(String(format: "  [%d/%d, %.0f s, eta %.0f s] seed %d  %-10@ S=%-2d %@-%-3d swd %.4f%@%@", ledger.completed, ledger.total,
+                   Date().timeIntervalSince(ledger.started), ledger.eta, seed,
                    method as NSString, segments, sampler, steps, report.swd,
                    image.map { String(format: "  fd %.3f  kid %.4f  classes %d", $0.frechetDistance, $0.kid, $0.coverage?.coveredClasses ?? 0) } ?? "",
                    diverged ? "  (diverged)" : ""))
