@@ -21,15 +21,18 @@ struct GradientSpreadProbe: Sendable {
     /// sCT: the tangent g / (|g| + c) as trained (c = 0.1) against the raw tangent (c = 1e6, where g / (|g| + c) is
     /// g / c, whose relative variance is g's).
     static let tangentNormalization = GradientSpreadProbe(question: "what normalising the tangent changes", variants: [
-        Variant(label: "tangent normalised as trained (c = \(SCMConfig(totalIterations: 1).normalization))") { model, budget, batch, seed in
-            try SCMObjective(model: model, config: SCMConfig(totalIterations: budget), batch: batch, seed: seed)
-        },
-        Variant(label: "raw tangent (c = 1e6)") { model, budget, batch, seed in
-            var config = SCMConfig(totalIterations: budget)
-            config.normalization = 1e6
-            return try SCMObjective(model: model, config: config, batch: batch, seed: seed)
-        },
+        scm("tangent normalised as trained (c = \(SCMConfig(totalIterations: 1).normalization))", normalization: nil),
+        scm("raw tangent (c = 1e6)", normalization: 1e6),
     ])
+
+    /// `normalization` nil: sCT's own.
+    private static func scm(_ label: String, normalization: Float?) -> Variant {
+        Variant(label: label) { model, budget, batch, seed in
+            var config = SCMConfig(totalIterations: budget)
+            if let normalization { config.normalization = normalization }
+            return try SCMObjective(model: model, config: config, batch: batch, seed: seed)
+        }
+    }
 
     /// MeanFlow: its share of rows that learn a jump (r != t, whose target carries the JVP term) against none (plain
     /// flow matching of the instantaneous velocity) and all.
@@ -67,13 +70,16 @@ struct GradientSpreadProbe: Sendable {
     /// ECT: the gap of its last stage, where the tuning ends (sigma_lo nearest sigma_hi), against the first stage's,
     /// where its curriculum starts from the diffusion model.
     static let ectGap = GradientSpreadProbe(question: "what shrinking the gap (t - r) changes", variants: [
-        Variant(label: "the last stage's gap, as trained at the end") { model, budget, batch, seed in
-            try ECTObjective(model: model, config: ECTConfig(totalIterations: budget), batch: batch, seed: seed)
-        },
-        Variant(label: "the first stage's gap") { model, budget, batch, seed in
-            var config = ECTConfig(totalIterations: budget)
-            config.stages = 1
-            return try ECTObjective(model: model, config: config, batch: batch, seed: seed)
-        },
+        ect("the last stage's gap, as trained at the end", stages: nil),
+        ect("the first stage's gap", stages: 1),
     ])
+
+    /// `stages` nil: ECT's own; 1 keeps every step in the first stage.
+    private static func ect(_ label: String, stages: Int?) -> Variant {
+        Variant(label: label) { model, budget, batch, seed in
+            var config = ECTConfig(totalIterations: budget)
+            if let stages { config.stages = stages }
+            return try ECTObjective(model: model, config: config, batch: batch, seed: seed)
+        }
+    }
 }
