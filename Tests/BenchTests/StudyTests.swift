@@ -196,7 +196,8 @@ import Testing
         }
         // sCT lies 0.01 behind sCD with its own wobble of 0.03: the pair cannot be separated.
         intervals.record("scm S=2 scm-2", seed: 0, (0.11, noise.indices.map { 0.11 + noise[$0] + 0.03 * cos(3 * Double($0)) }))
-        let rankings = StudyRanking.rank(StudyFamily.standard + [.scm, .scd], intervals: intervals)
+        let estimates = Dictionary(uniqueKeysWithValues: intervals.measured.keys.compactMap { c in intervals.interval(c).map { (c, $0) } })
+        let rankings = StudyRanking.rank(StudyFamily.standard + [.scm, .scd], estimates: estimates, intervals: intervals)
         #expect(rankings.map(\.steps) == [1, 2])
         #expect(rankings.map(\.leader) == ["mct S=1 ddim-1", "scd S=2 scm-2"])
         let two = rankings[1].byVerdict

@@ -147,7 +147,7 @@ final class Study {
         for configuration in intervals.measured.keys { results.intervals[configuration] = intervals.interval(configuration) }
         for configuration in kidIntervals.measured.keys { results.kidIntervals[configuration] = kidIntervals.interval(configuration) }
         results.comparisons = intervals.comparisons(StudyIntervals.pairs(families))
-        results.rankings = StudyRanking.rank(families, intervals: intervals)
+        results.rankings = StudyRanking.rank(families, estimates: results.intervals, intervals: intervals)
         let teacherName = StudyFamily.teacherConfiguration
         if let teacher = results.summary.first(where: { $0.configuration == teacherName }) {
             // 2-D data average the gate over several noise draws (`recordGateDraws`); images, whose 64-step samples

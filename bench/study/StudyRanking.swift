@@ -1,4 +1,5 @@
 import Foundation
+import StepLabData
 
 /// Which model is best at one step count, and which cannot be told from it. Every family scored at the count
 /// competes with its first sampler; the one with the lowest interval estimate (SWD, or FD for images) leads, and its
@@ -16,12 +17,14 @@ struct StudyRanking: Codable {
     /// The step counts the report ranks: where the newer recipes and the multistep models meet.
     static let counts = [1, 2, 4]
 
-    /// The rankings of `families` at `counts`, over the configurations `intervals` measured (a model whose samples were not
-    /// finite has none); nil where fewer than two compete.
-    static func rank(_ families: [StudyFamily], at counts: [Int] = counts, intervals: StudyIntervals) -> [StudyRanking] {
+    /// The rankings of `families` at `counts`, over the configurations with an interval in `estimates` (the results'
+    /// `intervals`; a model whose samples were not finite has none), whose paired differences `intervals` bootstraps;
+    /// nil where fewer than two compete.
+    static func rank(_ families: [StudyFamily], at counts: [Int] = counts, estimates: [String: ConfidenceInterval],
+                     intervals: StudyIntervals) -> [StudyRanking] {
         counts.compactMap { steps in
             let contenders = families.filter { $0.steps.contains(steps) }.compactMap { family in
-                intervals.interval(family.configuration(steps)).map { (configuration: family.configuration(steps), distance: $0.estimate) }
+                estimates[family.configuration(steps)].map { (configuration: family.configuration(steps), distance: $0.estimate) }
             }
             // The first of equal distances leads: the families' order decides ties.
             guard contenders.count > 1, let leader = contenders.min(by: { $0.distance < $1.distance }) else { return nil }
