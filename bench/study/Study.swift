@@ -101,9 +101,8 @@ final class Study {
         return try score(noise, reference: reference).0
     }
 
-    /// Trains and scores every configuration; with `diagnostics`, the "why" measurements too, and with `throughput`
-    /// the samplers' speed (the same network on every 2-D set, so a multi-set run measures it once).
-    func run(diagnostics: Bool, throughput: Bool = true) throws -> StudyResults {
+    /// Trains and scores every configuration; with `diagnostics`, the "why" measurements too.
+    func run(diagnostics: Bool) throws -> StudyResults {
         // Evaluations: per family, its seeds x its samplers x its step counts.
         ledger = StudyLedger(total: families.map { seedCount($0) * samplers($0).count * $0.steps.count }.reduce(0, +))
         log("study: \(settings.seeds) seeds x \(settings.iterations) + \(settings.fineTuning) iterations, batch \(settings.batch), \(denoiser.summary), "
@@ -123,12 +122,16 @@ final class Study {
             let seedZero = ledger.rows.first { $0.seed == 0 && $0.configuration == StudyFamily.teacherConfiguration }
             let fullDDIM = spec.imageShape == nil && spec.sampleClip == 0 ? seedZero?.swd : nil
             results.diagnostics = try StudyDiagnostics(study: self, teacher: teacher, models: ledger.firstModels, fullDDIMDistance: fullDDIM).run()
-            if throughput {
-                log(String(format: "sampling throughput (at %.0f s)", Date().timeIntervalSince(ledger.started)))
-                results.sampling = try samplingThroughput(teacher.model)
-            }
         }
         return results
+    }
+
+    /// The samplers' speed on seed 0's teacher, after `run`: timed apart from any other study, so the machine is
+    /// this one's alone (the same network on every 2-D set, so a multi-set run measures it once).
+    func measureThroughput() throws -> [SamplingThroughput] {
+        guard let teacher = ledger.firstTeacher else { return [] }
+        log(String(format: "sampling throughput (at %.0f s)", Date().timeIntervalSince(ledger.started)))
+        return try samplingThroughput(teacher.model)
     }
 
     /// The seeds one-step CT and CD and the recipes train on.

@@ -101,6 +101,7 @@ struct StudyOptions: ParsableArguments {
     @Option(help: "Output folder (default: bench-out/study-<timestamp>).") var out: String?
     @Option(help: "Also write results.json here.") var json: String?
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring.") var device: String?
+    @Option(help: "Data sets trained at once, each on an engine of its own (default 2: a 2-D study's small kernels leave a CPU's cores idle between launches, which a second study fills; its training times then share the cores).") var sideBySide = 2
     @Option(help: "Newer recipes trained beside the multistep models on the one-step seeds, from scratch for the budget, comma-separated from \(StudyAnswer.list(StudyFamily.recipes.map(\.name))) (scd distils an EDM diffusion model trained for half the budget, three quarters on images, starting from it; ect tunes one trained for the iterations as MCT tunes the teacher), or all or none (default: scd for quick, all for full; for images none for quick, whose 30 minutes they would double, and all for full).") var recipes: String?
 
     func validate() throws {
@@ -108,6 +109,7 @@ struct StudyOptions: ParsableArguments {
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if let iterations, iterations < 2 { throw ValidationError("--iterations must be at least 2") }
         if let samples, samples < 16 { throw ValidationError("--samples must be at least 16") }
+        if sideBySide < 1 { throw ValidationError("--side-by-side must be at least 1") }
         if let recipes, StudyFamily.recipes(named: recipes) == nil {
             throw ValidationError("--recipes takes \(StudyAnswer.list(StudyFamily.recipes.map(\.name))), comma-separated, or all or none (got \(recipes))")
         }
@@ -137,32 +139,42 @@ struct StudyCommand: ParsableCommand {
     }
 
     /// The study with `options`; shared by `bench`, `bench study` and `bench diagnostics`. Several data sets each get
-    /// a folder of their own under the output folder, and the top-level report.md and results.json gather them.
+    /// a folder of their own under the output folder, and the top-level report.md and results.json gather them. The
+    /// sets train side by side (`--side-by-side`), each on an engine of its own; the kernels before them and the
+    /// samplers' throughput after them are timed with the machine to themselves.
     static func run(_ options: StudyOptions, diagnostics: Bool, kernels withKernels: Bool) throws {
         let names = options.data.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             ?? StudyPreset.dataSets(options.preset)
-        var specs: [(name: String, spec: DataSpec)] = []
         for name in names {
-            do { specs.append((name, try DataSpec.parse(name))) } catch { throw ValidationError(error.description) }
+            do { _ = try DataSpec.parse(name) } catch { throw ValidationError(error.description) }
         }
         let folder = URL(fileURLWithPath: options.out ?? "bench-out/study-\(Self.timestamp())")
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw ValidationError("cannot create \(folder.path): \(error.localizedDescription)")
         }
         do {
-            let engine = try Engine(device: options.device)
-            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5", "--short"]).measure(engine: engine) : nil
+            let kernels = withKernels ? try KernelsBench.parse(["--seconds", "0.5", "--short"]).measure(engine: Engine(device: options.device)) : nil
+            let width = Swift.min(options.sideBySide, names.count)
+            let printer = LinePrinter()
+            let studies = try sideBySide(names.count, width: width) { index in
+                let prefix = width > 1 ? "[\(names[index])] " : ""
+                return try train(names[index], options: options, diagnostics: diagnostics, sideBySide: width,
+                                 log: { printer.print($0, prefix: prefix) })
+            }
             var all: [(name: String, results: StudyResults)] = []
-            for (index, (name, spec)) in specs.enumerated() {
-                let subfolder = specs.count == 1 ? folder : folder.appendingPathComponent(Self.folderName(name))
+            for (index, (name, (study, trained))) in zip(names, studies).enumerated() {
+                var results = trained
+                if index == 0 {
+                    results.kernels = kernels
+                    if diagnostics { results.sampling = try study.measureThroughput() }
+                }
+                let subfolder = names.count == 1 ? folder : folder.appendingPathComponent(Self.folderName(name))
                 try FileManager.default.createDirectory(at: subfolder, withIntermediateDirectories: true)
-                var results = try runOne(spec, name: name, options: options, engine: engine, diagnostics: diagnostics,
-                                         throughput: index == 0, folder: subfolder)
-                if index == 0 { results.kernels = kernels }
+                try write(results, of: study, to: subfolder)
                 try JSONOutput.write(results, to: subfolder.appendingPathComponent("results.json").path)
                 all.append((name, results))
             }
-            if specs.count == 1 {
+            if names.count == 1 {
                 if let json = options.json { try JSONOutput.write(all[0].results, to: json) }
                 print("wrote \(folder.path)/report.md and results.json")
             } else {
@@ -179,9 +191,10 @@ struct StudyCommand: ParsableCommand {
         }
     }
 
-    /// One data set's study, its figures, grids and report.md in `folder`.
-    static func runOne(_ spec: DataSpec, name: String, options: StudyOptions, engine: Engine, diagnostics: Bool,
-                       throughput: Bool, folder: URL) throws -> StudyResults {
+    /// One data set's study on an engine of its own: trained, scored and (with `diagnostics`) examined.
+    static func train(_ name: String, options: StudyOptions, diagnostics: Bool, sideBySide: Int,
+                      log: @escaping (String) -> Void) throws -> (Study, StudyResults) {
+        let spec = try DataSpec.parse(name)
         var settings = StudyPreset.named(options.preset, images: spec.imageShape != nil)
         if let seeds = options.seeds { settings.seeds = seeds }
         if options.iterations == nil, let iterations = settings.iterationsByData[name] { settings.iterations = iterations }
@@ -191,18 +204,23 @@ struct StudyCommand: ParsableCommand {
         }
         if let samples = options.samples { settings.samples = samples }
         if let recipes = options.recipes.flatMap(StudyFamily.recipes(named:)) { settings.recipes = recipes }
-        let study = try Study(engine: engine, spec: spec, settings: settings, log: { print($0); fflush(nil) })
+        let study = try Study(engine: Engine(device: options.device), spec: spec, settings: settings, log: log)
         let started = Date()
-        var results = try study.run(diagnostics: diagnostics, throughput: throughput)
+        var results = try study.run(diagnostics: diagnostics)
         results.config["data"] = name
         results.config["preset"] = options.preset
         results.config["wall_seconds"] = String(format: "%.0f", Date().timeIntervalSince(started))
+        results.config["side_by_side"] = String(sideBySide)
+        return (study, results)
+    }
+
+    /// One data set's figures, grids and report.md in `folder`, the report also printed.
+    static func write(_ results: StudyResults, of study: Study, to folder: URL) throws {
         let figures = try StudyPlots.write(results, extras: study.extras, to: folder)
-        let grids = try StudyPlots.writeGrids(study.extras, shape: spec.imageShape, to: folder)
+        let grids = try StudyPlots.writeGrids(study.extras, shape: study.spec.imageShape, to: folder)
         let report = StudyReport.markdown(results, figures: figures, grids: grids)
         try AtomicFile.write(Data(report.utf8), to: folder.appendingPathComponent("report.md"))
         print("\n" + report)
-        return results
     }
 
     /// A data argument as a folder name: a built-in name as it is, a file's name without its extension.
