@@ -68,9 +68,12 @@ extension TrainingMethod {
     }
 
     /// Easy Consistency Tuning: a one-step (or few-step) consistency model tuned from an `edm` diffusion run
-    /// (`--init`) over pairs whose gap shrinks in stages (Geng et al. 2024).
+    /// (`--init`) over pairs whose gap shrinks in stages (Geng et al. 2024). Its time embedding defaults to scale 1:
+    /// the last stage's pair differs by 0.4% (high noise) to 2% (low noise) in sigma, which turns the top frequency of
+    /// a scale-1000 embedding of c_noise = ln(sigma) / 4 by 1 to 5 radians, so the two noise levels the loss ties
+    /// together reach the network as unrelated inputs (docs/methods.md, ECT).
     public static let ect = TrainingMethod(
-        name: "ect", space: .edm, needsInit: true, samplers: [.consistency], learningRate: { _ in 2e-4 }
+        name: "ect", space: .edm, needsInit: true, samplers: [.consistency], learningRate: { _ in 2e-4 }, defaultTimeScale: 1
     ) { r throws(OpenCLError) in
         try ECTObjective(model: r.model, config: ECTConfig(totalIterations: r.iterations), batch: r.shard.rows, seed: r.seed,
                          firstRow: r.shard.firstRow)

@@ -53,7 +53,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Network output on the VP schedule: v|x|eps (x is trained with the SNR+1 weight). Default: v, or the --init run's for an initialised run.")
     var prediction: String?
     @Option(help: "Clip the global gradient norm to this (default 1 on images, 0 otherwise; 0 disables).") var clip: Float?
-    @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding (default: the --init run's; else 1 for scm, whose time derivative the high frequencies swamp, and 1000 for the others).") var timeScale: Float?
+    @Option(help: "Multiplier of t (or EDM's c_noise) in the sinusoidal time embedding (default: the --init run's; else 1 for scm, whose time derivative the high frequencies swamp, and ect, whose paired noise levels they tell apart, and 1000 for the others).") var timeScale: Float?
     @Option(help: "Log every N iterations.") var logEvery = 100
     @Option(help: "Device: index, gpu|cpu|accelerator, or a name substring (default: $STEPLAB_DEVICE, else the first GPU).")
     var device: String?
@@ -148,9 +148,9 @@ struct TrainCommand: ParsableCommand {
         let initConfig = try `init`.map { try RunFolder($0).loadConfig() }
         config.prediction = prediction ?? initConfig?.prediction ?? "v"
         config.timeScale = timeScale ?? initConfig?.timeScale ?? method.defaultTimeScale
-        if method == .scm, let source = initConfig, source.timeScale > 10, job.writes {
-            print("note: --init \(`init`!) embeds its time at --time-scale \(source.timeScale), which the tangent's time derivative "
-                  + "swamps: sCM from an edm run trained at --time-scale 1 does far better (docs/methods.md, sCM)")
+        if method.defaultTimeScale <= 10, let source = initConfig, source.timeScale > 10, timeScale == nil, job.writes {
+            print("note: --init \(`init`!) embeds its time at --time-scale \(source.timeScale); \(method.name) from an edm run trained "
+                  + "at --time-scale 1 does far better (docs/methods.md)")
         }
         config.timeInputs = method.timeInputs
         config.lrSchedule = LearningRateSchedule.Decay(rawValue: lrSchedule)

@@ -146,9 +146,18 @@ import Testing
             #expect(train.status == 0, "\(source): \(train.err)")
             let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any])
             #expect(config["timeScale"] as? Double == (source == "--init" ? 1000 : 1), "\(source)")
+            // The edm run embeds its time at 1000, far from the scale sCM trains well at: --init says so.
+            #expect(train.out.contains("note: --init") == (source == "--init"), "\(source): \(train.out)")
             let out = run.appendingPathComponent("samples.csv")
             let sample = try CommandLineTests.run(["sample", "--run", run.path, "--steps", "2", "--count", "64", "--device", "0", "--out", out.path])
             #expect(sample.status == 0 && sample.out.contains("scm, 2.00 network evaluations"), "\(source): \(sample.err)")
+        }
+        // ECT keeps the run's scale too, with the same note; with --time-scale given, the user has chosen and no note.
+        for extra in [[], ["--time-scale", "1000"]] {
+            let ect = folder.appendingPathComponent("ect\(extra.count)")
+            let train = try CommandLineTests.run(["train", "--method", "ect", "--iterations", "4", "--out", ect.path, "--init", edm.path] + extra + common)
+            #expect(train.status == 0, "\(train.err)")
+            #expect(train.out.contains("note: --init") == extra.isEmpty, "\(extra): \(train.out)")
         }
     }
 
