@@ -4,9 +4,9 @@ import Foundation
 /// the results in index order once every one has finished; the error of the lowest failing index is rethrown.
 ///
 /// Why threads: a study's step at its 2-D sizes is launch-bound (about a hundred small kernels), so one study keeps
-/// POCL's workers idle between kernels; two studies on their own engines fill those gaps (measured in
-/// docs/study.md, "Presets"). Each body owns everything it creates (its engine above all), and its result is handed
-/// to the caller only after its thread has ended, which is why a result need not be `Sendable`.
+/// POCL's workers idle between kernels; two studies on their own engines fill those gaps (measured in docs/study.md,
+/// "Parts and options"). Each body owns everything it creates (its engine above all), and its result is handed to
+/// the caller only after its thread has ended, which is why a result need not be `Sendable`.
 func sideBySide<T>(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
     let outcomes = Outcomes<T>(count: count)
     let slots = DispatchSemaphore(value: Swift.max(1, width))
