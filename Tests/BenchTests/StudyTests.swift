@@ -433,6 +433,7 @@ import Testing
         (["study", "--data", "no-such-set"], "unknown data set 'no-such-set': use one of eight-gaussians"),
         (["study", "--device", "no-such-device"], "no OpenCL device matches 'no-such-device'"),
         (["study", "--seeds", "0"], "--seeds must be at least 1"),
+        (["study", "--side-by-side", "0"], "--side-by-side must be at least 1"),
         (["study", "--recipes", "scm,nope"], "--recipes takes scm, scd, meanflow, shortcut and ect, comma-separated, or all or none (got scm,nope)"),
     ])
     func badOptionsAreOneClearLine(arguments: [String], phrase: String) throws {
