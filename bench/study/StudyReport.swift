@@ -278,11 +278,10 @@ enum StudyReport {
                    + ". Each has its own report (tables, figures, diagnostics); this page gathers the verdicts.")
         if let first = sets.first?.results {
             out.append("")
+            let sideBySide = first.config["side_by_side"].flatMap { Int($0) } ?? 1
             out.append("Device: \(first.device). Commit: \(first.commit). Date: \(first.date). Wall time: "
                        + sets.map { "\($0.data) \($0.results.config["wall_seconds"] ?? "?") s" }.joined(separator: ", ") + "."
-                       + (Int(first.config["side_by_side"] ?? "1") ?? 1 > 1
-                          ? " The sets trained side by side, \(first.config["side_by_side"]!) at a time on the one device, so their train s columns share its cores."
-                          : ""))
+                       + (sideBySide > 1 ? " The sets trained side by side, \(sideBySide) at a time on the one device, so their train s columns share its cores." : ""))
         }
         out.append("")
         out.append("## Teacher gates")
