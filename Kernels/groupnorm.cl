@@ -59,11 +59,29 @@ typedef float floatv;
 #define ACT_DERIVATIVE_V(z) act_derivative(z, ACT)
 #endif
 
+// The sum of a vector's lanes, in a fixed order.
+inline float lane_sum(const floatv v) {
+#if VW == 8
+    const float4 h = v.lo + v.hi;
+    const float2 q = h.lo + h.hi;
+    return q.x + q.y;
+#elif VW == 4
+    const float2 q = v.lo + v.hi;
+    return q.x + q.y;
+#else
+    return v;
+#endif
+}
+
 // The per-channel values of per-group ones, as VW-wide vectors: out[j] holds channels j VW ..< (j + 1) VW.
 inline void channels_of_groups(const float *group_values, floatv *out) {
+#if GROUPS == 1
+    for (int j = 0; j < CV; j++) out[j] = (floatv)(group_values[0]);
+#else
     float values[CH];
     for (int c = 0; c < CH; c++) values[c] = group_values[c / CG];
     for (int j = 0; j < CV; j++) out[j] = LOADV(j, values);
+#endif
 }
 
 // The modulation of one sample as vectors: one_plus_scale[j] = 1 + scale, shift[j] (1 and 0 without modulation).
@@ -90,10 +108,25 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
         __global const float *xp = xs + (size_t)p * CH;
         for (int j = 0; j < CV; j++) { const floatv d = LOADV(j, xp) - origin[j]; sum[j] += d; sq[j] = fma(d, d, sq[j]); }
     }
-    float o[CH], s1[CH], s2[CH], mean[GROUPS], rstd[GROUPS];
-    for (int j = 0; j < CV; j++) { STOREV(origin[j], j, o); STOREV(sum[j], j, s1); STOREV(sq[j], j, s2); }
+    float mean[GROUPS], rstd[GROUPS];
     // A group's squared deviations from its mean, channel by channel: sum_p (d - delta)^2 with delta = mean - origin.
     const float count = (float)P * CG;
+#if GROUPS == 1
+    // One group (LayerNorm): the folds run on the vectors, where the scalar walk below costs more than a short row's pass.
+    floatv mean_v = (floatv)(0.0f);
+    for (int j = 0; j < CV; j++) mean_v += origin[j] + sum[j] / (float)P;
+    mean[0] = lane_sum(mean_v) / (float)CG;
+    floatv ss_v = (floatv)(0.0f);
+    for (int j = 0; j < CV; j++) {
+        const floatv delta = (floatv)(mean[0]) - origin[j];
+        ss_v += sq[j] - 2.0f * delta * sum[j] + (float)P * delta * delta;
+    }
+    rstd[0] = rsqrt(fmax(lane_sum(ss_v) / count, 0.0f) + eps);
+    stats[stats_off + 2 * n] = mean[0];
+    stats[stats_off + 2 * n + 1] = rstd[0];
+#else
+    float o[CH], s1[CH], s2[CH];
+    for (int j = 0; j < CV; j++) { STOREV(origin[j], j, o); STOREV(sum[j], j, s1); STOREV(sq[j], j, s2); }
     for (int g = 0; g < GROUPS; g++) {
         float m = 0.0f;
         for (int c = g * CG; c < (g + 1) * CG; c++) m += o[c] + s1[c] / (float)P;
@@ -108,6 +141,7 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
         stats[stats_off + 2 * (n * GROUPS + g)] = mean[g];
         stats[stats_off + 2 * (n * GROUPS + g) + 1] = rstd[g];
     }
+#endif
     // y = act((x - mean) * rstd (1 + scale) + shift)
     floatv mv[CV], gain[CV], one_plus_scale[CV], shift[CV];
     channels_of_groups(mean, mv);
@@ -158,9 +192,19 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
             dshift[j] += q;
         }
     }
+    const float count = (float)P * CG;
+#if GROUPS == 1
+    floatv sum_dxhat = (floatv)(0.0f), sum_dxhat_xhat = (floatv)(0.0f);
+    for (int j = 0; j < CV; j++) {
+        if (has_mod) { STOREV(dscale[j], j, dmn); STOREV(dshift[j], j, dmn + CH); }
+        sum_dxhat = fma(dshift[j], one_plus_scale[j], sum_dxhat);
+        sum_dxhat_xhat = fma(dscale[j], one_plus_scale[j], sum_dxhat_xhat);
+    }
+    a[0] = lane_sum(sum_dxhat) / count;
+    b[0] = lane_sum(sum_dxhat_xhat) / count;
+#else
     float ds[CH], dh[CH];
     for (int j = 0; j < CV; j++) { STOREV(dscale[j], j, ds); STOREV(dshift[j], j, dh); }
-    const float count = (float)P * CG;
     for (int g = 0; g < GROUPS; g++) {
         float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
         for (int c = g * CG; c < (g + 1) * CG; c++) {
@@ -172,6 +216,7 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         a[g] = sum_dxhat / count;
         b[g] = sum_dxhat_xhat / count;
     }
+#endif
     floatv av[CV], bv[CV];
     channels_of_groups(a, av);
     channels_of_groups(b, bv);
@@ -229,13 +274,20 @@ __kernel void groupnorm_tangent(const int P, const int has_mod, const int has_tx
                 sum_xt[j] = fma((LOADV(j, xp) - mv[j]) * rv[j], t, sum_xt[j]);
             }
         }
+        const float count = (float)P * CG;
+#if GROUPS == 1
+        floatv total_t = (floatv)(0.0f), total_xt = (floatv)(0.0f);
+        for (int j = 0; j < CV; j++) { total_t += sum_t[j]; total_xt += sum_xt[j]; }
+        a[0] = lane_sum(total_t) / count;
+        b[0] = lane_sum(total_xt) / count;
+#else
         float st[CH], sxt[CH];
         for (int j = 0; j < CV; j++) { STOREV(sum_t[j], j, st); STOREV(sum_xt[j], j, sxt); }
-        const float count = (float)P * CG;
         for (int g = 0; g < GROUPS; g++) {
             for (int c = g * CG; c < (g + 1) * CG; c++) { a[g] += st[c]; b[g] += sxt[c]; }
             a[g] /= count; b[g] /= count;
         }
+#endif
     }
     channels_of_groups(a, av);
     channels_of_groups(b, bv);

@@ -51,7 +51,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [(1, 2), (3, 1), (5, 7), (17, 33), (2, 257)])
+    /// 12 and 40 columns take the kernels' 4- and 8-wide vectors with their one-group folds over the lanes.
+    @Test(arguments: [(1, 2), (3, 1), (5, 7), (17, 33), (2, 257), (4, 12), (3, 40)])
     func layerNormMatchesItsReference(rows: Int, columns: Int) throws {
         try SharedEngine.withEngine { engine in
             for (modulated, activation) in [(false, Activation.identity), (true, .identity), (true, .silu), (false, .gelu)] {
