@@ -67,6 +67,7 @@ __kernel void col2im(const int H, const int W, const int C, const int K, const i
 //   pack_flipped_weight  the transposed convolution's weight, so dx = conv_cpu(dy) for stride 1
 //   conv_weight_cpu      dW^T = dy^T . patches(x) for C a multiple of 32, matmul_cpu's blocks with each B panel row
 //                        32 adjacent channels of one neighbour read in place, split over the pixels
+//   conv_narrow          y = patches(x) . W for at most 4 outputs (a U-Net's last convolution), a pixel per work-item
 // Other channel counts form the patches for the weight gradient (im2col, then pack_b), whose writes stream: a
 // general packer, lane by lane, was slower (docs/kernel-development.md).
 
@@ -208,4 +209,64 @@ __kernel void conv_weight_finish(const int P, const int Cout, const int chunks, 
     float sum = 0.0f;
     for (int chunk = 0; chunk < chunks; chunk++) sum += partial[((size_t)chunk * Cout + co) * P + p];
     dw[dw_off + (size_t)p * Cout + co] += sum;
+}
+
+// y = patches(x) . W for N <= 4 output channels (Engine.narrowConvolutionOutputs) (a U-Net's last convolution, to the image's channels), where
+// conv_cpu's 32-wide panels would waste all but N of every 32 FMAs (a 32 -> 1 convolution at 28x28 ran at 3.7 GFLOP/s,
+// 8 ms of a 340 ms U-Net step). One output pixel per work-item: each tap's C channels lie adjacent in x, so they are
+// read NVW at a time against W's column, which the work-group first copies transposed into local memory (wt[j][k] =
+// W[k, j], a column's values adjacent). Taps outside the image are skipped. The sizes are compile-time: NARROW_N
+// outputs, NARROW_K = K * K * C, NVW channels a vector (8 or 4 where C allows, else 1).
+// Range: [ceil(M / NARROW_WG) * NARROW_WG], local [NARROW_WG].
+#define NARROW_WG 64
+#ifndef NARROW_N
+#define NARROW_N 1
+#endif
+#ifndef NARROW_K
+#define NARROW_K 1
+#endif
+#ifndef NVW
+#define NVW 1
+#endif
+#if NVW == 8
+typedef float8 narrowv;
+#define NARROW_LOAD(i, p) vload8(i, p)
+#define NARROW_LANES(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3 + (v).s4 + (v).s5 + (v).s6 + (v).s7)
+#elif NVW == 4
+typedef float4 narrowv;
+#define NARROW_LOAD(i, p) vload4(i, p)
+#define NARROW_LANES(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3)
+#else
+typedef float narrowv;
+#define NARROW_LOAD(i, p) ((p)[i])
+#define NARROW_LANES(v) (v)
+#endif
+__kernel __attribute__((reqd_work_group_size(NARROW_WG, 1, 1)))
+void conv_narrow(const int M, const int N, const int H, const int W, const int C, const int sample_stride,
+                 const int KS, const int S, const int pad, const int Ho, const int Wo,
+                 __global const float *x, const int x_off, __global const float *w, const int w_off,
+                 OUTPUT_AND_EPILOGUE_PARAMS) {
+    __local float wt[NARROW_N * NARROW_K];
+    for (int e = get_local_id(0); e < NARROW_K * NARROW_N; e += NARROW_WG) wt[(e % NARROW_N) * NARROW_K + e / NARROW_N] = w[w_off + e];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int row = get_global_id(0);
+    if (row >= M) return;
+    const int xo = row % Wo, yo = (row / Wo) % Ho, n = row / (Wo * Ho);
+    narrowv acc[NARROW_N];
+    for (int j = 0; j < NARROW_N; j++) acc[j] = (narrowv)(0.0f);
+    for (int kh = 0; kh < KS; kh++) {
+        const int yi = yo * S - pad + kh;
+        if (yi < 0 || yi >= H) continue;
+        for (int kw = 0; kw < KS; kw++) {
+            const int xi = xo * S - pad + kw;
+            if (xi < 0 || xi >= W) continue;
+            __global const float *src = x + x_off + (size_t)n * sample_stride + ((size_t)yi * W + xi) * C;
+            __local const float *column = wt + (kh * KS + kw) * C;
+            for (int c = 0; c < C / NVW; c++) {
+                const narrowv v = NARROW_LOAD(c, src);
+                for (int j = 0; j < NARROW_N; j++) acc[j] = fma(v, NARROW_LOAD(c, column + j * NARROW_K), acc[j]);
+            }
+        }
+    }
+    for (int j = 0; j < NARROW_N; j++) EPILOGUE_SCALAR(NARROW_LANES(acc[j]), row, j);
 }

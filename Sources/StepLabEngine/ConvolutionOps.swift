@@ -51,6 +51,9 @@ extension Engine {
         if matmulTuning.variant == .tiled {
             return try launchTiledConvolution(.forward, x, stride: stride, geometry: g, weight, into: y, epilogue: epilogue)
         }
+        if g.outputChannels <= Self.narrowConvolutionOutputs, UInt64(4 * g.patchSize * g.outputChannels) <= device.localMemoryBytes {
+            return try launchNarrowConvolution(x, stride: stride, geometry: g, weight: weight, into: y, epilogue: epilogue)
+        }
         let panels = (g.outputChannels + 31) / 32
         let packed = try scratch(count: panels * 32 * g.patchSize)
         try launch("matmul.cl", "pack_b", global: [g.patchSize, panels], options: "-D TRANS_B=0", Int32(g.patchSize),
@@ -114,6 +117,24 @@ extension Engine {
                    x.storage, x.kernelOffset, try zeros(count: 32), dy.storage, dy.kernelOffset, partial)
         try launch("conv.cl", "conv_weight_finish", global: [patch, outputs], options: matmulTuning.defines, Int32(patch), Int32(outputs),
                    Int32(chunks), partial, dw.storage, dw.kernelOffset)
+    }
+
+    /// The most output channels the CPU variant's forward convolves with conv_narrow (a pixel per work-item, W's
+    /// columns in local memory) instead of conv_cpu's 32-wide panels.
+    static let narrowConvolutionOutputs = 4
+
+    private func launchNarrowConvolution(_ x: Tensor, stride: Int, geometry g: ConvolutionGeometry, weight: Tensor, into y: Tensor,
+                                         epilogue: MatmulEpilogue) throws(OpenCLError) {
+        let e = try EpilogueArguments(epilogue, output: y)
+        let group = 64, m = y.rows
+        let vectorWidth = g.inputChannels % 8 == 0 ? 8 : g.inputChannels % 4 == 0 ? 4 : 1
+        let options = "-D EPI=\(e.mode) -D NARROW_N=\(g.outputChannels) -D NARROW_K=\(g.patchSize) -D NVW=\(vectorWidth)"
+        try launch("conv.cl", "conv_narrow", global: [(m + group - 1) / group * group], local: [group], options: options,
+                   Int32(m), Int32(g.outputChannels), Int32(g.height), Int32(g.width), Int32(g.inputChannels), Int32(stride),
+                   Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth),
+                   x.storage, x.kernelOffset, weight.storage, weight.kernelOffset, y.storage, y.kernelOffset,
+                   e.bias.storage, e.bias.kernelOffset, e.pre.storage, e.pre.kernelOffset, e.storePre,
+                   e.gate.storage, e.gate.kernelOffset, e.activation.rawValue)
     }
 
     private func launchConv(_ x: Tensor, stride: Int, geometry g: ConvolutionGeometry, panels: Buffer<Float>, into y: Tensor,

@@ -90,11 +90,13 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// The weight gradient `patches^T . dy`: for a 1x1 convolution of activations the product on the input itself;
-    /// else with the patches read in place where the engine can (`convolvesWeightGradientInPlace`), or formed now.
+    /// The weight gradient `patches^T . dy`: with the patches read in place where the engine can
+    /// (`convolvesWeightGradientInPlace`), or formed now; a 1x1 convolution of activations on the tiled variant, or
+    /// off its in-place channel counts, is the product on the input itself. (On CPUs conv_weight_cpu reads x where it
+    /// lies; the product would pack xᵀ and split its sum over every pixel of the batch: bench/results/README.md.)
     private func accumulateParameterGradients(_ dy: Tensor, x: Tensor, tape: Tape) throws(OpenCLError) {
         let engine = tape.engine, dw = try tape.gradient(weight)
-        if isPlainProduct(x) {
+        if isPlainProduct(x), engine.matmulTuning.variant == .tiled || !engine.convolvesWeightGradientInPlace(geometry) {
             try engine.matmul(x, transposeA: true, dy, into: dw, epilogue: .accumulate)
         } else if engine.convolvesWeightGradientInPlace(geometry) {
             try engine.convolutionWeightGradient(x, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
