@@ -211,12 +211,13 @@ __kernel void conv_weight_finish(const int P, const int Cout, const int chunks, 
     dw[dw_off + (size_t)p * Cout + co] += sum;
 }
 
-// y = patches(x) . W for N <= 4 output channels (Engine.narrowConvolutionOutputs) (a U-Net's last convolution, to the image's channels), where
-// conv_cpu's 32-wide panels would waste all but N of every 32 FMAs (a 32 -> 1 convolution at 28x28 ran at 3.7 GFLOP/s,
-// 8 ms of a 340 ms U-Net step). One output pixel per work-item: each tap's C channels lie adjacent in x, so they are
-// read NVW at a time against W's column, which the work-group first copies transposed into local memory (wt[j][k] =
-// W[k, j], a column's values adjacent). Taps outside the image are skipped. The sizes are compile-time: NARROW_N
-// outputs, NARROW_K = K * K * C, NVW channels a vector (8 or 4 where C allows, else 1).
+// y = patches(x) . W for N <= 4 output channels (a U-Net's last convolution, to the image's channels; the host's bound
+// is Engine.narrowConvolutionOutputs), where conv_cpu's 32-wide panels would waste all but N of every 32 FMAs (a 32 -> 1
+// convolution at 28x28 ran at 3.7 GFLOP/s, about 6 ms of a 340 ms U-Net step; 1.2 ms here). One output pixel per
+// work-item: each tap's C channels lie adjacent in x, so they are read NVW at a time against W's column, which the
+// work-group first copies transposed into local memory (wt[j][k] = W[k, j], a column's values adjacent). Taps outside
+// the image are skipped. The sizes are compile-time: NARROW_N outputs, NARROW_K = K * K * C, NVW channels a vector (8
+// or 4 where C allows, else 1).
 // Range: [ceil(M / NARROW_WG) * NARROW_WG], local [NARROW_WG].
 #define NARROW_WG 64
 #ifndef NARROW_N
