@@ -90,6 +90,35 @@ import Testing
         }
     }
 
+    /// The CPU variant's convolution to at most 4 channels (conv_narrow: W's columns in local memory, a pixel per
+    /// work-item) against a direct float64 convolution, with its bias and activation fused: 8, 12 and 5 input channels
+    /// take its 8-, 4- and 1-wide vectors, 70 output pixels fill one work-group and part of a second, a stride-2 and a
+    /// 1x1 kernel; the pre-activation it stores too. Small enough for Oclgrind (scripts/oclgrind-check.sh).
+    @Test func narrowConvolutionsMatchADirectConvolution() throws {
+        let cases: [(samples: Int, geometry: ConvolutionGeometry)] = [
+            (2, ConvolutionGeometry(height: 5, width: 7, inputChannels: 8, outputChannels: 3)),
+            (1, ConvolutionGeometry(height: 7, width: 6, inputChannels: 12, outputChannels: 1, stride: 2)),
+            (3, ConvolutionGeometry(height: 2, width: 3, inputChannels: 5, outputChannels: 4, kernel: 1)),
+        ]
+        try SharedEngine.withEngine(tuning: MatmulTuning(variant: .cpu)) { engine in
+            for (index, (samples, g)) in cases.enumerated() {
+                var random = TestRandom(seed: UInt64(90 + index))
+                let xv = random.array(samples * g.height * g.width * g.inputChannels, -2, 2)
+                let wv = random.array(g.patchSize * g.outputChannels), bv = random.array(g.outputChannels)
+                let rows = samples * g.outputHeight * g.outputWidth
+                let x = try engine.tensor(xv, rows: samples * g.height * g.width, columns: g.inputChannels)
+                let (y, z) = (try engine.tensor(rows: rows, columns: g.outputChannels), try engine.tensor(rows: rows, columns: g.outputChannels))
+                try engine.convolve(x, samples: samples, geometry: g, weight: engine.tensor(wv, rows: g.patchSize, columns: g.outputChannels),
+                                    into: y, epilogue: .biasActivation(bias: engine.tensor(bv, rows: 1, columns: g.outputChannels),
+                                                                        activation: .silu, preActivation: z))
+                let expected = Reference.conv2d(xv.map(Double.init), samples: samples, geometry: g, weight: wv.map(Double.init),
+                                                bias: bv.map(Double.init))
+                expectClose(try z.download(), expected.map(Float.init), rtol: 1e-5, atol: 1e-5, "pre-activation \(g)")
+                expectClose(try y.download(), expected.map { Float(Activation.silu.forward($0)) }, rtol: 1e-5, atol: 1e-5, "output \(g)")
+            }
+        }
+    }
+
     /// The weight gradient split into chunks of 70 output pixels (the CPU variant's default is 1024), so chunks start
     /// mid-image and go over more than one 64-pixel block, against im2col^T . dy in float64, added to what dW held;
     /// rows of the input longer than one image; both strides, a 1x1 kernel, 32 and 64 channels, and output channels
