@@ -160,6 +160,8 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))      (means over each group)
 // dx is added to what is already there when `accumulate` (the skip path of a residual block), and the
 // modulation's gradient goes to dmod in the modulation's layout (overwritten: it is an activation's gradient).
+// Without `accumulate` the first pass keeps q in dx for the second, which would otherwise recompute act'(m): SiLU's
+// exp a second time took 5.5 of a U-Net step's 18.4 ms of GroupNorm backward (keeping q: 16.0 ms).
 // Range: [N] (local [1] on CPUs).
 __kernel void groupnorm_backward(const int P, const int has_mod, const int accumulate,
                         __global const float *dy, const int dy_off, __global const float *x, const int x_off,
@@ -188,6 +190,7 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         for (int j = 0; j < CV; j++) {
             const floatv xhat = (LOADV(j, xp) - mv[j]) * rv[j];
             const floatv q = LOADV(j, dyp) * ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j]));
+            if (!accumulate) STOREV(q, j, dxs + (size_t)p * CH);
             dscale[j] = fma(q, xhat, dscale[j]);
             dshift[j] += q;
         }
@@ -225,7 +228,7 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         __global float *dxp = dxs + (size_t)p * CH;
         for (int j = 0; j < CV; j++) {
             const floatv xhat = (LOADV(j, xp) - mv[j]) * rv[j];
-            const floatv q = LOADV(j, dyp) * ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j]));
+            const floatv q = accumulate ? LOADV(j, dyp) * ACT_DERIVATIVE_V(fma(xhat, one_plus_scale[j], shift[j])) : LOADV(j, dxp);
             const floatv v = rv[j] * (q * one_plus_scale[j] - av[j] - xhat * bv[j]);
             STOREV(accumulate ? LOADV(j, dxp) + v : v, j, dxp);
         }
