@@ -28,6 +28,7 @@ let kernelFiles = [
     "schedule.cl",
     "scm.cl",
     "shortcut.cl",
+    "vectors.cl",
 ]
 
 let package = Package(

@@ -33,6 +33,7 @@ public enum KernelLibrary {
         "schedule.cl": String(decoding: PackageResources.schedule_cl, as: UTF8.self),
         "scm.cl": String(decoding: PackageResources.scm_cl, as: UTF8.self),
         "shortcut.cl": String(decoding: PackageResources.shortcut_cl, as: UTF8.self),
+        "vectors.cl": String(decoding: PackageResources.vectors_cl, as: UTF8.self),
     ]
 
     /// The files each kernel file uses (helpers it calls), declared once: a program for `file` is the
@@ -43,10 +44,10 @@ public enum KernelLibrary {
         "datasets.cl": ["random.cl"],
         "diffusion.cl": ["schedule.cl"],
         "diffusion_batch.cl": ["random.cl", "schedule.cl", "diffusion.cl"],
-        "conv.cl": ["activations.cl", "matmul.cl"],
+        "conv.cl": ["activations.cl", "matmul.cl", "vectors.cl"],
         "conv_tiled.cl": ["activations.cl", "matmul.cl"],
         "edm.cl": ["random.cl"],
-        "groupnorm.cl": ["activations.cl"],
+        "groupnorm.cl": ["activations.cl", "vectors.cl"],
         "groupnorm_wg.cl": ["groupnorm.cl"],
         "matmul.cl": ["activations.cl"],
         "meanflow.cl": ["random.cl", "schedule.cl"],

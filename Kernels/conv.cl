@@ -214,10 +214,10 @@ __kernel void conv_weight_finish(const int P, const int Cout, const int chunks, 
 // y = patches(x) . W for N <= 4 output channels (a U-Net's last convolution, to the image's channels; the host's bound
 // is Engine.narrowConvolutionOutputs), where conv_cpu's 32-wide panels would waste all but N of every 32 FMAs (a 32 -> 1
 // convolution at 28x28 ran at 3.7 GFLOP/s, about 6 ms of a 340 ms U-Net step; 1.2 ms here). One output pixel per
-// work-item: each tap's C channels lie adjacent in x, so they are read NVW at a time against W's column, which the
+// work-item: each tap's C channels lie adjacent in x, so they are read VW at a time against W's column, which the
 // work-group first copies transposed into local memory (wt[j][k] = W[k, j], a column's values adjacent). Taps outside
-// the image are skipped. The sizes are compile-time: NARROW_N outputs, NARROW_K = K * K * C, NVW channels a vector (8
-// or 4 where C allows, else 1).
+// the image are skipped. The sizes are compile-time: NARROW_N outputs, NARROW_K = K * K * C, VW channels a vector
+// (vectors.cl; 8 or 4 where C allows, else 1).
 // Range: [ceil(M / NARROW_WG) * NARROW_WG], local [NARROW_WG].
 #define NARROW_WG 64
 #ifndef NARROW_N
@@ -225,22 +225,6 @@ __kernel void conv_weight_finish(const int P, const int Cout, const int chunks, 
 #endif
 #ifndef NARROW_K
 #define NARROW_K 1
-#endif
-#ifndef NVW
-#define NVW 1
-#endif
-#if NVW == 8
-typedef float8 narrowv;
-#define NARROW_LOAD(i, p) vload8(i, p)
-#define NARROW_LANES(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3 + (v).s4 + (v).s5 + (v).s6 + (v).s7)
-#elif NVW == 4
-typedef float4 narrowv;
-#define NARROW_LOAD(i, p) vload4(i, p)
-#define NARROW_LANES(v) ((v).s0 + (v).s1 + (v).s2 + (v).s3)
-#else
-typedef float narrowv;
-#define NARROW_LOAD(i, p) ((p)[i])
-#define NARROW_LANES(v) (v)
 #endif
 __kernel __attribute__((reqd_work_group_size(NARROW_WG, 1, 1)))
 void conv_narrow(const int M, const int N, const int H, const int W, const int C, const int sample_stride,
@@ -253,8 +237,8 @@ void conv_narrow(const int M, const int N, const int H, const int W, const int C
     const int row = get_global_id(0);
     if (row >= M) return;
     const int xo = row % Wo, yo = (row / Wo) % Ho, n = row / (Wo * Ho);
-    narrowv acc[NARROW_N];
-    for (int j = 0; j < NARROW_N; j++) acc[j] = (narrowv)(0.0f);
+    floatv acc[NARROW_N];
+    for (int j = 0; j < NARROW_N; j++) acc[j] = (floatv)(0.0f);
     for (int kh = 0; kh < KS; kh++) {
         const int yi = yo * S - pad + kh;
         if (yi < 0 || yi >= H) continue;
@@ -263,11 +247,11 @@ void conv_narrow(const int M, const int N, const int H, const int W, const int C
             if (xi < 0 || xi >= W) continue;
             __global const float *src = x + x_off + (size_t)n * sample_stride + ((size_t)yi * W + xi) * C;
             __local const float *column = wt + (kh * KS + kw) * C;
-            for (int c = 0; c < C / NVW; c++) {
-                const narrowv v = NARROW_LOAD(c, src);
-                for (int j = 0; j < NARROW_N; j++) acc[j] = fma(v, NARROW_LOAD(c, column + j * NARROW_K), acc[j]);
+            for (int c = 0; c < C / VW; c++) {
+                const floatv v = LOADV(c, src);
+                for (int j = 0; j < NARROW_N; j++) acc[j] = fma(v, LOADV(c, column + j * NARROW_K), acc[j]);
             }
         }
     }
-    for (int j = 0; j < NARROW_N; j++) EPILOGUE_SCALAR(NARROW_LANES(acc[j]), row, j);
+    for (int j = 0; j < NARROW_N; j++) EPILOGUE_SCALAR(lane_sum(acc[j]), row, j);
 }

@@ -15,10 +15,11 @@
 // One work-item per sample (and on CPUs one work-group, so that a batch of 64 samples spreads over the cores), walking
 // its pixels in memory order with every channel's sums in private arrays: the channels C (CH), the groups G (GROUPS)
 // and the activation (ACT, activations.cl's numbering) are compile-time, so the arrays are registers or L1 and the
-// loops unroll. All three kernels go through a pixel's channels VW at a time (the host picks 8 or 4 where C
+// loops unroll. All three kernels go through a pixel's channels VW at a time (vectors.cl; the host picks 8 or 4 where C
 // allows, else 1): a scalar walk ran SiLU's exp one value at a time and took 4-6 ns a value, most of a U-Net step's
 // GroupNorm time. Sums are kept per channel (each shifted by its value at the first pixel) and folded into the groups
-// after the pass, so a vector may straddle groups. Per sample rather than per (sample, group): a work-item per group
+// after the pass (on the vectors where each lies within one group, WHOLE_VECTORS; else channel by channel, as a vector
+// may straddle groups). Per sample rather than per (sample, group): a work-item per group
 // walks its channels C floats apart, or fetches every cache line of a pixel once per group; the activation is
 // compile-time because a run-time switch kept the loops from unrolling (measurements: docs/kernel-development.md).
 // GPUs run groupnorm_wg.cl's kernels instead: a work-group per sample (`GroupNormVariant`).
@@ -34,49 +35,28 @@
 #ifndef MODR
 #define MODR 1
 #endif
-#ifndef VW
-#define VW 1
-#endif
 #define CG (CH / GROUPS)
 #define CV (CH / VW)
+// Whether each VW-wide vector lies within one group (always for VW = 1; LayerNorm; groups of 8 channels and more):
+// then the per-group folds run on the vectors and their lanes, otherwise channel by channel (a vector may straddle
+// groups). The walk channel by channel after a one-pixel pass (LayerNorm) cost more than the pass.
+#define WHOLE_VECTORS (CG % VW == 0)
+#define CGV (CG / VW)
 #if VW == 8
-typedef float8 floatv;
-#define LOADV(i, p) vload8(i, p)
-#define STOREV(v, i, p) vstore8(v, i, p)
 #define ACT_FORWARD_V(x) act_forward8(x, ACT)
 #define ACT_DERIVATIVE_V(z) act_derivative8(z, ACT)
 #elif VW == 4
-typedef float4 floatv;
-#define LOADV(i, p) vload4(i, p)
-#define STOREV(v, i, p) vstore4(v, i, p)
 #define ACT_FORWARD_V(x) act_forward4(x, ACT)
 #define ACT_DERIVATIVE_V(z) act_derivative4(z, ACT)
 #else
-typedef float floatv;
-#define LOADV(i, p) ((p)[i])
-#define STOREV(v, i, p) ((p)[i] = (v))
 #define ACT_FORWARD_V(x) act_forward(x, ACT)
 #define ACT_DERIVATIVE_V(z) act_derivative(z, ACT)
 #endif
 
-// The sum of a vector's lanes, in a fixed order.
-inline float lane_sum(const floatv v) {
-#if VW == 8
-    const float4 h = v.lo + v.hi;
-    const float2 q = h.lo + h.hi;
-    return q.x + q.y;
-#elif VW == 4
-    const float2 q = v.lo + v.hi;
-    return q.x + q.y;
-#else
-    return v;
-#endif
-}
-
 // The per-channel values of per-group ones, as VW-wide vectors: out[j] holds channels j VW ..< (j + 1) VW.
 inline void channels_of_groups(const float *group_values, floatv *out) {
-#if GROUPS == 1
-    for (int j = 0; j < CV; j++) out[j] = (floatv)(group_values[0]);
+#if WHOLE_VECTORS
+    for (int j = 0; j < CV; j++) out[j] = (floatv)(group_values[j / CGV]);
 #else
     float values[CH];
     for (int c = 0; c < CH; c++) values[c] = group_values[c / CG];
@@ -111,19 +91,18 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
     float mean[GROUPS], rstd[GROUPS];
     // A group's squared deviations from its mean, channel by channel: sum_p (d - delta)^2 with delta = mean - origin.
     const float count = (float)P * CG;
-#if GROUPS == 1
-    // One group (LayerNorm): the folds run on the vectors, where the scalar walk below costs more than a short row's pass.
-    floatv mean_v = (floatv)(0.0f);
-    for (int j = 0; j < CV; j++) mean_v += origin[j] + sum[j] / (float)P;
-    mean[0] = lane_sum(mean_v) / (float)CG;
-    floatv ss_v = (floatv)(0.0f);
-    for (int j = 0; j < CV; j++) {
-        const floatv delta = (floatv)(mean[0]) - origin[j];
-        ss_v += sq[j] - 2.0f * delta * sum[j] + (float)P * delta * delta;
+#if WHOLE_VECTORS
+    for (int g = 0; g < GROUPS; g++) {
+        floatv m = (floatv)(0.0f);
+        for (int j = g * CGV; j < (g + 1) * CGV; j++) m += origin[j] + sum[j] / (float)P;
+        mean[g] = lane_sum(m) / (float)CG;
+        floatv ss = (floatv)(0.0f);
+        for (int j = g * CGV; j < (g + 1) * CGV; j++) {
+            const floatv delta = (floatv)(mean[g]) - origin[j];
+            ss += sq[j] - 2.0f * delta * sum[j] + (float)P * delta * delta;
+        }
+        rstd[g] = rsqrt(fmax(lane_sum(ss) / count, 0.0f) + eps);
     }
-    rstd[0] = rsqrt(fmax(lane_sum(ss_v) / count, 0.0f) + eps);
-    stats[stats_off + 2 * n] = mean[0];
-    stats[stats_off + 2 * n + 1] = rstd[0];
 #else
     float o[CH], s1[CH], s2[CH];
     for (int j = 0; j < CV; j++) { STOREV(origin[j], j, o); STOREV(sum[j], j, s1); STOREV(sq[j], j, s2); }
@@ -138,10 +117,12 @@ __kernel void groupnorm_forward(const int P, const float eps, const int has_mod,
         }
         mean[g] = m;
         rstd[g] = rsqrt(fmax(ss / count, 0.0f) + eps);
+    }
+#endif
+    for (int g = 0; g < GROUPS; g++) {
         stats[stats_off + 2 * (n * GROUPS + g)] = mean[g];
         stats[stats_off + 2 * (n * GROUPS + g) + 1] = rstd[g];
     }
-#endif
     // y = act((x - mean) * rstd (1 + scale) + shift)
     floatv mv[CV], gain[CV], one_plus_scale[CV], shift[CV];
     channels_of_groups(mean, mv);
@@ -196,15 +177,17 @@ __kernel void groupnorm_backward(const int P, const int has_mod, const int accum
         }
     }
     const float count = (float)P * CG;
-#if GROUPS == 1
-    floatv sum_dxhat = (floatv)(0.0f), sum_dxhat_xhat = (floatv)(0.0f);
-    for (int j = 0; j < CV; j++) {
-        if (has_mod) { STOREV(dscale[j], j, dmn); STOREV(dshift[j], j, dmn + CH); }
-        sum_dxhat = fma(dshift[j], one_plus_scale[j], sum_dxhat);
-        sum_dxhat_xhat = fma(dscale[j], one_plus_scale[j], sum_dxhat_xhat);
+#if WHOLE_VECTORS
+    if (has_mod) for (int j = 0; j < CV; j++) { STOREV(dscale[j], j, dmn); STOREV(dshift[j], j, dmn + CH); }
+    for (int g = 0; g < GROUPS; g++) {
+        floatv sum_dxhat = (floatv)(0.0f), sum_dxhat_xhat = (floatv)(0.0f);
+        for (int j = g * CGV; j < (g + 1) * CGV; j++) {
+            sum_dxhat = fma(dshift[j], one_plus_scale[j], sum_dxhat);
+            sum_dxhat_xhat = fma(dscale[j], one_plus_scale[j], sum_dxhat_xhat);
+        }
+        a[g] = lane_sum(sum_dxhat) / count;
+        b[g] = lane_sum(sum_dxhat_xhat) / count;
     }
-    a[0] = lane_sum(sum_dxhat) / count;
-    b[0] = lane_sum(sum_dxhat_xhat) / count;
 #else
     float ds[CH], dh[CH];
     for (int j = 0; j < CV; j++) { STOREV(dscale[j], j, ds); STOREV(dshift[j], j, dh); }
@@ -278,11 +261,13 @@ __kernel void groupnorm_tangent(const int P, const int has_mod, const int has_tx
             }
         }
         const float count = (float)P * CG;
-#if GROUPS == 1
-        floatv total_t = (floatv)(0.0f), total_xt = (floatv)(0.0f);
-        for (int j = 0; j < CV; j++) { total_t += sum_t[j]; total_xt += sum_xt[j]; }
-        a[0] = lane_sum(total_t) / count;
-        b[0] = lane_sum(total_xt) / count;
+#if WHOLE_VECTORS
+        for (int g = 0; g < GROUPS; g++) {
+            floatv total_t = (floatv)(0.0f), total_xt = (floatv)(0.0f);
+            for (int j = g * CGV; j < (g + 1) * CGV; j++) { total_t += sum_t[j]; total_xt += sum_xt[j]; }
+            a[g] = lane_sum(total_t) / count;
+            b[g] = lane_sum(total_xt) / count;
+        }
 #else
         float st[CH], sxt[CH];
         for (int j = 0; j < CV; j++) { STOREV(sum_t[j], j, st); STOREV(sum_xt[j], j, sxt); }

@@ -127,8 +127,7 @@ extension Engine {
                                          epilogue: MatmulEpilogue) throws(OpenCLError) {
         let e = try EpilogueArguments(epilogue, output: y)
         let group = 64, m = y.rows
-        let vectorWidth = g.inputChannels % 8 == 0 ? 8 : g.inputChannels % 4 == 0 ? 4 : 1
-        let options = "-D EPI=\(e.mode) -D NARROW_N=\(g.outputChannels) -D NARROW_K=\(g.patchSize) -D NVW=\(vectorWidth)"
+        let options = "-D EPI=\(e.mode) -D NARROW_N=\(g.outputChannels) -D NARROW_K=\(g.patchSize) -D VW=\(Self.vectorWidth(channels: g.inputChannels))"
         try launch("conv.cl", "conv_narrow", global: [(m + group - 1) / group * group], local: [group], options: options,
                    Int32(m), Int32(g.outputChannels), Int32(g.height), Int32(g.width), Int32(g.inputChannels), Int32(stride),
                    Int32(g.kernel), Int32(g.stride), Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth),

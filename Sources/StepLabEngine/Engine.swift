@@ -123,6 +123,10 @@ public final class Engine {
     /// The multiple a long 1-D launch's body is rounded down to (see `enqueue`).
     static let splitGroup = 64
 
+    /// The `-D VW` of a kernel walking rows of `channels` values in `Kernels/vectors.cl`'s vectors: 8 or 4 where the
+    /// count allows, else 1.
+    static func vectorWidth(channels: Int) -> Int { channels % 8 == 0 ? 8 : channels % 4 == 0 ? 4 : 1 }
+
     /// A device scratch buffer of at least `count` floats, reused across calls (the queue is in order, so the
     /// next user cannot overwrite it before the previous kernel has read it). Grows, never shrinks.
     func scratch(count: Int) throws(OpenCLError) -> Buffer<Float> {

@@ -121,9 +121,7 @@ extension Engine {
     /// per sample takes up to 256 work-items; where its local memory would not fit, the sample runs on one work-item.
     private func groupNormShape(_ kernel: String, samples: Int, channels: Int, groups: Int, activation: Activation, modulation: Modulation?)
         -> (file: String, function: String, global: [Int], local: [Int]?, options: String) {
-        // The per-sample kernels walk a pixel's channels this many at a time (vector loads and activations).
-        let vectorWidth = channels % 8 == 0 ? 8 : channels % 4 == 0 ? 4 : 1
-        let options = "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.rowsShared ?? 1) -D VW=\(vectorWidth)"
+        let options = "-D ACT=\(activation.rawValue) -D CH=\(channels) -D GROUPS=\(groups) -D MODR=\(modulation?.rowsShared ?? 1) -D VW=\(Self.vectorWidth(channels: channels))"
         let size = Swift.min(256, 1 << (Int.bitWidth - 1 - device.maxWorkGroupSize.leadingZeroBitCount))
         let localBytes = 4 * (2 * size + 2 * channels + 2 * groups)
         guard groupNormVariant == .workGroup, UInt64(localBytes) <= device.localMemoryBytes else {

@@ -95,10 +95,10 @@ public final class Conv2d: Layer {
     /// off its in-place channel counts, is the product on the input itself. (On CPUs conv_weight_cpu reads x where it
     /// lies; the product would pack xᵀ and split its sum over every pixel of the batch: bench/results/README.md.)
     private func accumulateParameterGradients(_ dy: Tensor, x: Tensor, tape: Tape) throws(OpenCLError) {
-        let engine = tape.engine, dw = try tape.gradient(weight)
-        if isPlainProduct(x), engine.matmulTuning.variant == .tiled || !engine.convolvesWeightGradientInPlace(geometry) {
+        let engine = tape.engine, dw = try tape.gradient(weight), inPlace = engine.convolvesWeightGradientInPlace(geometry)
+        if isPlainProduct(x), engine.matmulTuning.variant == .tiled || !inPlace {
             try engine.matmul(x, transposeA: true, dy, into: dw, epilogue: .accumulate)
-        } else if engine.convolvesWeightGradientInPlace(geometry) {
+        } else if inPlace {
             try engine.convolutionWeightGradient(x, samples: tape.batch, geometry: geometry, outputGradient: dy, accumulatingInto: dw)
         } else {
             let columns = try tape.allocate(rows: dy.rows, columns: geometry.patchSize)
